@@ -1,0 +1,136 @@
+// holdfastctl: the SRE's and CI's tool. `validate` checks a config offline, as CI runs it;
+// `describe` prints what a valid config sets up. Later issues add the control-plane commands
+// (plan, apply, rollback, status, ...) to this same tool.
+//
+// Exit codes: 0 success (a valid config; warnings allowed unless --strict), 1 the config is
+// invalid, 2 the command line is wrong.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/tls/certificate_facts.h"
+#include "control-plane/ctl/findings_output.h"
+#include "policy/describe.h"
+#include "policy/finding.h"
+#include "policy/validate/validator.h"
+
+namespace holdfast::ctl {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitInvalid = 1;
+constexpr int kExitUsage = 2;
+
+struct CheckFlags {
+  std::vector<std::string> files;
+  std::string format = "text";
+  bool no_files = false;
+  bool strict = false;
+};
+
+policy::LoadedConfig Check(const CheckFlags& flags) {
+  policy::ValidateOptions options;
+  options.now = absl::Now();
+  if (!flags.no_files) options.inspect_tls = tls::InspectCertificatePair;
+  return policy::LoadAndValidate(flags.files, {}, options);
+}
+
+// One line to stderr that sums the run up, after the findings on stdout.
+void Summarize(const policy::LoadedConfig& loaded, bool valid) {
+  int errors = 0;
+  int warnings = 0;
+  for (const auto& f : loaded.findings) (f.severity == policy::Severity::kError ? errors : warnings)++;
+  std::cerr << "holdfastctl: " << (valid ? "valid" : "invalid") << ": " << errors << " error"
+            << (errors == 1 ? "" : "s") << ", " << warnings << " warning"
+            << (warnings == 1 ? "" : "s") << " in " << loaded.sources.files().size() << " file"
+            << (loaded.sources.files().size() == 1 ? "" : "s") << "\n";
+}
+
+int RunValidate(const CheckFlags& flags) {
+  const policy::LoadedConfig loaded = Check(flags);
+  const bool has_errors = policy::HasErrors(loaded.findings);
+  const bool valid = !has_errors && !(flags.strict && !loaded.findings.empty());
+  if (flags.format == "json") {
+    std::cout << FormatJson(loaded.findings, loaded.sources.files(), valid);
+  } else if (flags.format == "github") {
+    std::cout << FormatGithub(loaded.findings);
+    Summarize(loaded, valid);
+  } else {
+    std::cout << FormatText(loaded.findings);
+    Summarize(loaded, valid);
+  }
+  return valid ? kExitOk : kExitInvalid;
+}
+
+int RunDescribe(const CheckFlags& flags) {
+  const policy::LoadedConfig loaded = Check(flags);
+  std::cout << FormatText(loaded.findings);
+  if (policy::HasErrors(loaded.findings)) {
+    Summarize(loaded, false);
+    return kExitInvalid;
+  }
+  if (!loaded.findings.empty()) std::cout << "\n";
+  std::cout << policy::DescribeConfig(loaded.config);
+  return kExitOk;
+}
+
+void AddCheckOptions(CLI::App& cmd, CheckFlags& flags) {
+  cmd.add_option("FILE", flags.files,
+                 "Config files. Together they form one config: each file's lists are added in "
+                 "order, with the files each one includes; a file named twice is read once.")
+      ->required();
+  cmd.add_flag("--no-files", flags.no_files,
+               "Skip the checks that read files the config names (TLS certificates and keys), "
+               "for CI machines that do not have them. Validation never uses the network.");
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{
+      "holdfastctl: validate and operate a holdfast edge routing config.\n"
+      "Exit codes: 0 success, 1 invalid config, 2 usage error.",
+      "holdfastctl"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "holdfastctl 0.1.0");
+
+  CheckFlags validate_flags;
+  CLI::App* validate = app.add_subcommand(
+      "validate",
+      "Check a config offline, as CI does: every mistake, each at its file, line and column. "
+      "Exits 0 when valid (warnings allowed), 1 when not. Finding codes: docs/findings.md.");
+  AddCheckOptions(*validate, validate_flags);
+  validate
+      ->add_option("--format", validate_flags.format,
+                   "Output: text (FILE:LINE:COL: error: MESSAGE [CODE], like a compiler), json "
+                   "(one object with every finding), or github (workflow annotations)")
+      ->check(CLI::IsMember({"text", "json", "github"}))
+      ->capture_default_str();
+  validate->add_flag("--strict", validate_flags.strict,
+                     "Treat warnings as errors: exit 1 when there is any finding.");
+
+  CheckFlags describe_flags;
+  CLI::App* describe = app.add_subcommand(
+      "describe",
+      "Validate a config, then print what it sets up: POPs by region, prefixes and who may "
+      "announce them, service names, and safety floors.");
+  AddCheckOptions(*describe, describe_flags);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help, the version, or the error
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (validate->parsed()) return RunValidate(validate_flags);
+  if (describe->parsed()) return RunDescribe(describe_flags);
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace holdfast::ctl
+
+int main(int argc, char** argv) { return holdfast::ctl::Main(argc, argv); }
