@@ -6,10 +6,10 @@
 #include "absl/status/statusor.h"
 
 // Returns the status of `expr` from the calling function when it is not OK.
-#define HF_RETURN_IF_ERROR(expr)                    \
-  do {                                              \
-    ::absl::Status hf_status_ = (expr);             \
-    if (!hf_status_.ok()) return hf_status_;        \
+#define HF_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status hf_status_ = (expr);      \
+    if (!hf_status_.ok()) return hf_status_; \
   } while (false)
 
 #define HF_STATUS_CONCAT_INNER_(a, b) a##b
@@ -19,8 +19,8 @@
 // into `lhs`, which may be a declaration: HF_ASSIGN_OR_RETURN(auto x, Parse(s));
 #define HF_ASSIGN_OR_RETURN(lhs, rexpr) \
   HF_ASSIGN_OR_RETURN_IMPL_(HF_STATUS_CONCAT_(hf_statusor_, __LINE__), lhs, rexpr)
-#define HF_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                              \
+#define HF_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr)    \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = *std::move(statusor)
 

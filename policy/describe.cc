@@ -60,10 +60,9 @@ std::string DescribeConfig(const v1::Config& c) {
     for (const v1::Pop& pop : c.pops()) {
       for (const v1::Announcement& an : pop.announce()) {
         if (an.prefix() != p.name()) continue;
-        who.push_back(an.vips().empty()
-                          ? pop.name()
-                          : absl::StrCat(pop.name(), " (VIPs ", absl::StrJoin(an.vips(), ", "),
-                                         ")"));
+        who.push_back(an.vips().empty() ? pop.name()
+                                        : absl::StrCat(pop.name(), " (VIPs ",
+                                                       absl::StrJoin(an.vips(), ", "), ")"));
       }
     }
     absl::StrAppendFormat(&out, "  %-10s %-20s %s%s\n", p.name(), p.cidr(),

@@ -55,8 +55,8 @@ absl::StatusOr<IpPrefix> IpPrefix::Parse(absl::string_view text) {
   const absl::string_view len_text = text.substr(slash + 1);
   if (len_text.empty() || len_text.size() > 3 || !absl::SimpleAtoi(len_text, &length) ||
       length < 0 || length > address->bit_length()) {
-    return absl::InvalidArgumentError(absl::StrCat("'", len_text, "' is not a prefix length (0..",
-                                                   address->bit_length(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", len_text, "' is not a prefix length (0..", address->bit_length(), ")"));
   }
   IpPrefix p;
   p.address_ = *address;
@@ -67,8 +67,8 @@ absl::StatusOr<IpPrefix> IpPrefix::Parse(absl::string_view text) {
       for (int j = length; j < address->bit_length(); ++j) {
         network.address_.bytes_[j / 8] &= static_cast<uint8_t>(~(0x80u >> (j % 8)));
       }
-      return absl::InvalidArgumentError(absl::StrCat("'", text, "' has host bits set; the network is ",
-                                                     network.ToString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", text, "' has host bits set; the network is ", network.ToString()));
     }
   }
   return p;

@@ -31,8 +31,9 @@ struct NamesFree {
 absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view what) {
   absl::StatusOr<std::string> data = ReadFile(path, size_t{1} << 20);
   if (!data.ok()) {
-    return absl::Status(data.status().code(),
-                        absl::StrCat(what, " '", path, "' is not readable: ", data.status().message()));
+    return absl::Status(
+        data.status().code(),
+        absl::StrCat(what, " '", path, "' is not readable: ", data.status().message()));
   }
   return data;
 }
@@ -95,8 +96,8 @@ absl::StatusOr<CertificateFacts> InspectCertificatePair(const std::string& cert_
     }
   }
   char cn[256];
-  const int cn_len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName,
-                                               cn, sizeof(cn));
+  const int cn_len =
+      X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, cn, sizeof(cn));
   if (cn_len > 0) facts.names.emplace_back(cn, static_cast<size_t>(cn_len));
   return facts;
 }

@@ -34,8 +34,10 @@ std::string FormatJson(const std::vector<Finding>& findings, const std::vector<s
                     {"code", Info(f.code).id},
                     {"message", f.message}});
   }
-  const nlohmann::json doc = {{"valid", valid},       {"errors", errors},
-                              {"warnings", warnings}, {"files", files},
+  const nlohmann::json doc = {{"valid", valid},
+                              {"errors", errors},
+                              {"warnings", warnings},
+                              {"files", files},
                               {"findings", list}};
   // Replace invalid UTF-8 (a message may quote bytes of a broken file) instead of throwing.
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -57,8 +59,8 @@ std::string FormatGithub(const std::vector<Finding>& findings) {
   std::string out;
   for (const Finding& f : findings) {
     absl::StrAppend(&out, "::", SeverityName(f.severity), " file=", EscapeProperty(f.where.file),
-                    ",line=", f.where.line, ",col=", f.where.column,
-                    ",title=", Info(f.code).id, "::", EscapeData(f.message), "\n");
+                    ",line=", f.where.line, ",col=", f.where.column, ",title=", Info(f.code).id,
+                    "::", EscapeData(f.message), "\n");
   }
   return out;
 }

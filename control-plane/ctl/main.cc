@@ -5,7 +5,6 @@
 // Exit codes: 0 success (a valid config; warnings allowed unless --strict), 1 the config is
 // invalid, 2 the command line is wrong.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -15,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "common/tls/certificate_facts.h"
 #include "control-plane/ctl/findings_output.h"
+#include "google/protobuf/util/json_util.h"
 #include "policy/describe.h"
 #include "policy/finding.h"
 #include "policy/validate/validator.h"
@@ -44,7 +44,8 @@ policy::LoadedConfig Check(const CheckFlags& flags) {
 void Summarize(const policy::LoadedConfig& loaded, bool valid) {
   int errors = 0;
   int warnings = 0;
-  for (const auto& f : loaded.findings) (f.severity == policy::Severity::kError ? errors : warnings)++;
+  for (const auto& f : loaded.findings)
+    (f.severity == policy::Severity::kError ? errors : warnings)++;
   std::cerr << "holdfastctl: " << (valid ? "valid" : "invalid") << ": " << errors << " error"
             << (errors == 1 ? "" : "s") << ", " << warnings << " warning"
             << (warnings == 1 ? "" : "s") << " in " << loaded.sources.files().size() << " file"
@@ -69,10 +70,22 @@ int RunValidate(const CheckFlags& flags) {
 
 int RunDescribe(const CheckFlags& flags) {
   const policy::LoadedConfig loaded = Check(flags);
-  std::cout << FormatText(loaded.findings);
+  (flags.format == "json" ? std::cerr : std::cout) << FormatText(loaded.findings);
   if (policy::HasErrors(loaded.findings)) {
     Summarize(loaded, false);
     return kExitInvalid;
+  }
+  if (flags.format == "json") {
+    // The whole config with every default filled in, as protobuf's JSON mapping prints it.
+    google::protobuf::util::JsonPrintOptions json;
+    json.preserve_proto_field_names = true;
+    std::string out;
+    if (!google::protobuf::util::MessageToJsonString(loaded.config, &out, json).ok()) {
+      std::cerr << "holdfastctl: the config could not be printed as JSON\n";
+      return kExitInvalid;
+    }
+    std::cout << out << "\n";
+    return kExitOk;
   }
   if (!loaded.findings.empty()) std::cout << "\n";
   std::cout << policy::DescribeConfig(loaded.config);
@@ -118,6 +131,12 @@ int Main(int argc, char** argv) {
       "Validate a config, then print what it sets up: POPs by region, prefixes and who may "
       "announce them, service names, and safety floors.");
   AddCheckOptions(*describe, describe_flags);
+  describe
+      ->add_option("--format", describe_flags.format,
+                   "Output: text (a summary for people) or json (the whole config with every "
+                   "default filled in, for scripts); findings go to stderr with json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <optional>
-#include "absl/strings/string_view.h"
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/file/read_file.h"
 #include "google/protobuf/descriptor.h"
@@ -115,9 +116,9 @@ class Loader {
   // ---- findings ---------------------------------------------------------------------------
 
   void Report(Code code, const Mark& m, std::string message) {
-    out_.findings.push_back(Finding{
-        SourceLocation{out_.sources.files()[static_cast<size_t>(m.file)], m.line, m.column},
-        Info(code).severity, code, std::move(message)});
+    out_.findings.push_back(
+        Finding{SourceLocation{out_.sources.files()[static_cast<size_t>(m.file)], m.line, m.column},
+                Info(code).severity, code, std::move(message)});
   }
   void Report(Code code, const Mark& m, absl::string_view path, absl::string_view message) {
     Report(code, m, path.empty() ? std::string(message) : absl::StrCat(path, ": ", message));
@@ -175,9 +176,9 @@ class Loader {
       data = absl::ResourceExhaustedError(absl::StrCat("larger than ", kMaxFileBytes, " bytes"));
     }
     if (!data.ok()) {
-      const Code code =
-          data.status().code() == absl::StatusCode::kResourceExhausted ? Code::kTooLarge
-                                                                        : Code::kFileUnreadable;
+      const Code code = data.status().code() == absl::StatusCode::kResourceExhausted
+                            ? Code::kTooLarge
+                            : Code::kFileUnreadable;
       if (included_at) {
         Report(code, *included_at,
                absl::StrCat("include: cannot read '", path, "': ", data.status().message()));
@@ -207,8 +208,9 @@ class Loader {
       return;
     }
     if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
-      Report(Code::kEmptyFile, top,
-             "empty config file: expected a map of top-level keys (listeners, clusters, pops, ...)");
+      Report(
+          Code::kEmptyFile, top,
+          "empty config file: expected a map of top-level keys (listeners, clusters, pops, ...)");
       return;
     }
     if (docs.size() > 1) {
@@ -261,11 +263,13 @@ class Loader {
     const pb::Descriptor* desc = msg.GetDescriptor();
     absl::flat_hash_map<const FieldDescriptor*, std::vector<Entry>> entries;
 
+    int rejected = 0;
     for (const Part& part : parts) {
       if (part.node.IsNull()) continue;  // "key:" with nothing: an empty map
       if (!part.node.IsMap()) {
         Report(Code::kWrongType, part.mark, path,
                absl::StrCat("expected a map, got ", Describe(part.node)));
+        ++rejected;
         continue;
       }
       absl::flat_hash_map<std::string, Mark> seen;
@@ -293,6 +297,8 @@ class Loader {
       }
     }
 
+    // Nothing was written that could hold keys: what is missing from it is not news.
+    if (!parts.empty() && rejected == static_cast<int>(parts.size())) return;
     const Mark here = parts.empty() ? Mark{} : parts.front().mark;
     for (int i = 0; i < desc->field_count(); ++i) {
       const FieldDescriptor* field = desc->field(i);
@@ -390,8 +396,7 @@ class Loader {
     for (const YAML::Node& item : e.value) {
       const Mark m = MarkOf(item, e.value_mark);
       if (!Spend(m)) return;
-      const std::string item_path =
-          absl::StrCat(field_path, "[", refl->FieldSize(msg, field), "]");
+      const std::string item_path = absl::StrCat(field_path, "[", refl->FieldSize(msg, field), "]");
       Record(item_path, m);
       if (IsPlainMessage(field)) {
         ConvertMessage({Part{item, m}}, *refl->AddMessage(&msg, field), item_path);
@@ -496,7 +501,8 @@ class Loader {
         } else {
           if (!absl::SimpleAtoi(text, &v)) return bad("is not a whole number");
           if (field->cpp_type() == FieldDescriptor::CPPTYPE_INT32 &&
-              (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())) {
+              (v < std::numeric_limits<int32_t>::min() ||
+               v > std::numeric_limits<int32_t>::max())) {
             return bad("is out of range");
           }
         }
@@ -544,7 +550,8 @@ class Loader {
       }
       case FieldDescriptor::CPPTYPE_MESSAGE: {  // google.protobuf.Duration
         absl::Duration d;
-        const bool has_unit = !text.empty() && absl::ascii_isalpha(static_cast<unsigned char>(text.back()));
+        const bool has_unit =
+            !text.empty() && absl::ascii_isalpha(static_cast<unsigned char>(text.back()));
         if (!has_unit || text[0] == '-' || text[0] == '+' || !absl::ParseDuration(text, &d) ||
             d == absl::InfiniteDuration()) {
           return bad("is not a duration: write a number and a unit (250ms, 5s, 2m, 1h)");
@@ -559,6 +566,8 @@ class Loader {
     }
   }
 
+  friend std::vector<std::string> holdfast::policy::SchemaProblems();
+
   const LoadOptions& options_;
   LoadedConfig out_;
   std::vector<Part> parts_;
@@ -568,6 +577,46 @@ class Loader {
 };
 
 }  // namespace
+
+std::vector<std::string> SchemaProblems() {
+  std::vector<std::string> problems;
+  LoadOptions options;
+  Loader loader(options);
+  loader.out_.sources.AddFile("<schema>");
+  std::vector<const pb::Descriptor*> todo = {v1::Config::descriptor()};
+  absl::flat_hash_set<const pb::Descriptor*> seen;
+  while (!todo.empty()) {
+    const pb::Descriptor* desc = todo.back();
+    todo.pop_back();
+    if (!seen.insert(desc).second) continue;
+    for (int i = 0; i < desc->field_count(); ++i) {
+      const FieldDescriptor* field = desc->field(i);
+      const std::string name = field->full_name();
+      const std::string& def = field->options().GetExtension(v1::default_value);
+      const bool message = Loader::IsPlainMessage(field);
+      if (message) todo.push_back(field->message_type());
+      if (!def.empty() && field->options().GetExtension(v1::required)) {
+        problems.push_back(absl::StrCat(name, ": both required and defaulted"));
+      }
+      if (def.empty()) continue;
+      if (message || def == "{}") {
+        if (!message || def != "{}") {
+          problems.push_back(
+              absl::StrCat(name, ": default \"", def, "\" (a message field takes only \"{}\")"));
+        }
+        continue;
+      }
+      std::unique_ptr<pb::Message> scratch(
+          pb::MessageFactory::generated_factory()->GetPrototype(desc)->New());
+      const size_t before = loader.out_.findings.size();
+      loader.SetScalar(*scratch, field, def, /*quoted=*/false, Mark{}, name);
+      if (loader.out_.findings.size() != before) {
+        problems.push_back(loader.out_.findings.back().message);
+      }
+    }
+  }
+  return problems;
+}
 
 LoadedConfig LoadConfig(const std::vector<std::string>& paths, const LoadOptions& options) {
   return Loader(options).Run(paths);

@@ -45,6 +45,11 @@ struct LoadOptions {
 // Loads the config made of `paths` and everything they include.
 LoadedConfig LoadConfig(const std::vector<std::string>& paths, const LoadOptions& options = {});
 
+// Problems with the schema's own field options (a default_value that does not parse as its
+// field, "{}" on a scalar, a field both required and defaulted), one line each. Empty for a
+// sound schema; a unit test keeps it so.
+std::vector<std::string> SchemaProblems();
+
 // Limits that keep a hostile file from exhausting memory or time (HF1012 / HF1010).
 inline constexpr size_t kMaxFileBytes = size_t{16} << 20;
 inline constexpr int kMaxIncludeDepth = 16;

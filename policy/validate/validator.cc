@@ -5,7 +5,6 @@
 #include <optional>
 #include <set>
 #include <tuple>
-#include "absl/strings/string_view.h"
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -16,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "common/net/ip.h"
 #include "google/protobuf/duration.pb.h"
 #include "policy/safety/floor.h"
@@ -104,8 +104,8 @@ class Validator {
   // ---- reporting ----------------------------------------------------------------------------
 
   void Report(Code code, absl::string_view path, absl::string_view message) {
-    findings_.push_back(Finding{src_.Find(path), Info(code).severity, code,
-                                absl::StrCat(path, ": ", message)});
+    findings_.push_back(
+        Finding{src_.Find(path), Info(code).severity, code, absl::StrCat(path, ": ", message)});
   }
   std::string Where(absl::string_view path) const {
     const SourceLocation l = src_.Find(path);
@@ -179,8 +179,7 @@ class Validator {
   std::optional<IpAddress> Address(const std::string& text, const std::string& path) {
     std::optional<IpAddress> a = IpAddress::Parse(text);
     if (!a) {
-      Report(Code::kBadAddress, path,
-             absl::StrCat("'", text, "' is not an IPv4 or IPv6 address"));
+      Report(Code::kBadAddress, path, absl::StrCat("'", text, "' is not an IPv4 or IPv6 address"));
     }
     return a;
   }
@@ -255,10 +254,10 @@ class Validator {
         if (k >= 0) used_clusters_.insert(l.cluster());
       } else if (!l.cluster().empty()) {
         Report(Code::kConflictingFields, path + ".cluster",
-               absl::StrCat("a ", ProtocolName(l.protocol()), " listener ",
-                            l.protocol() == P::PROTOCOL_DNS ? "answers DNS itself"
-                                                            : "forwards by routes",
-                            "; 'cluster' is for tcp and tls listeners"));
+               absl::StrCat(
+                   "a ", ProtocolName(l.protocol()), " listener ",
+                   l.protocol() == P::PROTOCOL_DNS ? "answers DNS itself" : "forwards by routes",
+                   "; 'cluster' is for tcp and tls listeners"));
       }
       if (tls) {
         CheckTls(l.tls(), path + ".tls", l.has_tls());
@@ -304,7 +303,8 @@ class Validator {
 
   void CheckTls(const v1::Tls& tls, const std::string& path, bool present) {
     if (!present || tls.certificates().empty()) {
-      Report(Code::kMissingElement, present ? path + ".certificates" : path.substr(0, path.rfind('.')),
+      Report(Code::kMissingElement,
+             present ? path + ".certificates" : path.substr(0, path.rfind('.')),
              "a tls or https listener needs at least one certificate under tls.certificates");
       return;
     }
@@ -350,25 +350,24 @@ class Validator {
     }
     if (!facts->key_matches) {
       Report(Code::kTlsKeyMismatch, cpath + ".key",
-             absl::StrCat("key '", key_file, "' does not belong to certificate '", cert_file,
-                          "'"));
+             absl::StrCat("key '", key_file, "' does not belong to certificate '", cert_file, "'"));
     }
     if (opts_.now >= facts->not_after) {
       Report(Code::kTlsExpired, cpath + ".cert",
-             absl::StrCat("certificate '", cert_file, "' expired at ",
-                          absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", facts->not_after,
-                                           absl::UTCTimeZone())));
+             absl::StrCat(
+                 "certificate '", cert_file, "' expired at ",
+                 absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", facts->not_after, absl::UTCTimeZone())));
     } else if (opts_.now < facts->not_before) {
       Report(Code::kTlsExpired, cpath + ".cert",
-             absl::StrCat("certificate '", cert_file, "' is not valid before ",
-                          absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", facts->not_before,
-                                           absl::UTCTimeZone())));
+             absl::StrCat(
+                 "certificate '", cert_file, "' is not valid before ",
+                 absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", facts->not_before, absl::UTCTimeZone())));
     } else if (facts->not_after - opts_.now < kCertificateExpiryWarning) {
       Report(Code::kTlsExpiring, cpath + ".cert",
-             absl::StrCat("certificate '", cert_file, "' expires in ",
-                          absl::ToInt64Hours(facts->not_after - opts_.now) / 24, " days, at ",
-                          absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", facts->not_after,
-                                           absl::UTCTimeZone())));
+             absl::StrCat(
+                 "certificate '", cert_file, "' expires in ",
+                 absl::ToInt64Hours(facts->not_after - opts_.now) / 24, " days, at ",
+                 absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", facts->not_after, absl::UTCTimeZone())));
     }
     for (int k = 0; k < cert.sni_size(); ++k) {
       const bool covered =
@@ -439,8 +438,9 @@ class Validator {
         Report(Code::kConflictingFields, path + ".dns",
                "a cluster has static 'endpoints' or 'dns', not both");
       } else if (cl.endpoints_size() == 0 && !cl.has_dns()) {
-        Report(Code::kMissingElement, path,
-               absl::StrCat("cluster '", cl.name(), "' has no endpoints: add 'endpoints' or 'dns'"));
+        Report(
+            Code::kMissingElement, path,
+            absl::StrCat("cluster '", cl.name(), "' has no endpoints: add 'endpoints' or 'dns'"));
       }
       absl::flat_hash_map<std::string, std::string> seen;
       for (int j = 0; j < cl.endpoints_size(); ++j) {
@@ -501,9 +501,8 @@ class Validator {
       Report(Code::kHealthCheck, path + ".timeout", "must be longer than zero");
     } else if (timeout >= interval && interval > absl::ZeroDuration()) {
       Report(Code::kHealthCheck, path + ".timeout",
-             absl::StrCat("timeout ", absl::FormatDuration(timeout),
-                          " is not below the interval ", absl::FormatDuration(interval),
-                          ": checks would overlap"));
+             absl::StrCat("timeout ", absl::FormatDuration(timeout), " is not below the interval ",
+                          absl::FormatDuration(interval), ": checks would overlap"));
     }
     if (hc.rise() < 1) Report(Code::kHealthCheck, path + ".rise", "must be at least 1");
     if (hc.fall() < 1) Report(Code::kHealthCheck, path + ".fall", "must be at least 1");
@@ -595,9 +594,10 @@ class Validator {
         if (!an.prefix().empty()) {
           auto [it, inserted] = announced.try_emplace(an.prefix(), apath);
           if (!inserted) {
-            Report(Code::kDuplicateName, apath + ".prefix",
-                   absl::StrCat("prefix '", an.prefix(), "' is announced twice by this POP (first at ",
-                                Where(it->second), ")"));
+            Report(
+                Code::kDuplicateName, apath + ".prefix",
+                absl::StrCat("prefix '", an.prefix(), "' is announced twice by this POP (first at ",
+                             Where(it->second), ")"));
           }
         }
         const std::optional<IpPrefix> prefix =
@@ -644,7 +644,8 @@ class Validator {
       CheckAsn(peer.asn(), ppath + ".asn");
       const absl::Duration hold = ToDuration(peer.hold_time());
       // RFC 4271, section 4.2: the hold time is zero or at least three seconds, in 16 bits.
-      if (hold != absl::ZeroDuration() && (hold < absl::Seconds(3) || hold > absl::Seconds(65535))) {
+      if (hold != absl::ZeroDuration() &&
+          (hold < absl::Seconds(3) || hold > absl::Seconds(65535))) {
         Report(Code::kOutOfRange, ppath + ".hold_time",
                absl::StrCat("hold time ", absl::FormatDuration(hold),
                             " must be 0 or 3s..65535s (RFC 4271, section 4.2)"));
@@ -656,8 +657,8 @@ class Validator {
     // 0 is reserved (RFC 7607); 23456 is AS_TRANS, a stand-in for 4-octet ASNs (RFC 6793).
     if (asn == 0 || asn == 23456) {
       Report(Code::kOutOfRange, path,
-             absl::StrCat("ASN ", asn, " is reserved (", asn == 0 ? "RFC 7607" : "AS_TRANS, RFC 6793",
-                          ")"));
+             absl::StrCat("ASN ", asn, " is reserved (",
+                          asn == 0 ? "RFC 7607" : "AS_TRANS, RFC 6793", ")"));
     }
   }
 
@@ -915,8 +916,8 @@ class Validator {
       for (const v1::Pop* pop : eligible) regions.insert(pop->region());
       if (regions.size() == 1) {
         Report(Code::kSingleRegion, path,
-               absl::StrCat("service '", s.name(), "' is served only in region '",
-                            *regions.begin(), "': one regional failure takes it down"));
+               absl::StrCat("service '", s.name(), "' is served only in region '", *regions.begin(),
+                            "': one regional failure takes it down"));
       }
     }
   }
@@ -961,8 +962,8 @@ std::vector<Finding> Validate(const v1::Config& config, const SourceMap& sources
 LoadedConfig LoadAndValidate(const std::vector<std::string>& paths, const LoadOptions& load,
                              const ValidateOptions& validate) {
   LoadedConfig loaded = LoadConfig(paths, load);
-  const bool incomplete = std::any_of(
-      loaded.findings.begin(), loaded.findings.end(), [](const Finding& f) {
+  const bool incomplete =
+      std::any_of(loaded.findings.begin(), loaded.findings.end(), [](const Finding& f) {
         switch (f.code) {
           case Code::kFileUnreadable:
           case Code::kYamlSyntax:
