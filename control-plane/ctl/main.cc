@@ -44,8 +44,9 @@ policy::LoadedConfig Check(const CheckFlags& flags) {
 void Summarize(const policy::LoadedConfig& loaded, bool valid) {
   int errors = 0;
   int warnings = 0;
-  for (const auto& f : loaded.findings)
+  for (const auto& f : loaded.findings) {
     (f.severity == policy::Severity::kError ? errors : warnings)++;
+  }
   std::cerr << "holdfastctl: " << (valid ? "valid" : "invalid") << ": " << errors << " error"
             << (errors == 1 ? "" : "s") << ", " << warnings << " warning"
             << (warnings == 1 ? "" : "s") << " in " << loaded.sources.files().size() << " file"
@@ -152,4 +153,13 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace holdfast::ctl
 
-int main(int argc, char** argv) { return holdfast::ctl::Main(argc, argv); }
+int main(int argc, char** argv) {
+  try {
+    return holdfast::ctl::Main(argc, argv);
+  } catch (const std::exception& e) {
+    // Only an exhausted machine gets here (std::bad_alloc); the libraries that throw on bad
+    // input (yaml-cpp, CLI11) are caught where they are called.
+    std::cerr << "holdfastctl: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -106,7 +106,9 @@ class Loader {
 
   LoadedConfig Run(const std::vector<std::string>& paths) {
     for (const std::string& p : paths) LoadFile(p, std::nullopt, 0);
-    if (!parts_.empty() && !over_budget_) {
+    // Convert even when no file gave a usable map (a top level that is a list): the defaults
+    // must be filled in, or the validator reads their zero values as mistakes.
+    if (!out_.sources.files().empty() && !over_budget_) {
       ConvertMessage(parts_, out_.config, "");
     }
     return std::move(out_);
@@ -136,8 +138,8 @@ class Loader {
     return Mark{fallback.file, m.line + 1, m.column + 1};
   }
 
-  void Record(std::string path, const Mark& m) {
-    out_.sources.Add(std::move(path), m.file, m.line, m.column);
+  void Record(const std::string& path, const Mark& m) {
+    out_.sources.Add(path, m.file, m.line, m.column);
   }
 
   // Counts one converted value; false once the config is past kMaxValues (alias expansion).
@@ -234,7 +236,10 @@ class Loader {
       if (!it->first.IsScalar() || it->first.Scalar() != "include" || !it->second.IsSequence()) {
         continue;
       }
-      for (const YAML::Node& item : it->second) {
+      // A copy: `it->second` belongs to a temporary that dies before a range-for over it
+      // would begin (stack-use-after-scope, found by tests/fuzz/config_fuzz).
+      const YAML::Node includes = it->second;
+      for (const YAML::Node& item : includes) {
         if (!item.IsScalar()) continue;
         const Mark at = MarkOf(item, top);
         if (depth + 1 > kMaxIncludeDepth) {
@@ -340,6 +345,7 @@ class Loader {
 
   static std::string Suggest(const pb::Descriptor* desc, absl::string_view key) {
     std::vector<std::string> names;
+    names.reserve(static_cast<size_t>(desc->field_count()));
     for (int i = 0; i < desc->field_count(); ++i) names.push_back(desc->field(i)->name());
     // A near miss first: same letters but for case, '-' for '_', or one edit away.
     for (const std::string& n : names) {

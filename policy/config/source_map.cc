@@ -7,9 +7,9 @@ int SourceMap::AddFile(std::string name) {
   return static_cast<int>(files_.size() - 1);
 }
 
-void SourceMap::Add(std::string path, int file, int line, int column) {
-  marks_.try_emplace(std::move(path), Mark{static_cast<uint32_t>(file), static_cast<uint32_t>(line),
-                                           static_cast<uint32_t>(column)});
+void SourceMap::Add(const std::string& path, int file, int line, int column) {
+  marks_.try_emplace(path, Mark{static_cast<uint32_t>(file), static_cast<uint32_t>(line),
+                                static_cast<uint32_t>(column)});
 }
 
 SourceLocation SourceMap::Find(absl::string_view path) const {

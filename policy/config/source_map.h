@@ -21,7 +21,7 @@ class SourceMap {
 
   // Records that `path` was written at `line`:`column` (1-based) of file `file`. The first
   // record of a path wins.
-  void Add(std::string path, int file, int line, int column);
+  void Add(const std::string& path, int file, int line, int column);
 
   // The location of `path`, or of its nearest recorded ancestor ("a.b[2].c" -> "a.b[2]" ->
   // "a.b" -> "a"), or else line 1 of the first file. Never fails.

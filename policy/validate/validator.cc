@@ -53,6 +53,12 @@ std::optional<std::string> DnsNameProblem(absl::string_view name, bool wildcard 
       continue;
     }
     for (char c : label) {
+      // One byte of a multi-byte UTF-8 character is no character: quoting it alone would make
+      // the message invalid UTF-8, so name the label instead.
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        return absl::StrCat("has the non-ASCII label '", label,
+                            "' (write an internationalized name in its xn-- form)");
+      }
       if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
         return absl::StrCat("has the character '", std::string(1, c),
                             "' (letters, digits, '-' and '_' only)");
@@ -722,7 +728,7 @@ class Validator {
                  absl::StrCat("'", r.name(), "' is outside zone '", z.name(), "'"));
         }
         CheckRecordData(r, rpath, owner == apex);
-        if (!owner.empty()) owners[owner].push_back({r.type(), rpath});
+        if (!owner.empty()) owners[owner].emplace_back(r.type(), rpath);
       }
     }
     for (const auto& [owner, records] : owners) {
