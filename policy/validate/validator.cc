@@ -120,62 +120,73 @@ class Validator {
 
   // ---- names --------------------------------------------------------------------------------
 
-  // Records `name` at `path` in `index`; reports a duplicate with both places. Empty names are
-  // skipped: the loader has reported them missing.
-  void Unique(absl::flat_hash_map<std::string, std::string>& index, absl::string_view kind,
-              const std::string& name, const std::string& path) {
+  // Name -> index of its first definition in its list.
+  using NameIndex = absl::flat_hash_map<std::string, int>;
+
+  // Records `name`, element `i` of `list`, in `index`; reports a duplicate with both places.
+  // Empty names are skipped: the loader has reported them missing.
+  void Unique(NameIndex& index, absl::string_view kind, absl::string_view list,
+              const std::string& name, int i) {
     if (name.empty()) return;
-    auto [it, inserted] = index.try_emplace(name, path);
+    auto [it, inserted] = index.try_emplace(name, i);
     if (!inserted) {
-      Report(Code::kDuplicateName, path,
+      Report(Code::kDuplicateName, Index(list, i) + ".name",
              absl::StrCat("duplicate ", kind, " name '", name, "' (first defined at ",
-                          Where(it->second), ")"));
+                          Where(Index(list, it->second) + ".name"), ")"));
     }
   }
 
   void IndexNames() {
     for (int i = 0; i < c_.listeners_size(); ++i) {
-      Unique(listeners_, "listener", c_.listeners(i).name(), Index("listeners", i) + ".name");
+      Unique(listeners_, "listener", "listeners", c_.listeners(i).name(), i);
     }
+    NameIndex routes;
     for (int i = 0; i < c_.routes_size(); ++i) {
-      Unique(routes_, "route", c_.routes(i).name(), Index("routes", i) + ".name");
+      Unique(routes, "route", "routes", c_.routes(i).name(), i);
     }
     for (int i = 0; i < c_.clusters_size(); ++i) {
-      Unique(clusters_, "cluster", c_.clusters(i).name(), Index("clusters", i) + ".name");
+      Unique(clusters_, "cluster", "clusters", c_.clusters(i).name(), i);
     }
     for (int i = 0; i < c_.prefixes_size(); ++i) {
-      Unique(prefixes_, "prefix", c_.prefixes(i).name(), Index("prefixes", i) + ".name");
+      Unique(prefixes_, "prefix", "prefixes", c_.prefixes(i).name(), i);
     }
+    // Node names are unique across the fleet: "first defined" cites the node itself.
+    absl::flat_hash_map<std::string, std::string> nodes;
     for (int i = 0; i < c_.pops_size(); ++i) {
-      Unique(pops_, "POP", c_.pops(i).name(), Index("pops", i) + ".name");
+      Unique(pops_, "POP", "pops", c_.pops(i).name(), i);
       for (int j = 0; j < c_.pops(i).nodes_size(); ++j) {
-        Unique(nodes_, "node", c_.pops(i).nodes(j).name(),
-               absl::StrCat(Index("pops", i), ".", Index("nodes", j), ".name"));
+        const std::string& name = c_.pops(i).nodes(j).name();
+        const std::string path = absl::StrCat(Index("pops", i), ".", Index("nodes", j), ".name");
+        if (name.empty()) continue;
+        auto [it, inserted] = nodes.try_emplace(name, path);
+        if (!inserted) {
+          Report(Code::kDuplicateName, path,
+                 absl::StrCat("duplicate node name '", name, "' (first defined at ",
+                              Where(it->second), ")"));
+        }
       }
     }
+    NameIndex zones;
     for (int i = 0; i < c_.dns().zones_size(); ++i) {
-      Unique(zones_, "zone", NormalizeName(c_.dns().zones(i).name()),
-             Index("dns.zones", i) + ".name");
+      Unique(zones, "zone", "dns.zones", NormalizeName(c_.dns().zones(i).name()), i);
     }
+    NameIndex services;
     for (int i = 0; i < c_.dns().services_size(); ++i) {
-      Unique(services_, "service", NormalizeName(c_.dns().services(i).name()),
-             Index("dns.services", i) + ".name");
+      Unique(services, "service", "dns.services", NormalizeName(c_.dns().services(i).name()), i);
     }
-    absl::flat_hash_map<std::string, std::string> waves;
+    NameIndex waves;
     for (int i = 0; i < c_.safety().rollout().waves_size(); ++i) {
-      Unique(waves, "rollout wave", c_.safety().rollout().waves(i).name(),
-             Index("safety.rollout.waves", i) + ".name");
+      Unique(waves, "rollout wave", "safety.rollout.waves", c_.safety().rollout().waves(i).name(),
+             i);
     }
   }
 
-  // Index of the named element in `list`, or -1 (and a finding at `path` when `name` is set).
-  template <typename T>
-  int Resolve(const google::protobuf::RepeatedPtrField<T>& list, absl::string_view kind,
-              const std::string& name, const std::string& path) {
+  // Index of the element named `name` in `index`, or -1, with a finding at `path` when `name`
+  // is set but unknown.
+  int Resolve(const NameIndex& index, absl::string_view kind, const std::string& name,
+              const std::string& path) {
     if (name.empty()) return -1;
-    for (int i = 0; i < list.size(); ++i) {
-      if (list.Get(i).name() == name) return i;
-    }
+    if (auto it = index.find(name); it != index.end()) return it->second;
     Report(Code::kUnresolvedReference, path, absl::StrCat("no ", kind, " named '", name, "'"));
     return -1;
   }
@@ -256,7 +267,7 @@ class Validator {
                absl::StrCat("a ", ProtocolName(l.protocol()),
                             " listener forwards to a cluster: add 'cluster'"));
       } else if (l4) {
-        const int k = Resolve(c_.clusters(), "cluster", l.cluster(), path + ".cluster");
+        const int k = Resolve(clusters_, "cluster", l.cluster(), path + ".cluster");
         if (k >= 0) used_clusters_.insert(l.cluster());
       } else if (!l.cluster().empty()) {
         Report(Code::kConflictingFields, path + ".cluster",
@@ -393,7 +404,7 @@ class Validator {
     for (int i = 0; i < c_.routes_size(); ++i) {
       const v1::Route& r = c_.routes(i);
       const std::string path = Index("routes", i);
-      if (Resolve(c_.clusters(), "cluster", r.cluster(), path + ".cluster") >= 0) {
+      if (Resolve(clusters_, "cluster", r.cluster(), path + ".cluster") >= 0) {
         used_clusters_.insert(r.cluster());
       }
       const std::string& host = r.match().host();
@@ -422,7 +433,7 @@ class Validator {
       }
       for (int j = 0; j < r.listeners_size(); ++j) {
         const std::string lpath = Index(path + ".listeners", j);
-        const int k = Resolve(c_.listeners(), "listener", r.listeners(j), lpath);
+        const int k = Resolve(listeners_, "listener", r.listeners(j), lpath);
         if (k < 0) continue;
         const auto p = c_.listeners(k).protocol();
         if (p != v1::Listener::PROTOCOL_HTTP && p != v1::Listener::PROTOCOL_HTTPS) {
@@ -596,7 +607,7 @@ class Validator {
       for (int j = 0; j < pop.announce_size(); ++j) {
         const v1::Announcement& an = pop.announce(j);
         const std::string apath = Index(path + ".announce", j);
-        const int k = Resolve(c_.prefixes(), "prefix", an.prefix(), apath + ".prefix");
+        const int k = Resolve(prefixes_, "prefix", an.prefix(), apath + ".prefix");
         if (!an.prefix().empty()) {
           auto [it, inserted] = announced.try_emplace(an.prefix(), apath);
           if (!inserted) {
@@ -767,7 +778,7 @@ class Validator {
       }
       for (int j = 0; j < s.prefixes_size(); ++j) {
         const std::string ppath = Index(path + ".prefixes", j);
-        const int k = Resolve(c_.prefixes(), "prefix", s.prefixes(j), ppath);
+        const int k = Resolve(prefixes_, "prefix", s.prefixes(j), ppath);
         if (k < 0 || c_.prefixes(k).shared()) continue;
         auto [it, inserted] = prefix_service.try_emplace(s.prefixes(j), ppath);
         if (!inserted) {
@@ -888,7 +899,7 @@ class Validator {
       }
       Fraction(w.fraction(), path + ".fraction");
       for (int j = 0; j < w.pops_size(); ++j) {
-        Resolve(c_.pops(), "POP", w.pops(j), Index(path + ".pops", j));
+        Resolve(pops_, "POP", w.pops(j), Index(path + ".pops", j));
       }
     }
 
@@ -951,9 +962,7 @@ class Validator {
   const ValidateOptions& opts_;
   std::vector<Finding> findings_;
 
-  // name -> path of its first definition
-  absl::flat_hash_map<std::string, std::string> listeners_, routes_, clusters_, prefixes_, pops_,
-      nodes_, zones_, services_;
+  NameIndex listeners_, clusters_, prefixes_, pops_;
   absl::flat_hash_set<std::string> used_clusters_;
   std::vector<std::optional<IpPrefix>> parsed_prefixes_;
 };
