@@ -93,6 +93,8 @@ struct Finding {
   Code code = Code::kFileUnreadable;
   // "listeners[1].tls.cert: not readable": the config path first where there is one.
   std::string message;
+  // The config value the finding is about ("listeners[1].tls.cert"); empty for a whole file.
+  std::string path;
 };
 
 absl::string_view SeverityName(Severity s);  // "error" / "warning"

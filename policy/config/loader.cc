@@ -1,5 +1,6 @@
 #include "policy/config/loader.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -8,11 +9,13 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -83,6 +86,73 @@ size_t FirstNonTextByte(absl::string_view s) {
   return absl::string_view::npos;
 }
 
+// True when a line of `data` starts with "---", "..." or "%": where yaml-cpp may end a
+// document or begin another. Conservative: a block scalar's text may match too.
+bool MayHoldDocumentMarkers(absl::string_view data) {
+  if (absl::StartsWith(data, "\xef\xbb\xbf")) data.remove_prefix(3);  // a byte order mark
+  size_t line = 0;
+  while (line < data.size()) {
+    const absl::string_view rest = data.substr(line);
+    if (absl::StartsWith(rest, "---") || absl::StartsWith(rest, "...") || rest[0] == '%') {
+      return true;
+    }
+    line = data.find_first_of("\r\n", line);
+    if (line == absl::string_view::npos) break;
+    ++line;
+  }
+  return false;
+}
+
+// Notes where each document starts, and nothing else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// The documents of `data`, as YAML::LoadAll returns them; throws what it throws. Where LoadAll
+// would never return, returns none and sets `stuck` to the place it would be stuck at.
+//
+// yaml-cpp 0.7's LoadAll loops when a token that starts no node (a ',' outside [...] and {...})
+// follows a complete document: it adds empty documents, without end, until memory runs out
+// (jbeder/yaml-cpp#1040, fixed upstream by #1319; found by tests/fuzz/config_fuzz). So unless
+// the file is sure to hold one document, a first pass that builds nothing counts the documents
+// and stops at one that starts where the one before it did.
+std::vector<YAML::Node> LoadDocuments(const std::string& data, std::optional<YAML::Mark>& stuck) {
+  // The usual config, parsed once: a block map whose keys start in column 0 runs to the end of
+  // the stream unless a line starts a document or a directive (inside the map, a stray token
+  // is a syntax error).
+  if (!MayHoldDocumentMarkers(data)) {
+    YAML::Node root = YAML::Load(data);
+    if (root.IsMap() && root.Style() == YAML::EmitterStyle::Block && root.Mark().column == 0) {
+      return {root};
+    }
+  }
+  std::istringstream in(data);
+  YAML::Parser parser(in);
+  DocumentStarts documents;
+  while (parser.HandleNextDocument(documents)) {
+    const std::vector<YAML::Mark>& s = documents.starts;
+    if (s.size() >= 2 && s[s.size() - 1].pos == s[s.size() - 2].pos) {
+      stuck = s.back();
+      return {};
+    }
+  }
+  return YAML::LoadAll(data);
+}
+
 std::string JoinPath(absl::string_view path, absl::string_view key) {
   return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
 }
@@ -117,18 +187,25 @@ class Loader {
  private:
   // ---- findings ---------------------------------------------------------------------------
 
-  void Report(Code code, const Mark& m, std::string message) {
+  // A finding with its whole message and its subject (the config path it is about).
+  void Emit(Code code, const Mark& m, std::string message, std::string subject) {
     out_.findings.push_back(
         Finding{SourceLocation{out_.sources.files()[static_cast<size_t>(m.file)], m.line, m.column},
-                Info(code).severity, code, std::move(message)});
+                Info(code).severity, code, std::move(message), std::move(subject)});
   }
+  // A finding about a whole file.
+  void Report(Code code, const Mark& m, std::string message) {
+    Emit(code, m, std::move(message), "");
+  }
+  // A finding about the value at `path`, which the message names first.
   void Report(Code code, const Mark& m, absl::string_view path, absl::string_view message) {
-    Report(code, m, path.empty() ? std::string(message) : absl::StrCat(path, ": ", message));
+    Emit(code, m, path.empty() ? std::string(message) : absl::StrCat(path, ": ", message),
+         std::string(path));
   }
   // Reports a problem with a file that is not yet registered (could not be read).
   void ReportFile(Code code, const std::string& file, std::string message) {
     out_.findings.push_back(
-        Finding{SourceLocation{file, 1, 1}, Info(code).severity, code, std::move(message)});
+        Finding{SourceLocation{file, 1, 1}, Info(code).severity, code, std::move(message), ""});
   }
 
   Mark MarkOf(const YAML::Node& n, const Mark& fallback) const {
@@ -199,8 +276,9 @@ class Loader {
     }
 
     std::vector<YAML::Node> docs;
+    std::optional<YAML::Mark> stuck;
     try {
-      docs = YAML::LoadAll(*data);
+      docs = LoadDocuments(*data, stuck);
     } catch (const YAML::Exception& e) {
       const Mark at = e.mark.is_null() ? top : Mark{file, e.mark.line + 1, e.mark.column + 1};
       Report(Code::kYamlSyntax, at, absl::StrCat("YAML syntax error: ", e.msg));
@@ -209,7 +287,23 @@ class Loader {
       Report(Code::kYamlSyntax, top, absl::StrCat("YAML could not be read: ", e.what()));
       return;
     }
-    if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
+    if (stuck) {
+      const auto pos = static_cast<size_t>(stuck->pos);
+      const char c = pos < data->size() ? (*data)[pos] : ' ';
+      Report(Code::kYamlSyntax, Mark{file, stuck->line + 1, stuck->column + 1},
+             absl::StrCat("YAML syntax error: unexpected ",
+                          absl::ascii_isgraph(static_cast<unsigned char>(c))
+                              ? absl::StrCat("'", std::string(1, c), "'")
+                              : std::string("text"),
+                          " where no value can start"));
+      return;
+    }
+    // An empty document is no document: a stray `---` before or after the config, or one
+    // followed only by comments, adds nothing and is not a second document.
+    docs.erase(
+        std::remove_if(docs.begin(), docs.end(), [](const YAML::Node& d) { return d.IsNull(); }),
+        docs.end());
+    if (docs.empty()) {
       Report(
           Code::kEmptyFile, top,
           "empty config file: expected a map of top-level keys (listeners, clusters, pops, ...)");
@@ -281,21 +375,27 @@ class Loader {
       for (auto it = part.node.begin(); it != part.node.end(); ++it) {
         const Mark key_mark = MarkOf(it->first, part.mark);
         if (!Spend(key_mark)) return;
+        // These findings are about one key of the map, not the whole map: their subject is
+        // the key's path, so the validator's findings about the map's other keys still show.
+        const std::string prefix = path.empty() ? "" : absl::StrCat(path, ": ");
         if (!it->first.IsScalar()) {
-          Report(Code::kWrongType, key_mark, path, "a key must be a plain word");
+          Emit(Code::kWrongType, key_mark, prefix + "a key must be a plain word",
+               JoinPath(path, "?"));
           continue;
         }
         const std::string& key = it->first.Scalar();
         if (auto [prev, inserted] = seen.try_emplace(key, key_mark); !inserted) {
-          Report(Code::kDuplicateKey, key_mark, path,
-                 absl::StrCat("key '", key, "' given twice in one map (first at line ",
-                              prev->second.line, ")"));
+          Emit(Code::kDuplicateKey, key_mark,
+               absl::StrCat(prefix, "key '", key, "' given twice in one map (first at line ",
+                            prev->second.line, ")"),
+               JoinPath(path, key));
           continue;
         }
         const FieldDescriptor* field = desc->FindFieldByName(key);
         if (field == nullptr) {
-          Report(Code::kUnknownKey, key_mark, path,
-                 absl::StrCat("unknown key '", key, "'", Suggest(desc, key)));
+          Emit(Code::kUnknownKey, key_mark,
+               absl::StrCat(prefix, "unknown key '", key, "'", Suggest(desc, key)),
+               JoinPath(path, key));
           continue;
         }
         entries[field].push_back(Entry{it->second, key_mark, MarkOf(it->second, key_mark)});
@@ -375,8 +475,11 @@ class Loader {
                     const std::string& field_path, bool defaults_only, const Mark& here) {
     const pb::FieldOptions& opts = field->options();
     if (opts.GetExtension(v1::required) && !defaults_only) {
-      Report(Code::kMissingKey, here, path,
-             absl::StrCat("missing required key '", field->name(), "'"));
+      // Message at the map that lacks the key; subject the key, whose checks it stands for.
+      Emit(Code::kMissingKey, here,
+           absl::StrCat(path.empty() ? "" : absl::StrCat(path, ": "), "missing required key '",
+                        field->name(), "'"),
+           field_path);
       return;
     }
     const std::string& def = opts.GetExtension(v1::default_value);

@@ -54,7 +54,7 @@ std::vector<std::string> SchemaProblems();
 inline constexpr size_t kMaxFileBytes = size_t{16} << 20;
 inline constexpr int kMaxIncludeDepth = 16;
 inline constexpr int kMaxFiles = 256;
-inline constexpr size_t kMaxValues = 2'000'000;
+inline constexpr size_t kMaxValues = 500'000;
 
 }  // namespace holdfast::policy
 

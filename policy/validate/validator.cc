@@ -110,8 +110,8 @@ class Validator {
   // ---- reporting ----------------------------------------------------------------------------
 
   void Report(Code code, absl::string_view path, absl::string_view message) {
-    findings_.push_back(
-        Finding{src_.Find(path), Info(code).severity, code, absl::StrCat(path, ": ", message)});
+    findings_.push_back(Finding{src_.Find(path), Info(code).severity, code,
+                                absl::StrCat(path, ": ", message), std::string(path)});
   }
   std::string Where(absl::string_view path) const {
     const SourceLocation l = src_.Find(path);
@@ -263,16 +263,16 @@ class Validator {
       const bool l4 = l.protocol() == P::PROTOCOL_TCP || l.protocol() == P::PROTOCOL_TLS;
       const bool tls = l.protocol() == P::PROTOCOL_TLS || l.protocol() == P::PROTOCOL_HTTPS;
       if (l4 && l.cluster().empty()) {
-        Report(Code::kMissingKey, path,
-               absl::StrCat("a ", ProtocolName(l.protocol()),
-                            " listener forwards to a cluster: add 'cluster'"));
+        Report(
+            Code::kMissingKey, path + ".cluster",
+            absl::StrCat(Article(l.protocol()), " listener forwards to a cluster: add 'cluster'"));
       } else if (l4) {
         const int k = Resolve(clusters_, "cluster", l.cluster(), path + ".cluster");
         if (k >= 0) used_clusters_.insert(l.cluster());
       } else if (!l.cluster().empty()) {
         Report(Code::kConflictingFields, path + ".cluster",
                absl::StrCat(
-                   "a ", ProtocolName(l.protocol()), " listener ",
+                   Article(l.protocol()), " listener ",
                    l.protocol() == P::PROTOCOL_DNS ? "answers DNS itself" : "forwards by routes",
                    "; 'cluster' is for tcp and tls listeners"));
       }
@@ -280,7 +280,7 @@ class Validator {
         CheckTls(l.tls(), path + ".tls", l.has_tls());
       } else if (l.has_tls()) {
         Report(Code::kConflictingFields, path + ".tls",
-               absl::StrCat("a ", ProtocolName(l.protocol()),
+               absl::StrCat(Article(l.protocol()),
                             " listener does not terminate TLS; use protocol tls or https"));
       }
 
@@ -317,11 +317,15 @@ class Validator {
   static std::string ProtocolName(v1::Listener::Protocol p) {
     return absl::AsciiStrToLower(v1::Listener::Protocol_Name(p).substr(sizeof("PROTOCOL_") - 1));
   }
+  // "a tcp", "an http": the article goes by how the name is read out, letter by letter.
+  static std::string Article(v1::Listener::Protocol p) {
+    const std::string name = ProtocolName(p);
+    return absl::StrCat(name[0] == 'h' ? "an " : "a ", name);
+  }
 
   void CheckTls(const v1::Tls& tls, const std::string& path, bool present) {
     if (!present || tls.certificates().empty()) {
-      Report(Code::kMissingElement,
-             present ? path + ".certificates" : path.substr(0, path.rfind('.')),
+      Report(Code::kMissingElement, present ? path + ".certificates" : path,
              "a tls or https listener needs at least one certificate under tls.certificates");
       return;
     }
@@ -541,6 +545,7 @@ class Validator {
     for (int i = 0; i < c_.prefixes_size(); ++i) {
       const v1::Prefix& p = c_.prefixes(i);
       const std::string path = Index("prefixes", i);
+      if (p.has_floor()) CheckFloorFields(p.floor(), path + ".floor");
       if (p.cidr().empty()) continue;
       absl::StatusOr<IpPrefix> parsed = IpPrefix::Parse(p.cidr());
       if (!parsed.ok()) {
@@ -548,7 +553,6 @@ class Validator {
         continue;
       }
       parsed_prefixes_[static_cast<size_t>(i)] = *parsed;
-      if (p.has_floor()) CheckFloorFields(p.floor(), path + ".floor");
       // An overlap means two services' traffic would land on each other's POPs.
       for (int j = 0; j < i; ++j) {
         const auto& other = parsed_prefixes_[static_cast<size_t>(j)];
@@ -576,13 +580,14 @@ class Validator {
       const std::string path = Index("pops", i);
       Range(pop.capacity_weight(), 1, 1'000'000, path + ".capacity_weight");
       if (pop.nodes().empty()) {
-        Report(Code::kMissingElement, path, absl::StrCat("POP '", pop.name(), "' has no nodes"));
+        Report(Code::kMissingElement, path + ".nodes",
+               absl::StrCat("POP '", pop.name(), "' has no nodes"));
       }
       for (int j = 0; j < pop.nodes_size(); ++j) {
         const v1::Node& node = pop.nodes(j);
         const std::string npath = Index(path + ".nodes", j);
         if (node.addresses().empty()) {
-          Report(Code::kMissingElement, npath,
+          Report(Code::kMissingElement, npath + ".addresses",
                  absl::StrCat("node '", node.name(), "' has no addresses"));
         }
         for (int k = 0; k < node.addresses_size(); ++k) {
@@ -716,7 +721,7 @@ class Validator {
       DnsName(z.name(), path + ".name");
       const std::string apex = NormalizeName(z.name());
       if (z.ns().empty()) {
-        Report(Code::kMissingElement, path,
+        Report(Code::kMissingElement, path + ".ns",
                absl::StrCat("zone '", z.name(), "' has no 'ns': list its name servers"));
       }
       for (int j = 0; j < z.ns_size(); ++j) DnsName(z.ns(j), Index(path + ".ns", j));
@@ -773,7 +778,7 @@ class Validator {
                             Where(it->second.front().second), ")"));
       }
       if (s.prefixes().empty()) {
-        Report(Code::kMissingElement, path,
+        Report(Code::kMissingElement, path + ".prefixes",
                absl::StrCat("service '", s.name(), "' needs 'prefixes' to answer from"));
       }
       for (int j = 0; j < s.prefixes_size(); ++j) {
@@ -857,12 +862,19 @@ class Validator {
                          [](std::string* out, const v1::Pop* p) { out->append(p->name()); });
   }
 
-  // Checks one floor; `path` is where it is set (or where its owner is, when inherited).
+  // Checks one floor. `own` says whether the prefix or service at `owner_path` sets a floor of
+  // its own; a zero it merely inherits is reported once, at the default (see CheckSafety).
   void CheckFloor(const EffectiveFloor& floor, absl::string_view what,
-                  const std::vector<const v1::Pop*>& eligible, const std::string& path) {
+                  const std::vector<const v1::Pop*>& eligible, bool own,
+                  const std::string& owner_path) {
+    const std::string path = own ? owner_path + ".floor" : owner_path;
     const auto n = static_cast<uint32_t>(eligible.size());
     const uint32_t count = FloorCount(floor, n);
     if (count == 0 && !floor.allow_zero) {
+      if (!own) {
+        zero_by_default_.emplace_back(what);
+        return;
+      }
       Report(Code::kFloorZero, path,
              absl::StrCat(what,
                           " has a floor of 0 POPs, so health could withdraw it everywhere; set "
@@ -873,10 +885,6 @@ class Validator {
                           ", min_fraction ", floor.min_fraction, ") but only ", n,
                           " can serve it: ", PopNames(eligible)));
     }
-  }
-
-  std::string FloorPath(bool own, const std::string& owner_path) const {
-    return own ? owner_path + ".floor" : owner_path;
   }
 
   void CheckSafety() {
@@ -913,7 +921,7 @@ class Validator {
         continue;
       }
       CheckFloor(PrefixFloor(c_, p), absl::StrCat("prefix '", p.name(), "'"), eligible,
-                 FloorPath(p.has_floor(), path));
+                 p.has_floor(), path);
     }
     for (int i = 0; i < c_.dns().services_size(); ++i) {
       const v1::ServiceName& s = c_.dns().services(i);
@@ -928,7 +936,7 @@ class Validator {
         }
       }
       CheckFloor(ServiceFloor(c_, s), absl::StrCat("service '", s.name(), "'"), eligible,
-                 FloorPath(s.has_floor(), path));
+                 s.has_floor(), path);
       std::set<std::string> regions;
       for (const v1::Pop* pop : eligible) regions.insert(pop->region());
       if (regions.size() == 1) {
@@ -936,6 +944,12 @@ class Validator {
                absl::StrCat("service '", s.name(), "' is served only in region '", *regions.begin(),
                             "': one regional failure takes it down"));
       }
+    }
+    if (!zero_by_default_.empty()) {
+      Report(Code::kFloorZero, "safety.default_floor",
+             absl::StrCat("the default floor is 0 POPs for ", absl::StrJoin(zero_by_default_, ", "),
+                          ", so health could withdraw them everywhere; set min_pops or "
+                          "min_fraction, or allow_zero: true if that is wanted"));
     }
   }
 
@@ -964,6 +978,8 @@ class Validator {
 
   NameIndex listeners_, clusters_, prefixes_, pops_;
   absl::flat_hash_set<std::string> used_clusters_;
+  // Prefixes and services whose floor is zero only because the default floor is.
+  std::vector<std::string> zero_by_default_;
   std::vector<std::optional<IpPrefix>> parsed_prefixes_;
 };
 
@@ -992,17 +1008,22 @@ LoadedConfig LoadAndValidate(const std::vector<std::string>& paths, const LoadOp
         }
       });
   if (!incomplete) {
-    // A value the loader rejected was left at its zero value; what the validator would say
-    // about that zero ("port 0 is outside 1..65535") is noise, so drop findings at the places
-    // the loader already reported.
-    absl::flat_hash_set<std::tuple<std::string, int, int>> rejected;
+    // A value the loader rejected was left at its zero value (or absent); what the validator
+    // would say about it ("port 0 is outside 1..65535") is noise. Drop validator findings
+    // about a value the loader reported, or about anything inside it.
+    std::vector<std::string> rejected;
     for (const Finding& f : loaded.findings) {
-      rejected.insert({f.where.file, f.where.line, f.where.column});
+      if (!f.path.empty()) rejected.push_back(f.path);
     }
+    auto inside = [](absl::string_view path, absl::string_view outer) {
+      return absl::StartsWith(path, outer) &&
+             (path.size() == outer.size() || path[outer.size()] == '.' ||
+              path[outer.size()] == '[');
+    };
     for (Finding& f : Validate(loaded.config, loaded.sources, validate)) {
-      if (!rejected.contains(std::make_tuple(f.where.file, f.where.line, f.where.column))) {
-        loaded.findings.push_back(std::move(f));
-      }
+      const bool noise = std::any_of(rejected.begin(), rejected.end(),
+                                     [&](const std::string& r) { return inside(f.path, r); });
+      if (!noise) loaded.findings.push_back(std::move(f));
     }
   }
   // Sort by file in load order, then position; files never loaded (unreadable) come first.
