@@ -86,6 +86,22 @@ size_t FirstNonTextByte(absl::string_view s) {
   return absl::string_view::npos;
 }
 
+// `s` with every byte that is not UTF-8 text (or is NUL) replaced by U+FFFD, for messages: they
+// quote the input, and yaml-cpp's quote single bytes of it ("unknown escape character: " and the
+// first byte of a multibyte character) or decode the escapes \N and \_ to lone bytes.
+std::string AsText(std::string text) {
+  absl::string_view s = text;
+  size_t bad = FirstNonTextByte(s);
+  if (bad == absl::string_view::npos) return text;
+  std::string out;
+  for (; bad != absl::string_view::npos; bad = FirstNonTextByte(s)) {
+    absl::StrAppend(&out, s.substr(0, bad), "\xef\xbf\xbd");
+    s.remove_prefix(bad + 1);
+  }
+  absl::StrAppend(&out, s);
+  return out;
+}
+
 // True when a line of `data` starts with "---", "..." or "%": where yaml-cpp may end a
 // document or begin another. Conservative: a block scalar's text may match too.
 bool MayHoldDocumentMarkers(absl::string_view data) {
@@ -191,7 +207,7 @@ class Loader {
   void Emit(Code code, const Mark& m, std::string message, std::string subject) {
     out_.findings.push_back(
         Finding{SourceLocation{out_.sources.files()[static_cast<size_t>(m.file)], m.line, m.column},
-                Info(code).severity, code, std::move(message), std::move(subject)});
+                Info(code).severity, code, AsText(std::move(message)), std::move(subject)});
   }
   // A finding about a whole file.
   void Report(Code code, const Mark& m, std::string message) {
@@ -204,8 +220,8 @@ class Loader {
   }
   // Reports a problem with a file that is not yet registered (could not be read).
   void ReportFile(Code code, const std::string& file, std::string message) {
-    out_.findings.push_back(
-        Finding{SourceLocation{file, 1, 1}, Info(code).severity, code, std::move(message), ""});
+    out_.findings.push_back(Finding{SourceLocation{file, 1, 1}, Info(code).severity, code,
+                                    AsText(std::move(message)), ""});
   }
 
   Mark MarkOf(const YAML::Node& n, const Mark& fallback) const {
@@ -281,10 +297,10 @@ class Loader {
       docs = LoadDocuments(*data, stuck);
     } catch (const YAML::Exception& e) {
       const Mark at = e.mark.is_null() ? top : Mark{file, e.mark.line + 1, e.mark.column + 1};
-      Report(Code::kYamlSyntax, at, absl::StrCat("YAML syntax error: ", e.msg));
+      Report(Code::kYamlSyntax, at, absl::StrCat("YAML syntax error: ", AsText(e.msg)));
       return;
     } catch (const std::exception& e) {
-      Report(Code::kYamlSyntax, top, absl::StrCat("YAML could not be read: ", e.what()));
+      Report(Code::kYamlSyntax, top, absl::StrCat("YAML could not be read: ", AsText(e.what())));
       return;
     }
     if (stuck) {
@@ -582,6 +598,13 @@ class Loader {
 
     switch (field->cpp_type()) {
       case FieldDescriptor::CPPTYPE_STRING:
+        // A protobuf string is UTF-8, yet yaml-cpp 0.7 decodes the escapes \N and \_ to the
+        // single bytes 0x85 and 0xA0 (found by tests/fuzz/config_fuzz); and "\0" makes a NUL.
+        if (const size_t at = FirstNonTextByte(text); at != absl::string_view::npos) {
+          return bad(text[at] == '\0' ? "holds a NUL character"
+                                      : "is not UTF-8 text: write the character itself, not "
+                                        "the escape \\N or \\_");
+        }
         rep ? refl->AddString(&msg, field, text) : refl->SetString(&msg, field, text);
         return;
       case FieldDescriptor::CPPTYPE_BOOL: {

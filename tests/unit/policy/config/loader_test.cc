@@ -204,7 +204,8 @@ TEST_CASE("aliases cannot expand a config without bound", "[policy][config]") {
   const LoadedConfig c = Load(yaml);
   REQUIRE_FALSE(c.findings.empty());
   CHECK(c.findings.back().code == Code::kTooLarge);
-  CHECK_THAT(c.findings.back().message, Catch::Contains(absl::StrCat("more than ", kMaxValues, " values")));
+  CHECK_THAT(c.findings.back().message,
+             Catch::Contains(absl::StrCat("more than ", kMaxValues, " values")));
 }
 
 TEST_CASE("included files add their lists in include order, each file once", "[policy][config]") {
