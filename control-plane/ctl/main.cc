@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
     return holdfast::ctl::Main(argc, argv);
   } catch (const std::exception& e) {
     // Only an exhausted machine gets here (std::bad_alloc); the libraries that throw on bad
-    // input (yaml-cpp, CLI11) are caught where they are called.
+    // input (CLI11) are caught where they are called.
     std::cerr << "holdfastctl: internal error: " << e.what() << "\n";
     return 1;
   }

@@ -1,15 +1,11 @@
 #include "policy/config/loader.h"
 
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -20,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/file/read_file.h"
 #include "google/protobuf/descriptor.h"
@@ -27,6 +24,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/reflection.h"
 #include "holdfast/v1/options.pb.h"
+#include "policy/config/internal/yaml_tree.h"
 
 namespace holdfast::policy {
 namespace {
@@ -43,7 +41,7 @@ struct Mark {
 
 // One YAML map that contributes to a message: several files may contribute to one message.
 struct Part {
-  YAML::Node node;
+  yaml::Node node;
   Mark mark;
 };
 
@@ -87,8 +85,8 @@ size_t FirstNonTextByte(absl::string_view s) {
 }
 
 // `s` with every byte that is not UTF-8 text (or is NUL) replaced by U+FFFD, for messages: they
-// quote the input, and yaml-cpp's quote single bytes of it ("unknown escape character: " and the
-// first byte of a multibyte character) or decode the escapes \N and \_ to lone bytes.
+// quote the input, and a message that cuts a character apart (or quotes a NUL from a "\0"
+// escape) must still print, and still be JSON.
 std::string AsText(std::string text) {
   absl::string_view s = text;
   size_t bad = FirstNonTextByte(s);
@@ -102,87 +100,20 @@ std::string AsText(std::string text) {
   return out;
 }
 
-// True when a line of `data` starts with "---", "..." or "%": where yaml-cpp may end a
-// document or begin another. Conservative: a block scalar's text may match too.
-bool MayHoldDocumentMarkers(absl::string_view data) {
-  if (absl::StartsWith(data, "\xef\xbb\xbf")) data.remove_prefix(3);  // a byte order mark
-  size_t line = 0;
-  while (line < data.size()) {
-    const absl::string_view rest = data.substr(line);
-    if (absl::StartsWith(rest, "---") || absl::StartsWith(rest, "...") || rest[0] == '%') {
-      return true;
-    }
-    line = data.find_first_of("\r\n", line);
-    if (line == absl::string_view::npos) break;
-    ++line;
-  }
-  return false;
-}
-
-// Notes where each document starts, and nothing else.
-class DocumentStarts : public YAML::EventHandler {
- public:
-  std::vector<YAML::Mark> starts;
-
-  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-};
-
-// The documents of `data`, as YAML::LoadAll returns them; throws what it throws. Where LoadAll
-// would never return, returns none and sets `stuck` to the place it would be stuck at.
-//
-// yaml-cpp 0.7's LoadAll loops when a token that starts no node (a ',' outside [...] and {...})
-// follows a complete document: it adds empty documents, without end, until memory runs out
-// (jbeder/yaml-cpp#1040, fixed upstream by #1319; found by tests/fuzz/config_fuzz). So unless
-// the file is sure to hold one document, a first pass that builds nothing counts the documents
-// and stops at one that starts where the one before it did.
-std::vector<YAML::Node> LoadDocuments(const std::string& data, std::optional<YAML::Mark>& stuck) {
-  // The usual config, parsed once: a block map whose keys start in column 0 runs to the end of
-  // the stream unless a line starts a document or a directive (inside the map, a stray token
-  // is a syntax error).
-  if (!MayHoldDocumentMarkers(data)) {
-    YAML::Node root = YAML::Load(data);
-    if (root.IsMap() && root.Style() == YAML::EmitterStyle::Block && root.Mark().column == 0) {
-      return {root};
-    }
-  }
-  std::istringstream in(data);
-  YAML::Parser parser(in);
-  DocumentStarts documents;
-  while (parser.HandleNextDocument(documents)) {
-    const std::vector<YAML::Mark>& s = documents.starts;
-    if (s.size() >= 2 && s[s.size() - 1].pos == s[s.size() - 2].pos) {
-      stuck = s.back();
-      return {};
-    }
-  }
-  return YAML::LoadAll(data);
-}
-
 std::string JoinPath(absl::string_view path, absl::string_view key) {
   return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
 }
 
-std::string Describe(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map:
+std::string Describe(const yaml::Node& n) {
+  switch (n.kind()) {
+    case yaml::Kind::kMap:
       return "a map";
-    case YAML::NodeType::Sequence:
+    case yaml::Kind::kSequence:
       return "a list";
-    case YAML::NodeType::Null:
+    case yaml::Kind::kNull:
       return "nothing";
     default:
-      return absl::StrCat("'", n.Scalar(), "'");
+      return absl::StrCat("'", n.scalar(), "'");
   }
 }
 
@@ -224,11 +155,11 @@ class Loader {
                                     AsText(std::move(message)), ""});
   }
 
-  Mark MarkOf(const YAML::Node& n, const Mark& fallback) const {
-    const YAML::Mark m = n.Mark();
-    // yaml-cpp gives null values the position of whatever follows them: use the key's.
-    if (m.is_null() || n.IsNull()) return fallback;
-    return Mark{fallback.file, m.line + 1, m.column + 1};
+  // Where `n` starts, in the file of `fallback`. Null values ("key:" with nothing) take the
+  // place of their key, `fallback`: nothing else marks them.
+  static Mark MarkOf(const yaml::Node& n, const Mark& fallback) {
+    if (n.IsNull()) return fallback;
+    return Mark{fallback.file, n.line(), n.column()};
   }
 
   void Record(const std::string& path, const Mark& m) {
@@ -291,34 +222,16 @@ class Loader {
       return;
     }
 
-    std::vector<YAML::Node> docs;
-    std::optional<YAML::Mark> stuck;
-    try {
-      docs = LoadDocuments(*data, stuck);
-    } catch (const YAML::Exception& e) {
-      const Mark at = e.mark.is_null() ? top : Mark{file, e.mark.line + 1, e.mark.column + 1};
-      Report(Code::kYamlSyntax, at, absl::StrCat("YAML syntax error: ", AsText(e.msg)));
-      return;
-    } catch (const std::exception& e) {
-      Report(Code::kYamlSyntax, top, absl::StrCat("YAML could not be read: ", AsText(e.what())));
+    // Whitespace alone is an empty file, even with a tab (which YAML allows nowhere else
+    // at the start of a line, and libyaml rejects).
+    std::unique_ptr<yaml::Tree> tree =
+        yaml::Parse(absl::StripAsciiWhitespace(*data).empty() ? absl::string_view() : *data);
+    if (const auto& error = tree->error()) {
+      Report(Code::kYamlSyntax, Mark{file, error->line, error->column},
+             absl::StrCat("YAML syntax error: ", AsText(error->message)));
       return;
     }
-    if (stuck) {
-      const auto pos = static_cast<size_t>(stuck->pos);
-      const char c = pos < data->size() ? (*data)[pos] : ' ';
-      Report(Code::kYamlSyntax, Mark{file, stuck->line + 1, stuck->column + 1},
-             absl::StrCat("YAML syntax error: unexpected ",
-                          absl::ascii_isgraph(static_cast<unsigned char>(c))
-                              ? absl::StrCat("'", std::string(1, c), "'")
-                              : std::string("text"),
-                          " where no value can start"));
-      return;
-    }
-    // An empty document is no document: a stray `---` before or after the config, or one
-    // followed only by comments, adds nothing and is not a second document.
-    docs.erase(
-        std::remove_if(docs.begin(), docs.end(), [](const YAML::Node& d) { return d.IsNull(); }),
-        docs.end());
+    const std::vector<yaml::Node>& docs = tree->documents();
     if (docs.empty()) {
       Report(
           Code::kEmptyFile, top,
@@ -331,7 +244,7 @@ class Loader {
                           " YAML documents; a config file holds one (use include)"));
       return;
     }
-    const YAML::Node& root = docs[0];
+    const yaml::Node root = docs[0];
     if (!root.IsMap()) {
       Report(Code::kWrongType, MarkOf(root, top),
              absl::StrCat("expected a map of top-level keys (listeners, clusters, pops, ...), got ",
@@ -339,17 +252,16 @@ class Loader {
       return;
     }
     parts_.push_back(Part{root, MarkOf(root, top)});
+    trees_.push_back(std::move(tree));  // the parts point into it
 
     // Follow includes now, depth first, so that lists keep the order the files are named in.
     // Their shape is checked with everything else when the config is converted.
-    for (auto it = root.begin(); it != root.end(); ++it) {
-      if (!it->first.IsScalar() || it->first.Scalar() != "include" || !it->second.IsSequence()) {
-        continue;
-      }
-      // A copy: `it->second` belongs to a temporary that dies before a range-for over it
-      // would begin (stack-use-after-scope, found by tests/fuzz/config_fuzz).
-      const YAML::Node includes = it->second;
-      for (const YAML::Node& item : includes) {
+    for (int i = 0; i < root.size(); ++i) {
+      const yaml::Node key = root.key(i);
+      const yaml::Node includes = root.value(i);
+      if (!key.IsScalar() || key.scalar() != "include" || !includes.IsSequence()) continue;
+      for (int k = 0; k < includes.size(); ++k) {
+        const yaml::Node item = includes.item(k);
         if (!item.IsScalar()) continue;
         const Mark at = MarkOf(item, top);
         if (depth + 1 > kMaxIncludeDepth) {
@@ -358,7 +270,7 @@ class Loader {
           continue;
         }
         const std::filesystem::path child =
-            std::filesystem::path(path).parent_path() / item.Scalar();
+            std::filesystem::path(path).parent_path() / std::string(item.scalar());
         LoadFile(child.string(), at, depth + 1);
       }
       break;
@@ -368,7 +280,7 @@ class Loader {
   // ---- conversion -------------------------------------------------------------------------
 
   struct Entry {
-    YAML::Node value;
+    yaml::Node value;
     Mark key_mark;
     Mark value_mark;
   };
@@ -388,18 +300,20 @@ class Loader {
         continue;
       }
       absl::flat_hash_map<std::string, Mark> seen;
-      for (auto it = part.node.begin(); it != part.node.end(); ++it) {
-        const Mark key_mark = MarkOf(it->first, part.mark);
+      for (int i = 0; i < part.node.size(); ++i) {
+        const yaml::Node key_node = part.node.key(i);
+        const yaml::Node value = part.node.value(i);
+        const Mark key_mark{part.mark.file, key_node.line(), key_node.column()};
         if (!Spend(key_mark)) return;
         // These findings are about one key of the map, not the whole map: their subject is
         // the key's path, so the validator's findings about the map's other keys still show.
         const std::string prefix = path.empty() ? "" : absl::StrCat(path, ": ");
-        if (!it->first.IsScalar()) {
+        if (!key_node.IsScalar()) {
           Emit(Code::kWrongType, key_mark, prefix + "a key must be a plain word",
                JoinPath(path, "?"));
           continue;
         }
-        const std::string& key = it->first.Scalar();
+        const std::string key(key_node.scalar());
         if (auto [prev, inserted] = seen.try_emplace(key, key_mark); !inserted) {
           Emit(Code::kDuplicateKey, key_mark,
                absl::StrCat(prefix, "key '", key, "' given twice in one map (first at line ",
@@ -414,7 +328,7 @@ class Loader {
                JoinPath(path, key));
           continue;
         }
-        entries[field].push_back(Entry{it->second, key_mark, MarkOf(it->second, key_mark)});
+        entries[field].push_back(Entry{value, key_mark, MarkOf(value, key_mark)});
       }
     }
 
@@ -518,7 +432,8 @@ class Loader {
     }
     Record(field_path, e.value_mark);
     const pb::Reflection* refl = msg.GetReflection();
-    for (const YAML::Node& item : e.value) {
+    for (int i = 0; i < e.value.size(); ++i) {
+      const yaml::Node item = e.value.item(i);
       const Mark m = MarkOf(item, e.value_mark);
       if (!Spend(m)) return;
       const std::string item_path = absl::StrCat(field_path, "[", refl->FieldSize(msg, field), "]");
@@ -529,7 +444,7 @@ class Loader {
         Report(Code::kWrongType, m, item_path,
                absl::StrCat("expected ", TypeName(field), ", got ", Describe(item)));
       } else {
-        SetScalar(msg, field, item.Scalar(), item.Tag() == "!", m, item_path);
+        SetScalar(msg, field, item.scalar(), item.quoted(), m, item_path);
       }
     }
   }
@@ -547,7 +462,7 @@ class Loader {
              absl::StrCat("expected ", TypeName(field), ", got ", Describe(e.value)));
       return;
     }
-    SetScalar(msg, field, e.value.Scalar(), e.value.Tag() == "!", e.value_mark, field_path);
+    SetScalar(msg, field, e.value.scalar(), e.value.quoted(), e.value_mark, field_path);
   }
 
   static std::string TypeName(const FieldDescriptor* f) {
@@ -583,7 +498,7 @@ class Loader {
     return names;
   }
 
-  void SetScalar(pb::Message& msg, const FieldDescriptor* field, const std::string& text,
+  void SetScalar(pb::Message& msg, const FieldDescriptor* field, absl::string_view text,
                  bool quoted, const Mark& m, const std::string& path) {
     const pb::Reflection* refl = msg.GetReflection();
     const bool rep = field->is_repeated();
@@ -598,14 +513,14 @@ class Loader {
 
     switch (field->cpp_type()) {
       case FieldDescriptor::CPPTYPE_STRING:
-        // A protobuf string is UTF-8, yet yaml-cpp 0.7 decodes the escapes \N and \_ to the
-        // single bytes 0x85 and 0xA0 (found by tests/fuzz/config_fuzz); and "\0" makes a NUL.
+        // A protobuf string is UTF-8 (the file is, but yaml-cpp 0.7 decoded the escapes \N and
+        // \_ to lone bytes, found by tests/fuzz/config_fuzz: kept as a guard), and the escape
+        // "\0" makes a NUL, which no name or path holds.
         if (const size_t at = FirstNonTextByte(text); at != absl::string_view::npos) {
-          return bad(text[at] == '\0' ? "holds a NUL character"
-                                      : "is not UTF-8 text: write the character itself, not "
-                                        "the escape \\N or \\_");
+          return bad(text[at] == '\0' ? "holds a NUL character" : "is not UTF-8 text");
         }
-        rep ? refl->AddString(&msg, field, text) : refl->SetString(&msg, field, text);
+        rep ? refl->AddString(&msg, field, std::string(text))
+            : refl->SetString(&msg, field, std::string(text));
         return;
       case FieldDescriptor::CPPTYPE_BOOL: {
         if (quoted) return wrong_quoted();
@@ -703,6 +618,7 @@ class Loader {
   const LoadOptions& options_;
   LoadedConfig out_;
   std::vector<Part> parts_;
+  std::vector<std::unique_ptr<yaml::Tree>> trees_;
   absl::flat_hash_set<std::string> seen_files_;
   size_t values_ = 0;
   bool over_budget_ = false;

@@ -12,7 +12,8 @@
 // A single value (a scalar, or a message with no lists to merge) set in two files is an error
 // that cites both places.
 //
-// Thread-compatible; no global state. Throws nothing: yaml-cpp's exceptions end here.
+// Thread-compatible; no global state. Throws nothing. YAML is parsed by libyaml into the flat
+// tree of internal/yaml_tree.h.
 #ifndef HOLDFAST_POLICY_CONFIG_LOADER_H_
 #define HOLDFAST_POLICY_CONFIG_LOADER_H_
 

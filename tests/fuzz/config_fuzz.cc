@@ -6,7 +6,7 @@
 // Beyond "no crash, no hang, no leak", it checks what every caller relies on:
 //  - every finding is at line >= 1 and column >= 1 of a file that was loaded or named, has the
 //    severity of its code, and a message that is valid UTF-8 (the input is: a message that is
-//    not cut a character apart, or quotes a string yaml-cpp decoded wrongly);
+//    not cut a character apart, or quotes a NUL from a "\0" escape);
 //  - findings come sorted by file (in load order), line and column;
 //  - a result without errors is a config that serializes and parses back to itself.
 #include <cstddef>

@@ -414,7 +414,7 @@ TEST_CASE("a file that is no config is one finding, without a crash", "[ctl][val
   const BadFile c = GENERATE(values<BadFile>({
       {"syntax.yaml", Kind::kText, "listeners: [a, b\n", "[HF1002]"},
       {"tabs.yaml", Kind::kText, "pops:\n\t- name: x\n", "[HF1002]"},
-      // yaml-cpp 0.7's LoadAll loops on a ',' after a document until memory runs out.
+      // yaml-cpp 0.7's LoadAll looped on a ',' after a document until memory ran out.
       {"comma.yaml", Kind::kText, "{pops: []},\n", "[HF1002]"},
       {"empty.yaml", Kind::kText, "", "[HF1003]"},
       {"comment.yaml", Kind::kText, "# only a comment\n", "[HF1003]"},

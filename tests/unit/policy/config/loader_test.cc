@@ -208,6 +208,21 @@ TEST_CASE("aliases cannot expand a config without bound", "[policy][config]") {
              Catch::Contains(absl::StrCat("more than ", kMaxValues, " values")));
 }
 
+TEST_CASE("an alias inside the node it names is an error, never a cycle", "[policy][config]") {
+  RequireOnly(Load("pops: &p\n  - {name: a, region: r, nodes: *p}\n"), Code::kYamlSyntax, 2, 33,
+              "unknown anchor 'p'");
+}
+
+TEST_CASE("aliases share a node written once", "[policy][config]") {
+  const LoadedConfig c = Load(
+      "clusters:\n  - &c {name: a, endpoints: [{address: 127.0.0.1, port: 80}]}\n"
+      "prefixes:\n  - {name: p, cidr: 192.0.2.0/24, floor: &f {min_pops: 2}}\n"
+      "  - {name: q, cidr: 198.51.100.0/24, floor: *f}\n");
+  INFO(Catch::Detail::stringify(Lines(c)));
+  REQUIRE(c.findings.empty());
+  CHECK(c.config.prefixes(1).floor().min_pops() == 2);
+}
+
 TEST_CASE("included files add their lists in include order, each file once", "[policy][config]") {
   const LoadedConfig c = Load(
       {
