@@ -36,6 +36,7 @@
 #include "policy/config/loader.h"
 #include "policy/finding.h"
 #include "policy/validate/validator.h"
+#include "tests/support/temp_dir.h"
 
 namespace holdfast::policy {
 namespace {
@@ -255,29 +256,6 @@ TEST_CASE("the corpus has a file for every code a config file can produce", "[co
 
 // ---- files that cannot carry an expect line -----------------------------------------------
 
-// A fresh directory under the system's temporary one, removed at the end of the scope.
-class ScratchDir {
- public:
-  ScratchDir() {
-    path_ = fs::temp_directory_path() /
-            absl::StrCat("holdfast_corpus_test.", ::getpid(), ".", counter_++);
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
-
 struct OddFile {
   std::string description;
   std::string bytes;  // written to config.yaml, unless `kind` says otherwise
@@ -319,7 +297,7 @@ TEST_CASE("files at the edges of YAML text: binary, empty, missing, too large", 
   }));
   INFO(odd.description);
 
-  ScratchDir dir;
+  testing::TempDir dir;
   const fs::path config = dir.path() / "config.yaml";
   if (odd.kind == "file") {
     WriteBytes(config, odd.bytes);

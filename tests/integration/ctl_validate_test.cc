@@ -19,9 +19,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 namespace {
 
 namespace fs = std::filesystem;
+using holdfast::testing::TempDir;
 
 constexpr const char* kHoldfastctl = HF_HOLDFASTCTL;
 constexpr const char* kSourceDir = HF_SOURCE_DIR;
@@ -146,33 +149,6 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 bool Contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
-
-// A fresh directory under the system's temp directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "hf-ctl-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-
-  void Write(const std::string& name, const std::string& content) const {
-    std::ofstream f(path_ / name, std::ios::binary);
-    f << content;
-    REQUIRE(f.good());
-  }
-
- private:
-  fs::path path_;
-};
 
 // What a run that exits normally with `code` must have done; every failed check names the run.
 void RequireExit(const RunResult& r, int code) {

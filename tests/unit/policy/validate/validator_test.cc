@@ -18,34 +18,13 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/tls/certificate_facts.h"
+#include "tests/support/temp_dir.h"
 
 namespace holdfast::policy {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A temporary directory, removed with everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "hf-validator-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string Write(const std::string& name, const std::string& contents) const {
-    const fs::path p = path_ / name;
-    std::ofstream(p) << contents;
-    return p.string();
-  }
-
- private:
-  fs::path path_;
-};
+using holdfast::testing::TempDir;
 
 EVP_PKEY* NewKey() { return EVP_EC_gen("P-256"); }
 
