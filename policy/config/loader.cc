@@ -262,7 +262,11 @@ class Loader {
       if (!key.IsScalar() || key.scalar() != "include" || !includes.IsSequence()) continue;
       for (int k = 0; k < includes.size(); ++k) {
         const yaml::Node item = includes.item(k);
-        if (!item.IsScalar()) continue;
+        // Items that are no file name are reported when the config is converted; a NUL (from
+        // a "\0" escape) would cut the name short at open(2).
+        if (!item.IsScalar() || FirstNonTextByte(item.scalar()) != absl::string_view::npos) {
+          continue;
+        }
         const Mark at = MarkOf(item, top);
         if (depth + 1 > kMaxIncludeDepth) {
           Report(Code::kIncludeError, at,

@@ -251,6 +251,11 @@ TEST_CASE("an include that cannot be read is reported where it is named", "[poli
               Code::kFileUnreadable, 3, 5, "include: cannot read 'missing.yaml': no such file");
 }
 
+TEST_CASE("an include with a NUL in its name is refused, not cut short", "[policy][config]") {
+  RequireOnly(Load({{"main.yaml", "include: [\"a.yaml\\0.txt\"]\n"}, {"a.yaml", "pops: []\n"}}),
+              Code::kBadValue, 1, 11, "include[0]: 'a.yaml");
+}
+
 TEST_CASE("includes nest no deeper than the limit", "[policy][config]") {
   std::map<std::string, std::string> files;
   for (int i = 0; i <= kMaxIncludeDepth + 1; ++i) {
