@@ -546,6 +546,9 @@ class Validator {
       const v1::Prefix& p = c_.prefixes(i);
       const std::string path = Index("prefixes", i);
       if (p.has_floor()) CheckFloorFields(p.floor(), path + ".floor");
+      if (p.on_unhealthy().kind() == v1::UnhealthyAction::KIND_DEPREFER) {
+        Range(p.on_unhealthy().as_path_prepend(), 1, 10, path + ".on_unhealthy.as_path_prepend");
+      }
       if (p.cidr().empty()) continue;
       absl::StatusOr<IpPrefix> parsed = IpPrefix::Parse(p.cidr());
       if (!parsed.ok()) {
@@ -896,6 +899,12 @@ class Validator {
              absl::StrCat(safety.correlated_failure().fraction(), " is outside (0, 1]"));
     }
     Positive(safety.correlated_failure().window(), "safety.correlated_failure.window");
+    const v1::HealthPolicy& health = safety.health();
+    Positive(health.stale_after(), "safety.health.stale_after");
+    Fraction(health.min_healthy_fraction(), "safety.health.min_healthy_fraction");
+    Fraction(health.shared_fault_fraction(), "safety.health.shared_fault_fraction");
+    Range(health.withdraw_after(), 1, 1000, "safety.health.withdraw_after");
+    Range(health.restore_after(), 1, 1000, "safety.health.restore_after");
     for (int i = 0; i < safety.rollout().waves_size(); ++i) {
       const v1::RolloutWave& w = safety.rollout().waves(i);
       const std::string path = Index("safety.rollout.waves", i);

@@ -1,0 +1,557 @@
+#include "policy/plan/planner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <tuple>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "policy/safety/floor.h"
+
+namespace holdfast::policy {
+namespace {
+
+using Decision = v1::Plan::PopDecision;
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp out;
+  const int64_t nanos = absl::ToUnixNanos(t);
+  out.set_seconds(nanos / 1'000'000'000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  return out;
+}
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+// What the reports say about one POP.
+enum class Health {
+  kHealthy,
+  kBackends,  // serving, but too few healthy backend endpoints
+  kStale,     // no fresh report from any node
+  kBroken,    // fresh reports, and no node's listeners are up
+};
+
+struct PopState {
+  const v1::Pop* pop = nullptr;
+  Health health = Health::kHealthy;
+  // A node with a fresh report has its listeners up: the POP can serve and announce.
+  bool able = false;
+  // Healthy share of the backend endpoints its serving nodes see (1 when they see none).
+  double capacity = 1;
+  std::string why;  // what is wrong, for reasons
+  // Exempt from health-driven withdrawal: a shared fault (most POPs report the same).
+  bool shared_fault = false;
+  v1::Plan::PopMemory memory;
+  // Removed by an accepted operator intent, per prefix name ("" = every prefix).
+  absl::flat_hash_map<std::string, v1::OperatorIntent::Action> removed;
+
+  bool unhealthy() const { return health != Health::kHealthy; }
+  // The POP's operator action for `prefix`, if any.
+  const v1::OperatorIntent::Action* RemovedFor(const std::string& prefix) const {
+    if (auto it = removed.find(prefix); it != removed.end()) return &it->second;
+    if (auto it = removed.find(""); it != removed.end()) return &it->second;
+    return nullptr;
+  }
+};
+
+// Best first: able to serve, then more healthy capacity, then configured preference, then name.
+bool RanksBefore(const PopState& a, const PopState& b) {
+  return std::make_tuple(!a.able, -a.capacity, a.pop->preference(), a.pop->name()) <
+         std::make_tuple(!b.able, -b.capacity, b.pop->preference(), b.pop->name());
+}
+
+class Planner {
+ public:
+  Planner(const PlanInput& in, const PlannerOptions& options)
+      : in_(in), c_(*in.config), options_(options), health_(c_.safety().health()) {}
+
+  v1::Plan Run() {
+    *plan_.mutable_at() = ToProto(in_.now);
+    Observe();
+    Remember();
+    ApplyIntents();
+    DecideHealthWithdrawals();
+    for (const v1::Prefix& prefix : c_.prefixes()) PlanPrefix(prefix);
+    for (const v1::ServiceName& service : c_.dns().services()) PlanService(service);
+    for (const PopState& p : pops_) *plan_.add_memory() = p.memory;
+    return std::move(plan_);
+  }
+
+ private:
+  // ---- what the reports say -----------------------------------------------------------------
+
+  void Observe() {
+    // The newest report of each node.
+    absl::flat_hash_map<std::string, const v1::HealthReport*> newest;
+    for (const v1::HealthReport& r : in_.reports) {
+      auto [it, inserted] = newest.try_emplace(r.node(), &r);
+      if (!inserted && FromProto(r.at()) > FromProto(it->second->at())) it->second = &r;
+    }
+    const absl::Duration stale_after = FromProto(health_.stale_after());
+    for (const v1::Pop& pop : c_.pops()) {
+      PopState p;
+      p.pop = &pop;
+      int fresh = 0;
+      uint64_t healthy = 0;
+      uint64_t total = 0;
+      for (const v1::Node& node : pop.nodes()) {
+        auto it = newest.find(node.name());
+        if (it == newest.end() || it->second->pop() != pop.name()) continue;
+        const v1::HealthReport& r = *it->second;
+        if (in_.now - FromProto(r.at()) > stale_after) continue;
+        ++fresh;
+        if (!r.listeners_up()) continue;
+        p.able = true;
+        for (const v1::ClusterHealth& ch : r.clusters()) {
+          healthy += std::min(ch.healthy_endpoints(), ch.total_endpoints());
+          total += ch.total_endpoints();
+        }
+      }
+      p.capacity = total == 0 ? 1.0 : static_cast<double>(healthy) / static_cast<double>(total);
+      if (fresh == 0) {
+        p.health = Health::kStale;
+        p.why = absl::StrCat("no report for more than ", absl::FormatDuration(stale_after));
+      } else if (!p.able) {
+        p.health = Health::kBroken;
+        p.why = "listeners down on every node";
+      } else if (p.capacity < health_.min_healthy_fraction()) {
+        p.health = Health::kBackends;
+        p.why = absl::StrFormat("%d%% of backend endpoints healthy, below %d%%",
+                                static_cast<int>(p.capacity * 100),
+                                static_cast<int>(health_.min_healthy_fraction() * 100));
+      }
+      pops_.push_back(std::move(p));
+    }
+    if (!options_.governor) return;
+
+    // Attribution: POPs that serve but cannot reach their backends, when most reporting POPs
+    // say the same, see a fault they share (the 2021 case), not one of their own.
+    int reporting = 0;
+    int backends = 0;
+    for (const PopState& p : pops_) {
+      if (p.health != Health::kStale) ++reporting;
+      if (p.health == Health::kBackends) ++backends;
+    }
+    if (backends > 0 && backends > health_.shared_fault_fraction() * reporting) {
+      for (PopState& p : pops_) {
+        if (p.health != Health::kBackends) continue;
+        p.shared_fault = true;
+        absl::StrAppend(&p.why, absl::StrFormat("; shared fault: %d of %d reporting POPs say so",
+                                                backends, reporting));
+      }
+    }
+  }
+
+  // Streaks and spells, from the previous plan's memory.
+  void Remember() {
+    absl::flat_hash_map<std::string, const v1::Plan::PopMemory*> before;
+    if (in_.previous != nullptr) {
+      for (const auto& m : in_.previous->memory()) before[m.pop()] = &m;
+    }
+    for (PopState& p : pops_) {
+      if (auto it = before.find(p.pop->name()); it != before.end()) p.memory = *it->second;
+      p.memory.set_pop(p.pop->name());
+      if (p.unhealthy()) {
+        p.memory.set_unhealthy_streak(p.memory.unhealthy_streak() + 1);
+        p.memory.set_healthy_streak(0);
+        if (!p.memory.has_unhealthy_since()) *p.memory.mutable_unhealthy_since() = ToProto(in_.now);
+      } else {
+        p.memory.set_healthy_streak(p.memory.healthy_streak() + 1);
+        p.memory.set_unhealthy_streak(0);
+        p.memory.clear_unhealthy_since();
+      }
+    }
+  }
+
+  PopState* Find(const std::string& pop) {
+    for (PopState& p : pops_) {
+      if (p.pop->name() == pop) return &p;
+    }
+    return nullptr;
+  }
+
+  // ---- operator intents ---------------------------------------------------------------------
+
+  // POPs that can carry `prefix` whatever health says: able, and not removed by an operator.
+  std::vector<const PopState*> Available(const std::string& prefix) const {
+    std::vector<const PopState*> out;
+    for (const PopState& p : pops_) {
+      if (!Announces(*p.pop, prefix) || !p.able || p.RemovedFor(prefix) != nullptr) continue;
+      out.push_back(&p);
+    }
+    return out;
+  }
+
+  static const v1::Announcement* Announcement(const v1::Pop& pop, const std::string& prefix) {
+    for (const v1::Announcement& an : pop.announce()) {
+      if (an.prefix() == prefix) return &an;
+    }
+    return nullptr;
+  }
+  static bool Announces(const v1::Pop& pop, const std::string& prefix) {
+    return Announcement(pop, prefix) != nullptr;
+  }
+
+  uint32_t PrefixFloorCount(const v1::Prefix& prefix) const {
+    uint32_t eligible = 0;
+    for (const v1::Pop& pop : c_.pops()) eligible += Announces(pop, prefix.name()) ? 1 : 0;
+    return FloorCount(PrefixFloor(c_, prefix), eligible);
+  }
+
+  void ApplyIntents() {
+    frozen_ = in_.previous != nullptr && in_.previous->frozen();
+    freeze_evidence_ = in_.previous != nullptr ? in_.previous->freeze_evidence() : "";
+    for (const v1::OperatorIntent& intent : in_.intents) {
+      v1::Plan::IntentOutcome* out = plan_.add_intents();
+      *out->mutable_intent() = intent;
+      if (intent.action() == v1::OperatorIntent::ACTION_ACK_FREEZE) {
+        out->set_applied(true);
+        out->set_explanation(frozen_ ? "freeze acknowledged: health-driven withdrawals resume"
+                                     : "nothing frozen");
+        acknowledged_ = true;
+        continue;
+      }
+      PopState* p = Find(intent.pop());
+      if (p == nullptr || (intent.action() != v1::OperatorIntent::ACTION_DRAIN &&
+                           intent.action() != v1::OperatorIntent::ACTION_WITHDRAW)) {
+        out->set_applied(false);
+        out->set_explanation(p == nullptr
+                                 ? absl::StrCat("refused: no POP named '", intent.pop(), "'")
+                                 : "refused: unknown action");
+        continue;
+      }
+      const char* verb =
+          intent.action() == v1::OperatorIntent::ACTION_DRAIN ? "drain" : "withdrawal";
+      // Each prefix the intent takes away must keep its floor among the POPs left.
+      std::string broken_floor;
+      if (options_.governor) {
+        for (const v1::Prefix& prefix : c_.prefixes()) {
+          if (!intent.prefix().empty() && intent.prefix() != prefix.name()) continue;
+          if (!Announces(*p->pop, prefix.name())) continue;
+          const std::vector<const PopState*> available = Available(prefix.name());
+          const bool counted = std::find(available.begin(), available.end(), p) != available.end();
+          const size_t left = available.size() - (counted ? 1 : 0);
+          const uint32_t floor = PrefixFloorCount(prefix);
+          if (left < floor) {
+            broken_floor = absl::StrFormat("%s of %s would leave %d of required %d for prefix %s",
+                                           verb, p->pop->name(), left, floor, prefix.name());
+            break;
+          }
+        }
+      }
+      if (!broken_floor.empty() && !intent.break_glass()) {
+        out->set_applied(false);
+        out->set_explanation(absl::StrCat("refused: ", broken_floor));
+        continue;
+      }
+      p->removed[intent.prefix()] = intent.action();
+      out->set_applied(true);
+      if (broken_floor.empty()) {
+        out->set_explanation(absl::StrCat(verb, " applied"));
+      } else {
+        out->set_explanation(absl::StrCat("applied by break-glass: ", broken_floor));
+        AddAlarm("break_glass",
+                 absl::StrCat(broken_floor, "; by ", intent.author(), ": ", intent.reason()));
+      }
+    }
+  }
+
+  // ---- health-driven withdrawals ------------------------------------------------------------
+
+  void DecideHealthWithdrawals() {
+    if (!options_.governor) {
+      for (PopState& p : pops_) p.memory.set_health_withdrawn(p.unhealthy());
+      return;
+    }
+
+    // Correlation: many POPs turning unhealthy within one window is evidence about the
+    // observer, not about every POP: freeze instead of withdrawing them all.
+    const v1::CorrelatedFailure& cf = c_.safety().correlated_failure();
+    const double limit = cf.fraction() * static_cast<double>(pops_.size());
+    int recent = 0;
+    int unhealthy = 0;
+    for (const PopState& p : pops_) {
+      if (!p.unhealthy()) continue;
+      ++unhealthy;
+      if (in_.now - FromProto(p.memory.unhealthy_since()) <= FromProto(cf.window())) ++recent;
+    }
+    // An acknowledgement (an ACK_FREEZE intent in force) lets withdrawals go on.
+    if (recent > limit && !frozen_ && !acknowledged_) {
+      frozen_ = true;
+      freeze_evidence_ =
+          absl::StrFormat("correlated failure: %d of %d POPs unhealthy within %s", recent,
+                          pops_.size(), absl::FormatDuration(FromProto(cf.window())));
+    } else if (frozen_ && (acknowledged_ || unhealthy <= limit)) {
+      frozen_ = false;
+      freeze_evidence_.clear();
+    }
+    plan_.set_frozen(frozen_);
+    plan_.set_freeze_evidence(freeze_evidence_);
+    if (frozen_) AddAlarm("correlated_failure", absl::StrCat("frozen: ", freeze_evidence_));
+
+    // Returns: a withdrawn POP comes back after restore_after healthy plans.
+    std::vector<PopState*> candidates;
+    for (PopState& p : pops_) {
+      if (p.memory.health_withdrawn()) {
+        if (!p.unhealthy() && p.memory.healthy_streak() >= health_.restore_after()) {
+          p.memory.set_health_withdrawn(false);
+        }
+        continue;
+      }
+      if (p.health == Health::kBroken) continue;  // goes by itself, below
+      if (p.unhealthy() && !p.shared_fault &&
+          p.memory.unhealthy_streak() >= health_.withdraw_after()) {
+        candidates.push_back(&p);
+      }
+    }
+
+    // Rate: at most max_withdrawals new health-driven withdrawals per window, worst first.
+    const absl::Duration window = FromProto(c_.safety().withdrawal_rate().window());
+    int recent_withdrawals = 0;
+    if (in_.previous != nullptr) {
+      for (const auto& t : in_.previous->withdrawals()) {
+        if (in_.now - FromProto(t) < window) {
+          *plan_.add_withdrawals() = t;
+          ++recent_withdrawals;
+        }
+      }
+    }
+    std::sort(candidates.begin(), candidates.end(),
+              [](const PopState* a, const PopState* b) { return RanksBefore(*b, *a); });
+    int allowed =
+        static_cast<int>(c_.safety().withdrawal_rate().max_withdrawals()) - recent_withdrawals;
+    for (PopState* p : candidates) {
+      if (frozen_) {
+        held_[p->pop->name()] = absl::StrCat("held: ", freeze_evidence_);
+      } else if (allowed <= 0) {
+        held_[p->pop->name()] = absl::StrFormat(
+            "held: rate limit of %d health-driven withdrawals per %s reached",
+            c_.safety().withdrawal_rate().max_withdrawals(), absl::FormatDuration(window));
+      } else {
+        --allowed;
+        p->memory.set_health_withdrawn(true);
+        *plan_.add_withdrawals() = ToProto(in_.now);
+      }
+    }
+  }
+
+  // ---- per prefix ---------------------------------------------------------------------------
+
+  void PlanPrefix(const v1::Prefix& prefix) {
+    v1::Plan::PrefixPlan* pp = plan_.add_prefixes();
+    pp->set_prefix(prefix.name());
+    const uint32_t floor = options_.governor ? PrefixFloorCount(prefix) : 0;
+    pp->set_floor(floor);
+    const bool deprefer = prefix.on_unhealthy().kind() == v1::UnhealthyAction::KIND_DEPREFER;
+
+    struct Entry {
+      PopState* state;
+      Decision* decision;
+      bool health_withdrawn;  // withdrawn by health alone: the floor may bring it back
+    };
+    std::vector<Entry> entries;
+    for (PopState& p : pops_) {
+      if (!Announces(*p.pop, prefix.name())) continue;
+      Decision* d = pp->add_pops();
+      d->set_pop(p.pop->name());
+      Entry e{&p, d, false};
+      if (const auto* action = p.RemovedFor(prefix.name())) {
+        const bool drain = *action == v1::OperatorIntent::ACTION_DRAIN;
+        d->set_state(drain ? v1::Plan::DRAINING : v1::Plan::WITHDRAWN);
+        d->set_reason(drain ? "draining: operator intent" : "withdrawn: operator intent");
+      } else if (p.health == Health::kBroken) {
+        d->set_state(v1::Plan::WITHDRAWN);
+        d->set_reason(absl::StrCat("withdrawn: cannot serve (", p.why, ")"));
+      } else if (p.memory.health_withdrawn()) {
+        e.health_withdrawn = true;
+        const std::string why =
+            p.unhealthy()
+                ? absl::StrFormat("unhealthy %d reports: %s", p.memory.unhealthy_streak(), p.why)
+                : absl::StrFormat("recovering, %d of %d healthy reports", p.memory.healthy_streak(),
+                                  health_.restore_after());
+        if (deprefer) {
+          d->set_state(v1::Plan::ANNOUNCED);
+          d->set_depreferred(true);
+          d->set_as_path_prepend(prefix.on_unhealthy().as_path_prepend());
+          d->set_reason(absl::StrCat("depreferred: ", why));
+        } else {
+          d->set_state(v1::Plan::WITHDRAWN);
+          d->set_reason(absl::StrCat("withdrawn: ", why));
+        }
+      } else {
+        d->set_state(v1::Plan::ANNOUNCED);
+        if (auto it = held_.find(p.pop->name()); it != held_.end()) {
+          d->set_reason(absl::StrCat("unhealthy (", p.why, "); ", it->second));
+        } else if (p.unhealthy()) {
+          d->set_reason(
+              absl::StrCat("unhealthy (", p.why, ")", p.shared_fault ? "" : "; not yet withdrawn"));
+        } else {
+          d->set_reason("healthy");
+        }
+      }
+      entries.push_back(e);
+    }
+
+    auto announcing = [&] {
+      uint32_t n = 0;
+      for (const Entry& e : entries) {
+        n += e.decision->state() == v1::Plan::ANNOUNCED && e.state->able ? 1 : 0;
+      }
+      return n;
+    };
+
+    // The floor: bring back health-withdrawn POPs, best first; those able to serve count, the
+    // others (no fresh report) are brought back too if that is all there is (fail open).
+    uint32_t count = announcing();
+    if (count < floor) {
+      std::vector<Entry*> back;
+      for (Entry& e : entries) {
+        if (e.health_withdrawn && e.decision->state() == v1::Plan::WITHDRAWN) back.push_back(&e);
+      }
+      std::sort(back.begin(), back.end(),
+                [](const Entry* a, const Entry* b) { return RanksBefore(*a->state, *b->state); });
+      uint32_t restored_blind = 0;
+      for (Entry* e : back) {
+        if (count >= floor) break;
+        if (!e->state->able && count + restored_blind >= floor) break;
+        e->decision->set_state(v1::Plan::ANNOUNCED);
+        e->decision->set_reason(
+            absl::StrFormat("kept by floor (%d required): %s", floor, e->decision->reason()));
+        if (e->state->able) {
+          ++count;
+        } else {
+          ++restored_blind;
+        }
+      }
+    }
+    pp->set_announcing(count);
+    if (count < floor) {
+      AddAlarm("floor_unmet", absl::StrFormat("prefix %s: %d of required %d POPs can announce",
+                                              prefix.name(), count, floor));
+    }
+  }
+
+  // ---- per service name ---------------------------------------------------------------------
+
+  const Decision* DecisionFor(const std::string& prefix, const std::string& pop) const {
+    for (const auto& pp : plan_.prefixes()) {
+      if (pp.prefix() != prefix) continue;
+      for (const auto& d : pp.pops()) {
+        if (d.pop() == pop) return &d;
+      }
+    }
+    return nullptr;
+  }
+
+  bool AnnouncedAnywhere(const std::string& prefix) const {
+    for (const auto& pp : plan_.prefixes()) {
+      if (pp.prefix() != prefix) continue;
+      for (const auto& d : pp.pops()) {
+        if (d.state() == v1::Plan::ANNOUNCED) return true;
+      }
+    }
+    return false;
+  }
+
+  void PlanService(const v1::ServiceName& service) {
+    v1::Plan::ServicePlan* sp = plan_.add_services();
+    sp->set_name(service.name());
+    std::vector<const PopState*> eligible;
+    absl::flat_hash_set<const PopState*> answering;
+    std::vector<const PopState*> spare;
+    for (const PopState& p : pops_) {
+      bool has_vips = false;
+      bool answered = false;
+      for (const std::string& prefix : service.prefixes()) {
+        const v1::Announcement* an = Announcement(*p.pop, prefix);
+        if (an == nullptr || an->vips().empty()) continue;
+        has_vips = true;
+        const Decision* d = DecisionFor(prefix, p.pop->name());
+        if (d == nullptr) continue;
+        if (d->state() == v1::Plan::ANNOUNCED || d->state() == v1::Plan::DRAINING) {
+          const bool draining = d->state() == v1::Plan::DRAINING;
+          for (const std::string& vip : an->vips()) {
+            v1::Plan::Answer* a = sp->add_answers();
+            a->set_pop(p.pop->name());
+            a->set_address(vip);
+            a->set_weight(draining ? 0 : p.pop->capacity_weight());
+            a->set_reason(draining ? "draining" : d->reason());
+          }
+          answered = answered || !draining;
+        }
+      }
+      if (!has_vips) continue;
+      eligible.push_back(&p);
+      if (answered) {
+        answering.insert(&p);
+      } else {
+        spare.push_back(&p);
+      }
+    }
+    const uint32_t floor = options_.governor ? FloorCount(ServiceFloor(c_, service),
+                                                          static_cast<uint32_t>(eligible.size()))
+                                             : 0;
+    sp->set_floor(floor);
+    // The floor in DNS: more POPs' VIPs, as long as their prefix is announced somewhere (a VIP
+    // of a prefix withdrawn everywhere would be a blackhole of our own making). Never a POP an
+    // operator took out.
+    std::sort(spare.begin(), spare.end(),
+              [](const PopState* a, const PopState* b) { return RanksBefore(*a, *b); });
+    for (const PopState* p : spare) {
+      if (answering.size() >= floor) break;
+      bool added = false;
+      for (const std::string& prefix : service.prefixes()) {
+        const v1::Announcement* an = Announcement(*p->pop, prefix);
+        if (an == nullptr || an->vips().empty() || p->RemovedFor(prefix) != nullptr ||
+            !AnnouncedAnywhere(prefix)) {
+          continue;
+        }
+        for (const std::string& vip : an->vips()) {
+          v1::Plan::Answer* a = sp->add_answers();
+          a->set_pop(p->pop->name());
+          a->set_address(vip);
+          a->set_weight(p->pop->capacity_weight());
+          a->set_reason(absl::StrFormat(
+              "kept by floor (%d required); prefix %s announced elsewhere", floor, prefix));
+        }
+        added = true;
+      }
+      if (added) answering.insert(p);
+    }
+  }
+
+  void AddAlarm(std::string kind, std::string message) {
+    v1::Plan::Alarm* a = plan_.add_alarms();
+    a->set_kind(std::move(kind));
+    a->set_message(std::move(message));
+  }
+
+  const PlanInput& in_;
+  const v1::Config& c_;
+  const PlannerOptions& options_;
+  const v1::HealthPolicy& health_;
+  v1::Plan plan_;
+  std::vector<PopState> pops_;
+  bool frozen_ = false;
+  bool acknowledged_ = false;
+  std::string freeze_evidence_;
+  // POP -> why its due withdrawal is held (freeze, rate limit).
+  absl::flat_hash_map<std::string, std::string> held_;
+};
+
+}  // namespace
+
+v1::Plan MakePlan(const PlanInput& input, const PlannerOptions& options) {
+  return Planner(input, options).Run();
+}
+
+}  // namespace holdfast::policy
