@@ -14,9 +14,13 @@
 #include "absl/time/clock.h"
 #include "common/tls/certificate_facts.h"
 #include "control-plane/ctl/findings_output.h"
+#include "control-plane/ctl/plan_output.h"
 #include "google/protobuf/util/json_util.h"
+#include "holdfast/v1/scenario.pb.h"
+#include "policy/config/loader.h"
 #include "policy/describe.h"
 #include "policy/finding.h"
+#include "policy/plan/scenario.h"
 #include "policy/validate/validator.h"
 
 namespace holdfast::ctl {
@@ -93,6 +97,57 @@ int RunDescribe(const CheckFlags& flags) {
   return kExitOk;
 }
 
+struct PlanFlags {
+  std::string config;
+  std::string scenario;
+  std::string format = "text";
+  bool no_files = false;
+};
+
+int RunPlanOffline(const PlanFlags& flags) {
+  CheckFlags check;
+  check.files = {flags.config};
+  check.no_files = flags.no_files;
+  const policy::LoadedConfig loaded = Check(check);
+  std::vector<policy::Finding> findings = loaded.findings;
+  v1::HealthScenario scenario;
+  if (!policy::HasErrors(findings)) {
+    policy::LoadedYaml yaml = policy::LoadYaml({flags.scenario}, scenario);
+    findings.insert(findings.end(), yaml.findings.begin(), yaml.findings.end());
+    if (!policy::HasErrors(yaml.findings)) {
+      for (auto& f : policy::CheckScenario(loaded.config, scenario, yaml.sources)) {
+        findings.push_back(std::move(f));
+      }
+    }
+  }
+  if (policy::HasErrors(findings)) {
+    std::cerr << FormatText(findings);
+    return kExitInvalid;
+  }
+  // A fixed start: the same inputs always print the same plan.
+  const std::vector<v1::Plan> plans = policy::RunScenario(
+      loaded.config, scenario, absl::FromCivil(absl::CivilSecond(2026, 1, 1), absl::UTCTimeZone()));
+  const v1::Plan& plan = plans.back();
+  if (flags.format == "json") {
+    google::protobuf::util::JsonPrintOptions json;
+    json.preserve_proto_field_names = true;
+    std::string out;
+    if (!google::protobuf::util::MessageToJsonString(plan, &out, json).ok()) {
+      std::cerr << "holdfastctl: the plan could not be printed as JSON\n";
+      return kExitInvalid;
+    }
+    std::cout << out << "\n";
+  } else {
+    std::cout << "plan after " << plans.size() << " step" << (plans.size() == 1 ? "" : "s")
+              << " of "
+              << absl::FormatDuration(absl::Seconds(scenario.interval().seconds()) +
+                                      absl::Nanoseconds(scenario.interval().nanos()))
+              << "\n"
+              << FormatPlanText(plan);
+  }
+  return kExitOk;
+}
+
 void AddCheckOptions(CLI::App& cmd, CheckFlags& flags) {
   cmd.add_option("FILE", flags.files,
                  "Config files. Together they form one config: each file's lists are added in "
@@ -139,6 +194,24 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
 
+  PlanFlags plan_flags;
+  CLI::App* plan_offline = app.add_subcommand(
+      "plan-offline",
+      "Compute the announcement plan for a health scenario, offline: what every POP would "
+      "announce, what every service name would answer, and why. The scenario (YAML) names POPs "
+      "and nodes with their condition (listeners_down, healthy_fraction, stale) and operator "
+      "intents; see proto/holdfast/v1/scenario.proto.");
+  plan_offline->add_option("CONFIG", plan_flags.config, "The config (and what it includes)")
+      ->required();
+  plan_offline->add_option("--health", plan_flags.scenario, "The health scenario file")->required();
+  plan_offline
+      ->add_option("--format", plan_flags.format,
+                   "Output: text (for people) or json (the last plan as a protobuf JSON message)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  plan_offline->add_flag("--no-files", plan_flags.no_files,
+                         "Skip the checks that read files the config names (TLS certificates)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -147,6 +220,7 @@ int Main(int argc, char** argv) {
   }
   if (validate->parsed()) return RunValidate(validate_flags);
   if (describe->parsed()) return RunDescribe(describe_flags);
+  if (plan_offline->parsed()) return RunPlanOffline(plan_flags);
   return kExitUsage;
 }
 

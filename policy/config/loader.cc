@@ -119,14 +119,24 @@ std::string Describe(const yaml::Node& n) {
 
 class Loader {
  public:
-  explicit Loader(const LoadOptions& options) : options_(options) {}
+  Loader(const LoadOptions& options, pb::Message& root) : options_(options), root_(root) {
+    // "listeners, routes, clusters, ...": what a top-level map holds, for messages.
+    const pb::Descriptor* desc = root.GetDescriptor();
+    for (int i = 0, listed = 0; i < desc->field_count() && listed < 4; ++i) {
+      if (desc->field(i)->name() == "include") continue;
+      absl::StrAppend(&top_level_keys_, desc->field(i)->name(), ", ");
+      ++listed;
+    }
+    top_level_keys_ += "...";
+    follow_includes_ = desc->FindFieldByName("include") != nullptr;
+  }
 
-  LoadedConfig Run(const std::vector<std::string>& paths) {
+  LoadedYaml Run(const std::vector<std::string>& paths) {
     for (const std::string& p : paths) LoadFile(p, std::nullopt, 0);
     // Convert even when no file gave a usable map (a top level that is a list): the defaults
     // must be filled in, or the validator reads their zero values as mistakes.
     if (!out_.sources.files().empty() && !over_budget_) {
-      ConvertMessage(parts_, out_.config, "");
+      ConvertMessage(parts_, root_, "");
     }
     return std::move(out_);
   }
@@ -233,9 +243,9 @@ class Loader {
     }
     const std::vector<yaml::Node>& docs = tree->documents();
     if (docs.empty()) {
-      Report(
-          Code::kEmptyFile, top,
-          "empty config file: expected a map of top-level keys (listeners, clusters, pops, ...)");
+      Report(Code::kEmptyFile, top,
+             absl::StrCat("empty config file: expected a map of top-level keys (", top_level_keys_,
+                          ")"));
       return;
     }
     if (docs.size() > 1) {
@@ -247,7 +257,7 @@ class Loader {
     const yaml::Node root = docs[0];
     if (!root.IsMap()) {
       Report(Code::kWrongType, MarkOf(root, top),
-             absl::StrCat("expected a map of top-level keys (listeners, clusters, pops, ...), got ",
+             absl::StrCat("expected a map of top-level keys (", top_level_keys_, "), got ",
                           Describe(root)));
       return;
     }
@@ -256,7 +266,7 @@ class Loader {
 
     // Follow includes now, depth first, so that lists keep the order the files are named in.
     // Their shape is checked with everything else when the config is converted.
-    for (int i = 0; i < root.size(); ++i) {
+    for (int i = 0; follow_includes_ && i < root.size(); ++i) {
       const yaml::Node key = root.key(i);
       const yaml::Node includes = root.value(i);
       if (!key.IsScalar() || key.scalar() != "include" || !includes.IsSequence()) continue;
@@ -620,7 +630,10 @@ class Loader {
   friend std::vector<std::string> holdfast::policy::SchemaProblems();
 
   const LoadOptions& options_;
-  LoadedConfig out_;
+  pb::Message& root_;
+  std::string top_level_keys_;
+  bool follow_includes_ = false;
+  LoadedYaml out_;
   std::vector<Part> parts_;
   std::vector<std::unique_ptr<yaml::Tree>> trees_;
   absl::flat_hash_set<std::string> seen_files_;
@@ -633,7 +646,8 @@ class Loader {
 std::vector<std::string> SchemaProblems() {
   std::vector<std::string> problems;
   LoadOptions options;
-  Loader loader(options);
+  v1::Config scratch_root;
+  Loader loader(options, scratch_root);
   loader.out_.sources.AddFile("<schema>");
   std::vector<const pb::Descriptor*> todo = {v1::Config::descriptor()};
   absl::flat_hash_set<const pb::Descriptor*> seen;
@@ -670,8 +684,17 @@ std::vector<std::string> SchemaProblems() {
   return problems;
 }
 
+LoadedYaml LoadYaml(const std::vector<std::string>& paths, google::protobuf::Message& root,
+                    const LoadOptions& options) {
+  return Loader(options, root).Run(paths);
+}
+
 LoadedConfig LoadConfig(const std::vector<std::string>& paths, const LoadOptions& options) {
-  return Loader(options).Run(paths);
+  LoadedConfig out;
+  LoadedYaml yaml = LoadYaml(paths, out.config, options);
+  out.sources = std::move(yaml.sources);
+  out.findings = std::move(yaml.findings);
+  return out;
 }
 
 }  // namespace holdfast::policy

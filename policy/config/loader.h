@@ -46,6 +46,16 @@ struct LoadOptions {
 // Loads the config made of `paths` and everything they include.
 LoadedConfig LoadConfig(const std::vector<std::string>& paths, const LoadOptions& options = {});
 
+// The same rules for YAML files of another message type (a health scenario, say): fills `root`
+// and returns where each value came from and what was wrong. `include` is followed only when the
+// message has an `include` field.
+struct LoadedYaml {
+  SourceMap sources;
+  std::vector<Finding> findings;
+};
+LoadedYaml LoadYaml(const std::vector<std::string>& paths, google::protobuf::Message& root,
+                    const LoadOptions& options = {});
+
 // Problems with the schema's own field options (a default_value that does not parse as its
 // field, "{}" on a scalar, a field both required and defaulted), one line each. Empty for a
 // sound schema; a unit test keeps it so.
