@@ -1,9 +1,5 @@
 // holdfastctl validate and describe, run as CI runs them: the real binary, its exit status, and
 // what it prints on stdout (findings) and stderr (one summary line) checked apart.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
@@ -29,101 +26,13 @@ using holdfast::testing::TempDir;
 constexpr const char* kHoldfastctl = HF_HOLDFASTCTL;
 constexpr const char* kSourceDir = HF_SOURCE_DIR;
 
-// How a run of holdfastctl ended, and what it printed.
-struct RunResult {
-  bool exited = false;     // a normal exit (not a signal, not our timeout)
-  int exit_code = -1;      // valid when `exited`
-  int signal = 0;          // the signal that ended it, if one did
-  bool timed_out = false;  // killed by the deadline below
-  std::string out;
-  std::string err;
-};
+using holdfast::testing::RunResult;
 
-// A run that takes longer than this is a hang: the binary is killed and the test fails.
-constexpr std::chrono::seconds kRunDeadline{60};
-
-// Runs holdfastctl with `args` (no shell: each argument is passed as it is) in `cwd`, with
-// stdin from /dev/null, and collects stdout and stderr separately.
+// Runs holdfastctl with `args` in `cwd` (see tests/support/subprocess.h).
 RunResult RunCtl(const std::vector<std::string>& args, const fs::path& cwd) {
-  RunResult result;
-  // Everything the child needs is made before fork(): after it, the child only calls
-  // async-signal-safe functions.
-  std::vector<std::string> storage = {kHoldfastctl};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  argv.reserve(storage.size() + 1);
-  for (std::string& s : storage) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  const std::string dir = cwd.string();
-
-  int out_pipe[2];
-  int err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    FAIL("pipe2: " << std::strerror(errno));
-  }
-  const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  REQUIRE(devnull >= 0);
-
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // dup2 clears O_CLOEXEC on the new descriptors; the originals close at exec.
-    if (::dup2(devnull, STDIN_FILENO) < 0 || ::dup2(out_pipe[1], STDOUT_FILENO) < 0 ||
-        ::dup2(err_pipe[1], STDERR_FILENO) < 0 || ::chdir(dir.c_str()) != 0) {
-      ::_exit(126);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(devnull);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-
-  // Read both pipes until both close, so that neither can fill up and block the child.
-  const auto deadline = std::chrono::steady_clock::now() + kRunDeadline;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open_fds = 2;
-  while (open_fds > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      result.timed_out = true;
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    const int n = ::poll(fds, 2, static_cast<int>(left.count()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) FAIL("poll: " << std::strerror(errno));
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buf[4096];
-      const ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
-      if (got > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(got));
-      } else if (got == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;  // poll() ignores negative descriptors
-        --open_fds;
-      }
-    }
-  }
-  for (const pollfd& p : fds) {
-    if (p.fd >= 0) ::close(p.fd);
-  }
-
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) FAIL("waitpid: " << std::strerror(errno));
-  }
-  if (result.timed_out) return result;
-  if (WIFEXITED(status)) {
-    result.exited = true;
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.signal = WTERMSIG(status);
-  }
-  return result;
+  std::vector<std::string> argv = {kHoldfastctl};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return holdfast::testing::Run(argv, cwd);
 }
 
 // Lines of `text` without their newlines; a final newline ends the last line.
