@@ -53,6 +53,9 @@ struct PopState {
   v1::Plan::PopMemory memory;
   // Removed by an accepted operator intent, per prefix name ("" = every prefix).
   absl::flat_hash_map<std::string, v1::OperatorIntent::Action> removed;
+  // The POP's announcements and this plan's decisions, by prefix name.
+  absl::flat_hash_map<std::string, const v1::Announcement*> announce;
+  absl::flat_hash_map<std::string, const Decision*> decisions;
 
   bool unhealthy() const { return health != Health::kHealthy; }
   // The POP's operator action for `prefix`, if any.
@@ -100,6 +103,10 @@ class Planner {
     for (const v1::Pop& pop : c_.pops()) {
       PopState p;
       p.pop = &pop;
+      for (const v1::Announcement& an : pop.announce()) {
+        p.announce.try_emplace(an.prefix(), &an);
+        ++eligible_[an.prefix()];
+      }
       int fresh = 0;
       uint64_t healthy = 0;
       uint64_t total = 0;
@@ -185,26 +192,23 @@ class Planner {
   std::vector<const PopState*> Available(const std::string& prefix) const {
     std::vector<const PopState*> out;
     for (const PopState& p : pops_) {
-      if (!Announces(*p.pop, prefix) || !p.able || p.RemovedFor(prefix) != nullptr) continue;
+      if (!Announces(p, prefix) || !p.able || p.RemovedFor(prefix) != nullptr) continue;
       out.push_back(&p);
     }
     return out;
   }
 
-  static const v1::Announcement* Announcement(const v1::Pop& pop, const std::string& prefix) {
-    for (const v1::Announcement& an : pop.announce()) {
-      if (an.prefix() == prefix) return &an;
-    }
-    return nullptr;
+  static const v1::Announcement* Announcement(const PopState& p, const std::string& prefix) {
+    auto it = p.announce.find(prefix);
+    return it == p.announce.end() ? nullptr : it->second;
   }
-  static bool Announces(const v1::Pop& pop, const std::string& prefix) {
-    return Announcement(pop, prefix) != nullptr;
+  static bool Announces(const PopState& p, const std::string& prefix) {
+    return p.announce.contains(prefix);
   }
 
   uint32_t PrefixFloorCount(const v1::Prefix& prefix) const {
-    uint32_t eligible = 0;
-    for (const v1::Pop& pop : c_.pops()) eligible += Announces(pop, prefix.name()) ? 1 : 0;
-    return FloorCount(PrefixFloor(c_, prefix), eligible);
+    auto it = eligible_.find(prefix.name());
+    return FloorCount(PrefixFloor(c_, prefix), it == eligible_.end() ? 0 : it->second);
   }
 
   void ApplyIntents() {
@@ -236,7 +240,7 @@ class Planner {
       if (options_.governor) {
         for (const v1::Prefix& prefix : c_.prefixes()) {
           if (!intent.prefix().empty() && intent.prefix() != prefix.name()) continue;
-          if (!Announces(*p->pop, prefix.name())) continue;
+          if (!Announces(*p, prefix.name())) continue;
           const std::vector<const PopState*> available = Available(prefix.name());
           const bool counted = std::find(available.begin(), available.end(), p) != available.end();
           const size_t left = available.size() - (counted ? 1 : 0);
@@ -360,8 +364,9 @@ class Planner {
     };
     std::vector<Entry> entries;
     for (PopState& p : pops_) {
-      if (!Announces(*p.pop, prefix.name())) continue;
+      if (!Announces(p, prefix.name())) continue;
       Decision* d = pp->add_pops();
+      p.decisions[prefix.name()] = d;  // elements of a repeated field do not move
       d->set_pop(p.pop->name());
       Entry e{&p, d, false};
       if (const auto* action = p.RemovedFor(prefix.name())) {
@@ -434,6 +439,12 @@ class Planner {
       }
     }
     pp->set_announcing(count);
+    for (const Entry& e : entries) {
+      if (e.decision->state() == v1::Plan::ANNOUNCED) {
+        announced_.insert(prefix.name());
+        break;
+      }
+    }
     if (count < floor) {
       AddAlarm("floor_unmet", absl::StrFormat("prefix %s: %d of required %d POPs can announce",
                                               prefix.name(), count, floor));
@@ -442,25 +453,12 @@ class Planner {
 
   // ---- per service name ---------------------------------------------------------------------
 
-  const Decision* DecisionFor(const std::string& prefix, const std::string& pop) const {
-    for (const auto& pp : plan_.prefixes()) {
-      if (pp.prefix() != prefix) continue;
-      for (const auto& d : pp.pops()) {
-        if (d.pop() == pop) return &d;
-      }
-    }
-    return nullptr;
+  static const Decision* DecisionFor(const PopState& p, const std::string& prefix) {
+    auto it = p.decisions.find(prefix);
+    return it == p.decisions.end() ? nullptr : it->second;
   }
 
-  bool AnnouncedAnywhere(const std::string& prefix) const {
-    for (const auto& pp : plan_.prefixes()) {
-      if (pp.prefix() != prefix) continue;
-      for (const auto& d : pp.pops()) {
-        if (d.state() == v1::Plan::ANNOUNCED) return true;
-      }
-    }
-    return false;
-  }
+  bool AnnouncedAnywhere(const std::string& prefix) const { return announced_.contains(prefix); }
 
   void PlanService(const v1::ServiceName& service) {
     v1::Plan::ServicePlan* sp = plan_.add_services();
@@ -472,10 +470,10 @@ class Planner {
       bool has_vips = false;
       bool answered = false;
       for (const std::string& prefix : service.prefixes()) {
-        const v1::Announcement* an = Announcement(*p.pop, prefix);
+        const v1::Announcement* an = Announcement(p, prefix);
         if (an == nullptr || an->vips().empty()) continue;
         has_vips = true;
-        const Decision* d = DecisionFor(prefix, p.pop->name());
+        const Decision* d = DecisionFor(p, prefix);
         if (d == nullptr) continue;
         if (d->state() == v1::Plan::ANNOUNCED || d->state() == v1::Plan::DRAINING) {
           const bool draining = d->state() == v1::Plan::DRAINING;
@@ -510,7 +508,7 @@ class Planner {
       if (answering.size() >= floor) break;
       bool added = false;
       for (const std::string& prefix : service.prefixes()) {
-        const v1::Announcement* an = Announcement(*p->pop, prefix);
+        const v1::Announcement* an = Announcement(*p, prefix);
         if (an == nullptr || an->vips().empty() || p->RemovedFor(prefix) != nullptr ||
             !AnnouncedAnywhere(prefix)) {
           continue;
@@ -544,6 +542,10 @@ class Planner {
   bool frozen_ = false;
   bool acknowledged_ = false;
   std::string freeze_evidence_;
+  // Prefix name -> POPs configured to announce it.
+  absl::flat_hash_map<std::string, uint32_t> eligible_;
+  // Prefixes some POP announces in this plan.
+  absl::flat_hash_set<std::string> announced_;
   // POP -> why its due withdrawal is held (freeze, rate limit).
   absl::flat_hash_map<std::string, std::string> held_;
 };
