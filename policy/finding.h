@@ -61,7 +61,10 @@ enum class Severity : uint8_t { kError, kWarning };
   X(kPrefixUnannounced, "HF5001", kWarning, "a prefix no POP announces")                    \
   X(kUnusedPop, "HF5002", kWarning, "a POP nothing refers to")                              \
   X(kUnusedCluster, "HF5003", kWarning, "a cluster nothing refers to")                      \
-  X(kSingleRegion, "HF5004", kWarning, "a service name announced in only one region")
+  X(kSingleRegion, "HF5004", kWarning, "a service name announced in only one region")       \
+  /* What-if simulation (holdfastctl validate --what-if). */                                \
+  X(kWhatIfFloor, "HF6001", kError, "a failure scenario in which a floor is not kept")      \
+  X(kWhatIfRegion, "HF6002", kWarning, "the loss of one region takes a floor with it")
 
 enum class Code : uint16_t {
 #define HF_FINDING_ENUM_(name, id, severity, summary) name,

@@ -21,6 +21,7 @@
 #include "policy/describe.h"
 #include "policy/finding.h"
 #include "policy/plan/scenario.h"
+#include "policy/plan/what_if.h"
 #include "policy/validate/validator.h"
 
 namespace holdfast::ctl {
@@ -35,6 +36,7 @@ struct CheckFlags {
   std::string format = "text";
   bool no_files = false;
   bool strict = false;
+  bool what_if = false;
 };
 
 policy::LoadedConfig Check(const CheckFlags& flags) {
@@ -58,7 +60,12 @@ void Summarize(const policy::LoadedConfig& loaded, bool valid) {
 }
 
 int RunValidate(const CheckFlags& flags) {
-  const policy::LoadedConfig loaded = Check(flags);
+  policy::LoadedConfig loaded = Check(flags);
+  if (flags.what_if && !policy::HasErrors(loaded.findings)) {
+    for (auto& f : policy::WhatIf(loaded.config, loaded.sources)) {
+      loaded.findings.push_back(std::move(f));
+    }
+  }
   const bool has_errors = policy::HasErrors(loaded.findings);
   const bool valid = !has_errors && !(flags.strict && !loaded.findings.empty());
   if (flags.format == "json") {
@@ -180,6 +187,12 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   validate->add_flag("--strict", validate_flags.strict,
                      "Treat warnings as errors: exit 1 when there is any finding.");
+  validate->add_flag(
+      "--what-if", validate_flags.what_if,
+      "Also run the planner offline under failure scenarios (each POP, region and node down, "
+      "every backend failing at once) and report any in which a prefix or service name falls "
+      "below its floor (HF6001, an error) or in which one region's loss takes the floor "
+      "(HF6002, a warning).");
 
   CheckFlags describe_flags;
   CLI::App* describe = app.add_subcommand(

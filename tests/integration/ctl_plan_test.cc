@@ -57,17 +57,15 @@ TEST_CASE("plan-offline withdraws a broken POP and refuses a drain that breaks t
                    "web-v4") != std::string::npos);
 }
 
-TEST_CASE("plan-offline shows a POP withdrawn for its own fault and kept where the floor needs it",
-          "[ctl][plan]") {
+TEST_CASE("plan-offline withdraws a POP for a fault of its own, after hysteresis", "[ctl][plan]") {
   const RunResult r = Plan({kConfig, "--health", Scenario("ams-backends"), "--format", "json"});
   RequireExit(r, 0);
   const nlohmann::json plan = nlohmann::json::parse(r.out);
   for (const auto& prefix : plan["prefixes"]) {
+    INFO(prefix.dump());
+    CHECK(prefix["announcing"] >= prefix["floor"]);
     for (const auto& pop : prefix["pops"]) {
-      if (pop["pop"] != "ams") continue;
-      INFO(prefix.dump());
-      // api-v4 has two POPs and a floor of two: ams must stay; the others lose it.
-      CHECK(pop["state"] == (prefix["prefix"] == "api-v4" ? "ANNOUNCED" : "WITHDRAWN"));
+      CHECK(pop["state"] == (pop["pop"] == "ams" ? "WITHDRAWN" : "ANNOUNCED"));
     }
   }
 }
@@ -95,6 +93,47 @@ TEST_CASE("plan-offline reports a malformed scenario like a config", "[ctl][plan
 
 TEST_CASE("plan-offline without --health is a usage error", "[ctl][plan]") {
   RequireExit(Plan({kConfig}), 2);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("validate --what-if passes the example with its region warnings", "[ctl][whatif]") {
+  const RunResult r = holdfast::testing::Run(
+      {HF_HOLDFASTCTL, "validate", "--what-if", "--no-files", kConfig}, kSourceDir);
+  RequireExit(r, 0);
+  CHECK(r.out.find("in scenario 'region eu-west down', prefix web-v4 has 1 of required 2 POPs "
+                   "announcing [HF6002]") != std::string::npos);
+  CHECK(r.out.find("error") == std::string::npos);
+}
+
+TEST_CASE("validate --what-if rejects a floor that one POP's loss breaks", "[ctl][whatif]") {
+  TempDir dir;
+  dir.Write("c.yaml", R"(
+prefixes:
+  - {name: web, cidr: 192.0.2.0/24, floor: {min_pops: 2}}
+pops:
+  - name: a
+    region: r1
+    nodes: [{name: a1, addresses: [127.0.1.1]}]
+    bgp: {local_asn: 65001, peers: [{address: 127.0.0.2, asn: 65000}]}
+    announce: [{prefix: web}]
+  - name: b
+    region: r2
+    nodes: [{name: b1, addresses: [127.0.2.1]}]
+    bgp: {local_asn: 65002, peers: [{address: 127.0.0.2, asn: 65000}]}
+    announce: [{prefix: web}]
+)");
+  const RunResult plain =
+      holdfast::testing::Run({HF_HOLDFASTCTL, "validate", "c.yaml"}, dir.path());
+  RequireExit(plain, 0);
+  const RunResult r =
+      holdfast::testing::Run({HF_HOLDFASTCTL, "validate", "--what-if", "c.yaml"}, dir.path());
+  RequireExit(r, 1);
+  CHECK(r.out.find("c.yaml:3:5: error: prefixes[0]: in scenario 'POP a down', prefix web has 1 "
+                   "of required 2 POPs announcing [HF6001]") != std::string::npos);
+  CHECK(r.out.find("in scenario 'POP b down'") != std::string::npos);
 }
 
 }  // namespace
