@@ -335,7 +335,7 @@ class Planner {
         static_cast<int>(c_.safety().withdrawal_rate().max_withdrawals()) - recent_withdrawals;
     for (PopState* p : candidates) {
       if (frozen_) {
-        held_[p->pop->name()] = absl::StrCat("held: ", freeze_evidence_);
+        held_[p->pop->name()] = absl::StrCat("frozen: ", freeze_evidence_);
       } else if (allowed <= 0) {
         held_[p->pop->name()] = absl::StrFormat(
             "held: rate limit of %d health-driven withdrawals per %s reached",
