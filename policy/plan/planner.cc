@@ -206,22 +206,51 @@ class Planner {
     return p.announce.contains(prefix);
   }
 
+  static bool HasVips(const PopState& p, const v1::ServiceName& service) {
+    for (const std::string& prefix : service.prefixes()) {
+      const v1::Announcement* an = Announcement(p, prefix);
+      if (an != nullptr && !an->vips().empty()) return true;
+    }
+    return false;
+  }
+
+  // `p` can answer for `service`: able, with VIPs in one of its prefixes that no operator took
+  // out, counting `removing_prefix` of `removing` ("" = all its prefixes) as taken out too.
+  static bool Serves(const PopState& p, const v1::ServiceName& service, const PopState* removing,
+                     const std::string& removing_prefix) {
+    if (!p.able) return false;
+    for (const std::string& prefix : service.prefixes()) {
+      const v1::Announcement* an = Announcement(p, prefix);
+      if (an == nullptr || an->vips().empty() || p.RemovedFor(prefix) != nullptr) continue;
+      if (&p == removing && (removing_prefix.empty() || removing_prefix == prefix)) continue;
+      return true;
+    }
+    return false;
+  }
+
   uint32_t PrefixFloorCount(const v1::Prefix& prefix) const {
     auto it = eligible_.find(prefix.name());
     return FloorCount(PrefixFloor(c_, prefix), it == eligible_.end() ? 0 : it->second);
   }
 
   void ApplyIntents() {
-    frozen_ = in_.previous != nullptr && in_.previous->frozen();
-    freeze_evidence_ = in_.previous != nullptr ? in_.previous->freeze_evidence() : "";
+    if (in_.previous != nullptr) {
+      frozen_ = in_.previous->frozen();
+      freeze_evidence_ = in_.previous->freeze_evidence();
+      freeze_acknowledged_ = in_.previous->freeze_acknowledged();
+      if (in_.previous->has_freeze_since()) freeze_since_ = FromProto(in_.previous->freeze_since());
+    }
     for (const v1::OperatorIntent& intent : in_.intents) {
       v1::Plan::IntentOutcome* out = plan_.add_intents();
       *out->mutable_intent() = intent;
       if (intent.action() == v1::OperatorIntent::ACTION_ACK_FREEZE) {
-        out->set_applied(true);
-        out->set_explanation(frozen_ ? "freeze acknowledged: health-driven withdrawals resume"
-                                     : "nothing frozen");
-        acknowledged_ = true;
+        // An acknowledgement covers the freeze in force when it was given, not a later one.
+        const bool covers =
+            frozen_ && (!intent.has_at() || FromProto(intent.at()) >= freeze_since_);
+        out->set_applied(covers);
+        out->set_explanation(covers ? "freeze acknowledged: health-driven withdrawals resume"
+                                    : "nothing frozen that this acknowledgement covers");
+        acknowledged_ = acknowledged_ || covers;
         continue;
       }
       PopState* p = Find(intent.pop());
@@ -249,6 +278,22 @@ class Planner {
             broken_floor = absl::StrFormat("%s of %s would leave %d of required %d for prefix %s",
                                            verb, p->pop->name(), left, floor, prefix.name());
             break;
+          }
+        }
+        // And each service name it takes VIPs from must keep its own floor of POPs to answer.
+        for (const v1::ServiceName& service : c_.dns().services()) {
+          if (!broken_floor.empty() || !Serves(*p, service, nullptr, "")) continue;
+          uint32_t eligible = 0;
+          size_t left = 0;
+          for (const PopState& q : pops_) {
+            eligible += HasVips(q, service) ? 1 : 0;
+            left += Serves(q, service, p, intent.prefix()) ? 1 : 0;
+          }
+          const uint32_t floor = FloorCount(ServiceFloor(c_, service), eligible);
+          if (left < floor) {
+            broken_floor =
+                absl::StrFormat("%s of %s would leave %d of required %d POPs answering for %s",
+                                verb, p->pop->name(), left, floor, service.name());
           }
         }
       }
@@ -288,18 +333,26 @@ class Planner {
       ++unhealthy;
       if (in_.now - FromProto(p.memory.unhealthy_since()) <= FromProto(cf.window())) ++recent;
     }
-    // An acknowledgement (an ACK_FREEZE intent in force) lets withdrawals go on.
-    if (recent > limit && !frozen_ && !acknowledged_) {
+    if (unhealthy <= limit) {
+      // Health recovered: the spell is over, and so is its freeze or acknowledgement.
+      frozen_ = false;
+      freeze_acknowledged_ = false;
+      freeze_evidence_.clear();
+    } else if (frozen_ && acknowledged_) {
+      // Acknowledged: withdrawals resume, and this spell freezes nothing again.
+      frozen_ = false;
+      freeze_acknowledged_ = true;
+    } else if (!frozen_ && !freeze_acknowledged_ && recent > limit) {
       frozen_ = true;
+      freeze_since_ = in_.now;
       freeze_evidence_ =
           absl::StrFormat("correlated failure: %d of %d POPs unhealthy within %s", recent,
                           pops_.size(), absl::FormatDuration(FromProto(cf.window())));
-    } else if (frozen_ && (acknowledged_ || unhealthy <= limit)) {
-      frozen_ = false;
-      freeze_evidence_.clear();
     }
     plan_.set_frozen(frozen_);
     plan_.set_freeze_evidence(freeze_evidence_);
+    plan_.set_freeze_acknowledged(freeze_acknowledged_);
+    if (frozen_ || freeze_acknowledged_) *plan_.mutable_freeze_since() = ToProto(freeze_since_);
     if (frozen_) AddAlarm("correlated_failure", absl::StrCat("frozen: ", freeze_evidence_));
 
     // Returns: a withdrawn POP comes back after restore_after healthy plans.
@@ -311,7 +364,12 @@ class Planner {
         }
         continue;
       }
-      if (p.health == Health::kBroken) continue;  // goes by itself, below
+      if (p.health == Health::kBroken) {
+        // It cannot serve: it goes at once, past the rate limit, and comes back only after
+        // restore_after healthy plans, so flapping listeners do not flap its routes.
+        p.memory.set_health_withdrawn(true);
+        continue;
+      }
       if (p.unhealthy() && !p.shared_fault &&
           p.memory.unhealthy_streak() >= health_.withdraw_after()) {
         candidates.push_back(&p);
@@ -504,26 +562,36 @@ class Planner {
     // operator took out.
     std::sort(spare.begin(), spare.end(),
               [](const PopState* a, const PopState* b) { return RanksBefore(*a, *b); });
-    for (const PopState* p : spare) {
-      if (answering.size() >= floor) break;
-      bool added = false;
-      for (const std::string& prefix : service.prefixes()) {
-        const v1::Announcement* an = Announcement(*p, prefix);
-        if (an == nullptr || an->vips().empty() || p->RemovedFor(prefix) != nullptr ||
-            !AnnouncedAnywhere(prefix)) {
-          continue;
+    // Two passes: first POPs no operator took out; then, as a last resort (a DNS answer is
+    // never empty while the prefix is announced somewhere), the others too, since anycast
+    // carries their VIPs to whichever POP announces the prefix.
+    for (const bool last_resort : {false, true}) {
+      for (const PopState* p : spare) {
+        if (answering.size() >= floor) break;
+        if (answering.contains(p)) continue;
+        bool added = false;
+        for (const std::string& prefix : service.prefixes()) {
+          const v1::Announcement* an = Announcement(*p, prefix);
+          if (an == nullptr || an->vips().empty() || !AnnouncedAnywhere(prefix) ||
+              (p->RemovedFor(prefix) != nullptr) != last_resort) {
+            continue;
+          }
+          // A draining POP's VIPs are listed already, with weight zero.
+          const Decision* d = DecisionFor(*p, prefix);
+          if (d != nullptr && d->state() == v1::Plan::DRAINING) continue;
+          for (const std::string& vip : an->vips()) {
+            v1::Plan::Answer* a = sp->add_answers();
+            a->set_pop(p->pop->name());
+            a->set_address(vip);
+            a->set_weight(p->pop->capacity_weight());
+            a->set_reason(absl::StrFormat(
+                "kept by floor (%d required)%s; prefix %s announced elsewhere", floor,
+                last_resort ? ", last resort: taken out by an operator" : "", prefix));
+          }
+          added = true;
         }
-        for (const std::string& vip : an->vips()) {
-          v1::Plan::Answer* a = sp->add_answers();
-          a->set_pop(p->pop->name());
-          a->set_address(vip);
-          a->set_weight(p->pop->capacity_weight());
-          a->set_reason(absl::StrFormat(
-              "kept by floor (%d required); prefix %s announced elsewhere", floor, prefix));
-        }
-        added = true;
+        if (added) answering.insert(p);
       }
-      if (added) answering.insert(p);
     }
   }
 
@@ -540,7 +608,9 @@ class Planner {
   v1::Plan plan_;
   std::vector<PopState> pops_;
   bool frozen_ = false;
-  bool acknowledged_ = false;
+  bool freeze_acknowledged_ = false;  // this spell was acknowledged (carried between plans)
+  absl::Time freeze_since_ = absl::InfinitePast();
+  bool acknowledged_ = false;  // an ACK_FREEZE of this plan covers the freeze in force
   std::string freeze_evidence_;
   // Prefix name -> POPs configured to announce it.
   absl::flat_hash_map<std::string, uint32_t> eligible_;
