@@ -761,6 +761,58 @@ TEST_CASE("rate-limits health withdrawals", "[policy][plan]") {
 
 // ---- correlated failure -------------------------------------------------------------------------
 
+TEST_CASE("flapping listeners do not flap routes: a broken POP waits restore_after",
+          "[policy][plan]") {
+  FleetSpec spec = Fleet(4);
+  spec.safety.restore_after = 3;
+  Fleetwide fleet(spec);
+  fleet.Step();
+  for (int i = 0; i < 8; ++i) {
+    fleet.Set("b", i % 2 == 0 ? ListenersDown() : Healthy());
+    fleet.Step();
+    INFO("plan " << i << "\n" << fleet.Describe());
+    // Down at once, then never back within two healthy plans of a flap.
+    CHECK(fleet.StateOf("b") == v1::Plan::WITHDRAWN);
+  }
+  fleet.Set("b", Healthy());
+  fleet.Steps(3);
+  INFO(fleet.Describe());
+  CHECK(fleet.StateOf("b") == v1::Plan::ANNOUNCED);
+}
+
+TEST_CASE("an acknowledgement covers the freeze it was given for, not a later one",
+          "[policy][plan]") {
+  FleetSpec spec = Fleet(5);
+  spec.safety.correlated_fraction = 0.3;
+  spec.safety.correlated_window = "2m";
+  spec.safety.withdraw_after = 2;
+  Fleetwide fleet(spec);
+  fleet.Step();
+  for (const char* pop : {"a", "b", "c"}) fleet.Set(pop, Silent());
+  fleet.Steps(3);
+  REQUIRE(fleet.plan().frozen());
+  v1::OperatorIntent ack = Intent(v1::OperatorIntent::ACTION_ACK_FREEZE, "");
+  *ack.mutable_at() = ToProto(fleet.now());
+  fleet.intents.push_back(ack);
+  fleet.Step();
+  INFO(fleet.Describe());
+  CHECK_FALSE(fleet.plan().frozen());
+  CHECK(fleet.plan().freeze_acknowledged());
+  // Health recovers, ending the spell; ten minutes later most POPs fail again. The standing
+  // acknowledgement is older than the new freeze, so it does not lift it.
+  for (const char* pop : {"a", "b", "c"}) fleet.Set(pop, Healthy());
+  fleet.Steps(4);
+  CHECK_FALSE(fleet.plan().freeze_acknowledged());
+  fleet.Step(absl::Minutes(10));
+  for (const char* pop : {"c", "d", "e"}) fleet.Set(pop, Silent());
+  fleet.Steps(4);
+  INFO(fleet.Describe());
+  CHECK(fleet.plan().frozen());
+  CHECK(fleet.PopsIn(v1::Plan::WITHDRAWN).empty());
+  REQUIRE(fleet.plan().intents_size() == 1);
+  CHECK_FALSE(fleet.plan().intents(0).applied());
+}
+
 TEST_CASE("freezes withdrawals when most POPs fail within the window", "[policy][plan]") {
   // Five POPs, correlated_failure {fraction 0.3, window 2m}: three of them stop reporting at
   // once, which says more about the observer than about the POPs.
