@@ -1,0 +1,190 @@
+#include "edge/config/edge_config.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "common/cat.h"
+
+namespace holdfast::edge {
+namespace {
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+absl::StatusOr<asio::ip::address> ParseAddress(const std::string& text) {
+  asio::error_code ec;
+  const asio::ip::address a = asio::ip::make_address(text, ec);
+  if (ec) return absl::InvalidArgumentError(Cat("not an IP address: ", text));
+  return a;
+}
+
+absl::StatusOr<LbPolicy> ToLbPolicy(v1::Cluster::LbPolicy p) {
+  switch (p) {
+    case v1::Cluster::LB_POLICY_ROUND_ROBIN:
+      return LbPolicy::kRoundRobin;
+    case v1::Cluster::LB_POLICY_LEAST_REQUEST:
+      return LbPolicy::kLeastRequest;
+    case v1::Cluster::LB_POLICY_MAGLEV:
+      return LbPolicy::kMaglev;
+    default:
+      return absl::InvalidArgumentError("unknown load-balancing policy");
+  }
+}
+
+absl::StatusOr<ClusterConfig> CompileCluster(const v1::Cluster& c) {
+  ClusterConfig out;
+  out.name = c.name();
+  for (const v1::Endpoint& e : c.endpoints()) {
+    auto address = ParseAddress(e.address());
+    if (!address.ok()) return address.status();
+    out.addresses.emplace_back(*address, static_cast<uint16_t>(e.port()));
+    out.endpoints.push_back(Endpoint{Cat(e.address(), ":", e.port()), e.weight()});
+  }
+  if (c.has_dns()) out.dns_hostname = c.dns().hostname();
+  auto policy = ToLbPolicy(c.lb_policy());
+  if (!policy.ok()) return policy.status();
+  auto lb = ClusterLb::Compile(*policy, out.endpoints);
+  if (!lb.ok()) return lb.status();
+  out.lb = *std::move(lb);
+  out.hash_header = HostWithoutPort(c.hash_on().header());  // lowercased; no ':' in a header name
+  out.connect_timeout = FromProto(c.connect_timeout());
+  out.panic_threshold_percent = c.panic_threshold_percent();
+  out.max_connections = c.circuit_breakers().max_connections();
+  out.max_pending = c.circuit_breakers().max_pending();
+  out.max_requests = c.circuit_breakers().max_requests();
+  return out;
+}
+
+}  // namespace
+
+std::string HostWithoutPort(std::string_view host) {
+  std::string_view name = host;
+  if (!name.empty() && name.front() == '[') {
+    const size_t close = name.find(']');
+    if (close != std::string_view::npos) name = name.substr(0, close + 1);
+  } else if (const size_t colon = name.rfind(':'); colon != std::string_view::npos) {
+    name = name.substr(0, colon);
+  }
+  // A fully qualified name may end in a dot; routes are written without it.
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower;
+}
+
+bool RouteConfig::Matches(std::string_view host_without_port, std::string_view path) const {
+  if (!host.empty()) {
+    if (host.size() > 2 && host[0] == '*' && host[1] == '.') {
+      // "*.example.net": one or more labels before ".example.net", never the bare name.
+      const std::string_view suffix = std::string_view(host).substr(1);
+      if (host_without_port.size() <= suffix.size() || !host_without_port.ends_with(suffix)) {
+        return false;
+      }
+    } else if (host_without_port != host) {
+      return false;
+    }
+  }
+  return path.starts_with(path_prefix);
+}
+
+const RouteConfig* EdgeConfig::Match(const ListenerConfig& listener, std::string_view host,
+                                     std::string_view path) const {
+  const std::string name = HostWithoutPort(host);
+  for (const size_t i : listener.routes) {
+    if (routes[i].Matches(name, path)) return &routes[i];
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(const v1::Config& config,
+                                                                    std::string_view node) {
+  auto out = std::make_shared<EdgeConfig>();
+  const v1::Node* self = nullptr;
+  for (const v1::Pop& pop : config.pops()) {
+    for (const v1::Node& n : pop.nodes()) {
+      if (n.name() == node) {
+        self = &n;
+        out->pop = pop.name();
+      }
+    }
+  }
+  if (self == nullptr) {
+    return absl::NotFoundError(Cat("no POP has a node named '", node, "'"));
+  }
+  out->node = std::string(node);
+  out->version = absl::StrFormat(
+      "%016x", std::hash<std::string>{}(config.SerializeAsString()));  // stable within a build
+
+  for (const v1::Cluster& c : config.clusters()) {
+    auto cluster = CompileCluster(c);
+    if (!cluster.ok()) {
+      return absl::InvalidArgumentError(
+          Cat("cluster ", c.name(), ": ", std::string(cluster.status().message())));
+    }
+    out->clusters.push_back(*std::move(cluster));
+  }
+  auto cluster_index = [&](const std::string& name) -> absl::StatusOr<size_t> {
+    for (size_t i = 0; i < out->clusters.size(); ++i) {
+      if (out->clusters[i].name == name) return i;
+    }
+    return absl::InvalidArgumentError(Cat("no cluster named '", name, "'"));
+  };
+
+  for (const v1::Route& r : config.routes()) {
+    RouteConfig route;
+    route.name = r.name();
+    route.host = HostWithoutPort(r.match().host());
+    route.path_prefix = r.match().path_prefix();
+    auto index = cluster_index(r.cluster());
+    if (!index.ok()) return index.status();
+    route.cluster = *index;
+    route.timeout = FromProto(r.timeout());
+    route.retries = r.retry().attempts();
+    for (const int on : r.retry().on()) {
+      route.retry_connect_failure |= on == v1::RetryPolicy::CONDITION_CONNECT_FAILURE;
+      route.retry_5xx |= on == v1::RetryPolicy::CONDITION_5XX;
+      route.retry_reset |= on == v1::RetryPolicy::CONDITION_RESET;
+    }
+    route.per_try_timeout =
+        r.retry().has_per_try_timeout() ? FromProto(r.retry().per_try_timeout()) : route.timeout;
+    out->routes.push_back(std::move(route));
+  }
+
+  for (const v1::Listener& l : config.listeners()) {
+    ListenerConfig listener;
+    listener.name = l.name();
+    listener.protocol = l.protocol();
+    listener.max_connections = l.max_connections();
+    listener.idle_timeout = FromProto(l.idle_timeout());
+    const auto port = static_cast<uint16_t>(l.port());
+    if (l.address().empty()) {
+      for (const std::string& a : self->addresses()) {
+        auto address = ParseAddress(a);
+        if (!address.ok()) return address.status();
+        listener.binds.emplace_back(*address, port);
+      }
+    } else {
+      auto address = ParseAddress(l.address());
+      if (!address.ok()) return address.status();
+      listener.binds.emplace_back(*address, port);
+    }
+    if (!l.cluster().empty()) {
+      auto index = cluster_index(l.cluster());
+      if (!index.ok()) return index.status();
+      listener.cluster = *index;
+    }
+    for (int i = 0; i < config.routes_size(); ++i) {
+      const auto& only = config.routes(i).listeners();
+      if (only.empty() || std::find(only.begin(), only.end(), l.name()) != only.end()) {
+        listener.routes.push_back(static_cast<size_t>(i));
+      }
+    }
+    out->listeners.push_back(std::move(listener));
+  }
+  return std::shared_ptr<const EdgeConfig>(std::move(out));
+}
+
+}  // namespace holdfast::edge

@@ -1,0 +1,94 @@
+// What one edge node runs, compiled once per config snapshot from a validated holdfast.v1.Config:
+// the node's listeners with the addresses they bind, the route table, and the clusters with
+// their endpoints and load balancers. Workers read it through a shared_ptr<const EdgeConfig>
+// and never walk protobuf on the request path. Immutable once built; thread-safe to share.
+#ifndef HOLDFAST_EDGE_CONFIG_EDGE_CONFIG_H_
+#define HOLDFAST_EDGE_CONFIG_EDGE_CONFIG_H_
+
+#include <asio/ip/tcp.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "edge/upstream/endpoint.h"
+#include "edge/upstream/lb.h"
+#include "holdfast/v1/config.pb.h"
+
+namespace holdfast::edge {
+
+struct ClusterConfig {
+  std::string name;
+  // By endpoint index, the same order as `endpoints` and the balancer's.
+  std::vector<asio::ip::tcp::endpoint> addresses;
+  std::vector<Endpoint> endpoints;
+  std::shared_ptr<const ClusterLb> lb;
+  // Maglev's key: a request header (lowercase), else the client address.
+  std::string hash_header;
+  absl::Duration connect_timeout;
+  uint32_t panic_threshold_percent = 50;
+  uint32_t max_connections = 0;
+  uint32_t max_pending = 0;
+  uint32_t max_requests = 0;
+  // Endpoints come from DNS (not resolved yet by this edge: the cluster has none).
+  std::string dns_hostname;
+};
+
+struct RouteConfig {
+  std::string name;
+  // Lowercase. Empty matches any host; "*.example.net" any name under example.net.
+  std::string host;
+  std::string path_prefix;
+  size_t cluster = 0;
+  absl::Duration timeout;
+  uint32_t retries = 0;
+  bool retry_connect_failure = false;
+  bool retry_5xx = false;
+  bool retry_reset = false;
+  absl::Duration per_try_timeout;
+
+  bool Matches(std::string_view host_without_port, std::string_view path) const;
+};
+
+struct ListenerConfig {
+  std::string name;
+  v1::Listener::Protocol protocol = v1::Listener::PROTOCOL_UNSPECIFIED;
+  std::vector<asio::ip::tcp::endpoint> binds;
+  // tcp and tls listeners: the target cluster's index.
+  size_t cluster = 0;
+  // http and https listeners: the routes that apply, in order.
+  std::vector<size_t> routes;
+  uint32_t max_connections = 0;
+  absl::Duration idle_timeout;
+};
+
+struct EdgeConfig {
+  std::string node;
+  std::string pop;
+  // A digest of the config's content: what /config reports and reloads compare.
+  std::string version;
+  std::vector<ListenerConfig> listeners;
+  std::vector<RouteConfig> routes;
+  std::vector<ClusterConfig> clusters;
+
+  // The first route of `listener` matching the request, or null (404).
+  const RouteConfig* Match(const ListenerConfig& listener, std::string_view host,
+                           std::string_view path) const;
+};
+
+// Compiles the part of `config` that node `node` runs. `config` must have passed
+// policy::LoadAndValidate without errors. NotFound when no POP has that node; InvalidArgument
+// for what this edge cannot run.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
+    const v1::Config& config, std::string_view node);
+
+// Lowercases the Host field's name part and drops its port ("WWW.Example.net:8080" ->
+// "www.example.net"); IPv6 literals keep their brackets.
+std::string HostWithoutPort(std::string_view host);
+
+}  // namespace holdfast::edge
+
+#endif  // HOLDFAST_EDGE_CONFIG_EDGE_CONFIG_H_

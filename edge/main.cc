@@ -1,0 +1,178 @@
+// holdfast-edge: the per-node daemon. Loads and validates the config with the same code as
+// `holdfastctl validate`, compiles what its node runs, and serves it on one event loop per
+// worker until SIGTERM, which drains.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "common/tls/certificate_facts.h"
+#include "edge/config/edge_config.h"
+#include "edge/server/admin.h"
+#include "edge/server/worker.h"
+#include "policy/finding.h"
+#include "policy/validate/validator.h"
+#include "spdlog/spdlog.h"
+
+namespace holdfast::edge {
+namespace {
+
+struct Flags {
+  std::string config;
+  std::string node;
+  std::string admin;
+  int workers = 0;
+  double drain_seconds = 30;
+  std::string log_level = "info";
+};
+
+void LogFindings(const std::vector<policy::Finding>& findings) {
+  for (const policy::Finding& f : findings) {
+    const auto level =
+        f.severity == policy::Severity::kError ? spdlog::level::err : spdlog::level::warn;
+    spdlog::log(level, "event=config.finding file={} line={} column={} code={} message=\"{}\"",
+                f.where.file, f.where.line, f.where.column, std::string(policy::Info(f.code).id),
+                f.message);
+  }
+}
+
+int Run(const Flags& flags) {
+  policy::ValidateOptions validate;
+  validate.now = absl::Now();
+  validate.inspect_tls = tls::InspectCertificatePair;
+  const policy::LoadedConfig loaded = policy::LoadAndValidate({flags.config}, {}, validate);
+  LogFindings(loaded.findings);
+  if (policy::HasErrors(loaded.findings)) {
+    spdlog::error("event=edge.config_rejected file={} reason=\"invalid config, see findings\"",
+                  flags.config);
+    return 1;
+  }
+  auto compiled = CompileEdgeConfig(loaded.config, flags.node);
+  if (!compiled.ok()) {
+    spdlog::error("event=edge.config_rejected file={} reason=\"{}\"", flags.config,
+                  std::string(compiled.status().message()));
+    return 1;
+  }
+  const std::shared_ptr<const EdgeConfig> config = *std::move(compiled);
+
+  SharedState shared;
+  shared.config.Set(config);
+  shared.metrics = std::make_shared<EdgeMetrics>(config->listeners.size(), config->clusters.size());
+
+  for (const ListenerConfig& l : config->listeners) {
+    if (l.protocol != v1::Listener::PROTOCOL_HTTP && l.protocol != v1::Listener::PROTOCOL_TCP) {
+      spdlog::warn(
+          "event=edge.listener_skipped listener={} reason=\"{} listeners are not served "
+          "by this version of holdfast-edge\"",
+          l.name, v1::Listener::Protocol_Name(l.protocol));
+    }
+  }
+  for (const ClusterConfig& c : config->clusters) {
+    if (!c.dns_hostname.empty()) {
+      spdlog::warn(
+          "event=edge.cluster_unresolved cluster={} hostname={} reason=\"DNS discovery "
+          "is not built yet: the cluster has no endpoints and answers 503\"",
+          c.name, c.dns_hostname);
+    }
+  }
+
+  const int worker_count = flags.workers > 0
+                               ? flags.workers
+                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < worker_count; ++i) {
+    auto worker = std::make_unique<Worker>(i, shared);
+    if (const absl::Status s = worker->Listen(); !s.ok()) {
+      spdlog::error("event=edge.listen_failed reason=\"{}\"", std::string(s.message()));
+      return 1;
+    }
+    workers.push_back(std::move(worker));
+  }
+  std::string admin_address = flags.admin;
+  AdminServer admin(shared);
+  if (const absl::Status s = admin.Listen(admin_address); !s.ok()) {
+    spdlog::error("event=edge.listen_failed reason=\"{}\"", std::string(s.message()));
+    return 1;
+  }
+  for (auto& w : workers) w->Start();
+  admin.Start();
+  spdlog::info("event=edge.started node={} pop={} version={} workers={} admin_port={} pid={}",
+               config->node, config->pop, config->version, worker_count, admin.port(), getpid());
+
+  asio::io_context main_loop(1);
+  asio::signal_set signals(main_loop, SIGTERM, SIGINT, SIGHUP);
+  bool stop = false;
+  std::function<void(const asio::error_code&, int)> on_signal = [&](const asio::error_code& ec,
+                                                                    int signo) {
+    if (ec) return;
+    if (signo == SIGHUP) {
+      spdlog::warn(
+          "event=edge.reload_skipped reason=\"config reload is not built yet; restart "
+          "to apply a new config\"");
+      signals.async_wait(on_signal);
+      return;
+    }
+    stop = true;
+  };
+  signals.async_wait(on_signal);
+  while (!stop) main_loop.run_one();
+
+  // Drain: refuse new connections (and /ready says so), let requests in flight finish within the
+  // deadline; keep-alive connections close after their current response.
+  spdlog::info("event=edge.draining open_connections={} deadline_s={}",
+               shared.open_connections.load(), flags.drain_seconds);
+  shared.draining.store(true);
+  for (auto& w : workers) w->StopAccepting();
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(flags.drain_seconds * 1000));
+  while (shared.open_connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const int64_t left = shared.open_connections.load();
+  for (auto& w : workers) w->Stop();
+  admin.Stop();
+  spdlog::info("event=edge.stopped connections_cut={}", left);
+  return 0;
+}
+
+}  // namespace
+}  // namespace holdfast::edge
+
+int main(int argc, char** argv) {
+  holdfast::edge::Flags flags;
+  CLI::App app{
+      "holdfast-edge: the per-node edge daemon. Serves the listeners, routes and clusters of one "
+      "node of the config (HTTP/1.1 and TCP listeners in this version), with an admin listener "
+      "for /healthz, /ready, /metrics, /clusters and /config. SIGTERM drains and exits 0."};
+  app.add_option("--config", flags.config, "The config file (as for holdfastctl validate)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--node", flags.node, "This node's name in the config's pops[].nodes")->required();
+  app.add_option("--admin", flags.admin, "Admin listener address, HOST:PORT (port 0: any free)")
+      ->default_val("127.0.0.1:9901");
+  app.add_option("--workers", flags.workers, "Event loops (threads); 0 means one per core")
+      ->default_val(0)
+      ->check(CLI::Range(0, 256));
+  app.add_option("--drain-timeout", flags.drain_seconds,
+                 "Seconds SIGTERM waits for requests in flight before exiting")
+      ->default_val(30)
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
+      ->default_val("info")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  std::signal(SIGPIPE, SIG_IGN);
+  return holdfast::edge::Run(flags);
+}

@@ -1,0 +1,268 @@
+#include "edge/server/admin.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/write.hpp>
+#include <exception>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "common/cat.h"
+#include "edge/http/parser.h"
+#include "edge/server/io.h"
+#include "spdlog/spdlog.h"
+
+namespace holdfast::edge {
+namespace {
+
+using asio::ip::tcp;
+
+std::string Labels(std::string_view key, std::string_view value) {
+  return Cat(key, "=\"", value, "\"");
+}
+
+void Metric(std::string& out, std::string_view name, std::string_view help, std::string_view type) {
+  Append(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+}
+
+}  // namespace
+
+absl::StatusOr<tcp::endpoint> ParseHostPort(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(Cat("'", text, "' is not HOST:PORT"));
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(text.substr(colon + 1), &port) || port > 65535) {
+    return absl::InvalidArgumentError(Cat("'", text, "': bad port"));
+  }
+  asio::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(host, ec);
+  if (ec) return absl::InvalidArgumentError(Cat("'", text, "': bad IP address"));
+  return tcp::endpoint(address, static_cast<uint16_t>(port));
+}
+
+AdminServer::~AdminServer() { Stop(); }
+
+absl::Status AdminServer::Listen(const std::string& address) {
+  auto endpoint = ParseHostPort(address);
+  if (!endpoint.ok()) return endpoint.status();
+  acceptor_ = std::make_unique<tcp::acceptor>(io_);
+  asio::error_code ec;
+  acceptor_->open(endpoint->protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(*endpoint, ec);
+  if (!ec) acceptor_->listen(64, ec);
+  if (ec) {
+    return absl::UnavailableError(Cat("admin: cannot listen on ", address, ": ", ec.message()));
+  }
+  port_ = acceptor_->local_endpoint(ec).port();
+  return absl::OkStatus();
+}
+
+void AdminServer::Start() {
+  asio::co_spawn(io_, AcceptLoop(), asio::detached);
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void AdminServer::Stop() {
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+asio::awaitable<void> AdminServer::AcceptLoop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_->async_accept(kAwait);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      asio::steady_timer pause(io_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kAwait);
+      continue;
+    }
+    asio::co_spawn(io_, Serve(std::move(socket)), [](const std::exception_ptr& e) {
+      if (e) spdlog::error("event=admin.session_failed");
+    });
+  }
+}
+
+asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
+  // One request per connection: the admin endpoint is for scrapers and operators, not load.
+  asio::steady_timer timeout(io_, std::chrono::seconds(5));
+  timeout.async_wait([&socket](const asio::error_code& ec) {
+    if (!ec) socket.close();
+  });
+  std::string in;
+  http::RequestParser parser;
+  http::RequestHead head;
+  for (;;) {
+    const size_t old = in.size();
+    in.resize(old + 4096);
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(in.data() + old, 4096), kAwait);
+    in.resize(old + n);
+    if (ec) co_return;
+    const http::ParseResult r = parser.Parse(in, head);
+    if (r.status == http::ParseStatus::kIncomplete) continue;
+    int status = 400;
+    std::string content_type = "text/plain";
+    std::string body;
+    if (r.status == http::ParseStatus::kComplete) {
+      std::string_view path = head.target;
+      path = path.substr(0, path.find('?'));
+      body = head.method == "GET" || head.method == "HEAD" ? Respond(path, status, content_type)
+                                                           : (status = 405, "method not allowed\n");
+    } else {
+      body = Cat(r.error, "\n");
+    }
+    const std::string response =
+        Cat("HTTP/1.1 ", status, status == 200 ? " OK" : " Error",
+            "\r\nContent-Type: ", content_type, "\r\nContent-Length: ", body.size(),
+            "\r\nConnection: close\r\n\r\n", head.method == "HEAD" ? "" : body);
+    co_await asio::async_write(socket, asio::buffer(response), kAwait);
+    timeout.cancel();
+    co_return;
+  }
+}
+
+std::string AdminServer::Respond(std::string_view path, int& status,
+                                 std::string& content_type) const {
+  status = 200;
+  const auto config = shared_.config.Current();
+  if (path == "/healthz") return "ok\n";
+  if (path == "/ready") {
+    if (shared_.draining.load()) {
+      status = 503;
+      return "draining\n";
+    }
+    return "ready\n";
+  }
+  if (path == "/metrics") {
+    content_type = "text/plain; version=0.0.4";
+    return Metrics();
+  }
+  if (path == "/config") {
+    content_type = "application/json";
+    return nlohmann::json{
+               {"node", config->node}, {"pop", config->pop}, {"version", config->version}}
+               .dump() +
+           "\n";
+  }
+  if (path == "/clusters") {
+    content_type = "application/json";
+    nlohmann::json clusters = nlohmann::json::array();
+    for (const ClusterConfig& c : config->clusters) {
+      nlohmann::json endpoints = nlohmann::json::array();
+      for (const Endpoint& e : c.endpoints) {
+        // Active health checks are not built yet: the balancer takes every endpoint as healthy.
+        endpoints.push_back({{"address", e.key}, {"weight", e.weight}, {"health", "not_checked"}});
+      }
+      clusters.push_back({{"name", c.name},
+                          {"lb_policy", std::string(LbPolicyName(c.lb->policy()))},
+                          {"endpoints", endpoints}});
+    }
+    return nlohmann::json{{"clusters", clusters}}.dump(2) + "\n";
+  }
+  status = 404;
+  return "not found: try /healthz /ready /metrics /clusters /config\n";
+}
+
+std::string AdminServer::Metrics() const {
+  const auto config = shared_.config.Current();
+  const EdgeMetrics& m = *shared_.metrics;
+  std::string out;
+
+  Metric(out, "holdfast_config_info", "The config in use (version label).", "gauge");
+  absl::StrAppendFormat(&out, "holdfast_config_info{node=\"%s\",pop=\"%s\",version=\"%s\"} 1\n",
+                        config->node, config->pop, config->version);
+  Metric(out, "holdfast_draining", "1 while the edge drains.", "gauge");
+  absl::StrAppendFormat(&out, "holdfast_draining %d\n", shared_.draining.load() ? 1 : 0);
+
+  struct ListenerCounter {
+    const char* name;
+    const char* help;
+    const char* type;
+    const Counter ListenerMetrics::*field;
+  };
+  static constexpr ListenerCounter kListener[] = {
+      {"holdfast_listener_connections_total", "Connections accepted.", "counter",
+       &ListenerMetrics::accepted},
+      {"holdfast_listener_connections_active", "Connections open now.", "gauge",
+       &ListenerMetrics::active},
+      {"holdfast_listener_connections_refused_total",
+       "Connections closed at accept: max_connections reached or draining.", "counter",
+       &ListenerMetrics::refused},
+      {"holdfast_http_requests_total", "HTTP requests received.", "counter",
+       &ListenerMetrics::requests},
+      {"holdfast_http_bad_requests_total",
+       "Requests refused by the parser (malformed, ambiguous framing, limits).", "counter",
+       &ListenerMetrics::bad_requests},
+  };
+  for (const ListenerCounter& c : kListener) {
+    Metric(out, c.name, c.help, c.type);
+    for (size_t i = 0; i < config->listeners.size(); ++i) {
+      absl::StrAppendFormat(&out, "%s{%s} %d\n", c.name,
+                            Labels("listener", config->listeners[i].name),
+                            Read(m.listener[i].*c.field));
+    }
+  }
+  Metric(out, "holdfast_http_responses_total", "HTTP responses sent, by status class.", "counter");
+  for (size_t i = 0; i < config->listeners.size(); ++i) {
+    for (int cls = 1; cls <= 5; ++cls) {
+      absl::StrAppendFormat(&out, "holdfast_http_responses_total{%s,class=\"%dxx\"} %d\n",
+                            Labels("listener", config->listeners[i].name), cls,
+                            Read(m.listener[i].responses[cls]));
+    }
+  }
+  Metric(out, "holdfast_http_request_duration_seconds",
+         "From the request head to the end of the response.", "histogram");
+  for (size_t i = 0; i < config->listeners.size(); ++i) {
+    m.listener[i].latency.Write("holdfast_http_request_duration_seconds",
+                                Labels("listener", config->listeners[i].name), out);
+  }
+
+  struct ClusterCounter {
+    const char* name;
+    const char* help;
+    const char* type;
+    const Counter ClusterMetrics::*field;
+  };
+  static constexpr ClusterCounter kCluster[] = {
+      {"holdfast_upstream_requests_total", "Requests sent to the cluster's endpoints.", "counter",
+       &ClusterMetrics::upstream_requests},
+      {"holdfast_upstream_requests_active", "Requests in flight to the cluster.", "gauge",
+       &ClusterMetrics::active_requests},
+      {"holdfast_upstream_connections_active", "Open connections to the cluster, idle included.",
+       "gauge", &ClusterMetrics::active_connections},
+      {"holdfast_upstream_connect_failures_total", "Connections to an endpoint that failed.",
+       "counter", &ClusterMetrics::connect_failures},
+      {"holdfast_upstream_retries_total", "Attempts after the first, to another endpoint.",
+       "counter", &ClusterMetrics::retries},
+      {"holdfast_upstream_timeouts_total", "Requests the backend did not answer in time.",
+       "counter", &ClusterMetrics::timeouts},
+      {"holdfast_shed_total", "Requests and connections refused by a circuit breaker.", "counter",
+       &ClusterMetrics::shed},
+      {"holdfast_no_endpoint_total", "Requests with no eligible endpoint to go to.", "counter",
+       &ClusterMetrics::no_endpoint},
+      {"holdfast_panic_picks_total",
+       "Picks made in panic mode (too few healthy endpoints: balancing over all).", "counter",
+       &ClusterMetrics::panic_picks},
+  };
+  for (const ClusterCounter& c : kCluster) {
+    Metric(out, c.name, c.help, c.type);
+    for (size_t i = 0; i < config->clusters.size(); ++i) {
+      absl::StrAppendFormat(&out, "%s{%s} %d\n", c.name,
+                            Labels("cluster", config->clusters[i].name),
+                            Read(m.cluster[i].*c.field));
+    }
+  }
+  Metric(out, "holdfast_connections_open", "Client connections being served.", "gauge");
+  absl::StrAppendFormat(&out, "holdfast_connections_open %d\n", shared_.open_connections.load());
+  return out;
+}
+
+}  // namespace holdfast::edge

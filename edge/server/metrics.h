@@ -1,0 +1,75 @@
+// The edge's counters, shared by every worker and read by the admin listener's /metrics.
+// Relaxed atomics: each increment is independent, a scrape may see one worker a moment ahead of
+// another, and nothing on the request path waits for a lock. Thread-safe.
+#ifndef HOLDFAST_EDGE_SERVER_METRICS_H_
+#define HOLDFAST_EDGE_SERVER_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace holdfast::edge {
+
+using Counter = std::atomic<uint64_t>;
+
+inline void Inc(Counter& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+inline void Dec(Counter& c) { c.fetch_sub(1, std::memory_order_relaxed); }
+inline uint64_t Read(const Counter& c) { return c.load(std::memory_order_relaxed); }
+
+// Request latency from the first byte of the head to the last byte of the response.
+class LatencyHistogram {
+ public:
+  // Upper bounds in seconds, Prometheus "le" labels.
+  static constexpr std::array<double, 12> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                     0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
+  void Observe(absl::Duration d);
+  // Prometheus text lines for a histogram named `name` with extra `labels` ("" or "a=\"b\"").
+  void Write(const std::string& name, const std::string& labels, std::string& out) const;
+
+ private:
+  std::array<Counter, kBounds.size() + 1> buckets_{};  // the last one is +Inf
+  Counter count_{0};
+  Counter sum_micros_{0};
+};
+
+struct ListenerMetrics {
+  Counter accepted{0};
+  Counter active{0};
+  // Refused at accept: the listener's max_connections was reached.
+  Counter refused{0};
+  Counter requests{0};
+  // By status class 1xx..5xx (index 1..5).
+  std::array<Counter, 6> responses{};
+  // Requests refused by the parser (smuggling vectors, malformed heads, limits).
+  Counter bad_requests{0};
+  LatencyHistogram latency;
+};
+
+struct ClusterMetrics {
+  Counter upstream_requests{0};
+  Counter active_requests{0};
+  Counter active_connections{0};
+  Counter connect_failures{0};
+  Counter retries{0};
+  // Answered 503 by a circuit breaker or because no endpoint was eligible.
+  Counter shed{0};
+  Counter no_endpoint{0};
+  // Picks made while the cluster was in panic mode (balancing over every endpoint).
+  Counter panic_picks{0};
+  Counter timeouts{0};
+};
+
+// Sized once per config snapshot: index by listener and cluster index.
+struct EdgeMetrics {
+  EdgeMetrics(size_t listeners, size_t clusters) : listener(listeners), cluster(clusters) {}
+  std::vector<ListenerMetrics> listener;
+  std::vector<ClusterMetrics> cluster;
+};
+
+}  // namespace holdfast::edge
+
+#endif  // HOLDFAST_EDGE_SERVER_METRICS_H_

@@ -1,0 +1,802 @@
+#include "edge/server/session.h"
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/connect.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/write.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/cat.h"
+#include "edge/server/io.h"
+#include "edge/server/worker.h"
+#include "edge/upstream/stable_hash.h"
+#include "spdlog/spdlog.h"
+
+namespace holdfast::edge {
+namespace {
+
+using asio::ip::tcp;
+using http::BodyFraming;
+using http::ParseStatus;
+
+constexpr size_t kReadChunk = 16 * 1024;
+// From the first byte of a request head to its end: a client dripping a head (slowloris) is
+// cut off here, however often it sends a byte.
+constexpr absl::Duration kHeadTimeout = absl::Seconds(10);
+
+std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return absl::ToChronoNanoseconds(d);
+}
+
+// Closes the socket it guards when its deadline passes. Re-armed by the session for each phase;
+// `fired` tells the session that an error came from the deadline. One per session, on the
+// session's worker.
+struct Deadline {
+  explicit Deadline(const asio::any_io_executor& ex) : timer(ex) {
+    timer.expires_at(std::chrono::steady_clock::time_point::max());
+  }
+
+  // At `d` from now, closes `s` and `also` (when given).
+  void Arm(absl::Duration d, tcp::socket* s, tcp::socket* second = nullptr) {
+    target = s;
+    also = second;
+    fired = false;
+    timer.expires_after(ToChrono(d));
+  }
+  void Disarm() { timer.expires_at(std::chrono::steady_clock::time_point::max()); }
+  void Finish() {
+    done = true;
+    target = also = nullptr;
+    timer.cancel();
+  }
+
+  asio::steady_timer timer;
+  tcp::socket* target = nullptr;
+  tcp::socket* also = nullptr;
+  bool fired = false;
+  bool done = false;
+};
+
+asio::awaitable<void> Watch(std::shared_ptr<Deadline> d) {
+  while (!d->done) {
+    co_await d->timer.async_wait(kAwait);
+    if (d->done) break;
+    if (d->timer.expiry() <= std::chrono::steady_clock::now()) {
+      d->fired = true;
+      asio::error_code ignored;
+      if (d->target != nullptr) d->target->close(ignored);
+      if (d->also != nullptr) d->also->close(ignored);
+      d->timer.expires_at(std::chrono::steady_clock::time_point::max());
+    }
+  }
+}
+
+std::shared_ptr<Deadline> StartDeadline(Worker& w) {
+  auto d = std::make_shared<Deadline>(w.io().get_executor());
+  asio::co_spawn(w.io(), Watch(d), asio::detached);
+  return d;
+}
+
+// Appends what the socket has (at most kReadChunk) to `buf`. 0 with an error at the end.
+asio::awaitable<std::pair<asio::error_code, size_t>> ReadSome(tcp::socket& s, std::string& buf) {
+  const size_t old = buf.size();
+  buf.resize(old + kReadChunk);
+  auto [ec, n] = co_await s.async_read_some(asio::buffer(buf.data() + old, kReadChunk), kAwait);
+  buf.resize(old + n);
+  co_return std::make_pair(ec, n);
+}
+
+asio::awaitable<asio::error_code> WriteAll(tcp::socket& s, std::string_view data) {
+  auto [ec, n] = co_await asio::async_write(s, asio::buffer(data.data(), data.size()), kAwait);
+  co_return ec;
+}
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Error";
+  }
+}
+
+// An answer the edge makes itself. 503 carries Retry-After, so well-behaved clients back off
+// instead of hammering an overloaded edge.
+std::string ErrorResponse(int status, std::string_view why, bool keep_alive) {
+  const std::string body = Cat(status, " ", ReasonPhrase(status), ": ", why, "\n");
+  return Cat("HTTP/1.1 ", status, " ", ReasonPhrase(status),
+             "\r\nContent-Type: text/plain\r\nContent-Length: ", body.size(),
+             status == 503 ? "\r\nRetry-After: 1" : "", keep_alive ? "" : "\r\nConnection: close",
+             "\r\nVia: 1.1 holdfast\r\n\r\n", body);
+}
+
+// RFC 9110 section 7.6.1: fields that describe one connection, never forwarded.
+bool IsHopByHop(std::string_view name) {
+  static constexpr std::string_view kFields[] = {"connection", "keep-alive", "proxy-connection",
+                                                 "te",         "trailer",    "upgrade"};
+  for (const std::string_view f : kFields) {
+    if (http::EqualsIgnoreCase(name, f)) return true;
+  }
+  return false;
+}
+
+// Fields the Connection field names are hop-by-hop too, except those that frame the message or
+// name its host: a client listing "Content-Length" there must not get it stripped on the way
+// (a smuggling trick), nor the backend lose the Host that was routed on.
+bool NamedByConnection(std::string_view name, const std::vector<http::Header>& headers) {
+  if (http::EqualsIgnoreCase(name, "content-length") ||
+      http::EqualsIgnoreCase(name, "transfer-encoding") || http::EqualsIgnoreCase(name, "host")) {
+    return false;
+  }
+  for (const http::Header& h : headers) {
+    if (!http::EqualsIgnoreCase(h.name, "connection")) continue;
+    std::string_view v = h.value;
+    while (!v.empty()) {
+      const size_t comma = v.find(',');
+      std::string_view token = v.substr(0, comma);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+        token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+        token.remove_suffix(1);
+      if (http::EqualsIgnoreCase(token, name)) return true;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+// The target in origin-form: absolute-form targets lose their scheme and authority.
+std::string_view OriginForm(std::string_view target, std::string& storage) {
+  if (target.empty() || target.front() == '/' || target == "*") return target;
+  const size_t scheme_end = target.find("://");
+  std::string_view rest = target.substr(scheme_end + 3);
+  const size_t path = rest.find_first_of("/?#");
+  rest = path == std::string_view::npos ? std::string_view() : rest.substr(path);
+  if (!rest.empty() && rest.front() == '/') return rest;
+  storage = Cat("/", rest);
+  return storage;
+}
+
+bool IsIdempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+         method == "DELETE" || method == "TRACE";
+}
+
+// Copies a body of known framing from `from` (with `buffered` bytes already read) to `to`.
+// `buffered` keeps what follows the body. Returns false when either side failed or the body
+// was malformed.
+struct BodyCopy {
+  bool ok = true;
+  bool from_failed = false;  // the source closed or failed (as opposed to the destination)
+};
+
+asio::awaitable<BodyCopy> CopyLength(tcp::socket& from, std::string& buffered, uint64_t length,
+                                     tcp::socket& to) {
+  while (length > 0) {
+    if (buffered.empty()) {
+      auto [ec, n] = co_await ReadSome(from, buffered);
+      if (ec || n == 0) co_return BodyCopy{false, true};
+    }
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(length, buffered.size()));
+    if (co_await WriteAll(to, std::string_view(buffered).substr(0, take))) {
+      co_return BodyCopy{false, false};
+    }
+    buffered.erase(0, take);
+    length -= take;
+  }
+  co_return BodyCopy{};
+}
+
+// Chunked: forwards exactly the bytes the decoder checked, or (dechunk) only the payload.
+asio::awaitable<BodyCopy> CopyChunked(tcp::socket& from, std::string& buffered, tcp::socket& to,
+                                      bool dechunk) {
+  http::ChunkedDecoder decoder;
+  std::string payload;
+  for (;;) {
+    if (buffered.empty()) {
+      auto [ec, n] = co_await ReadSome(from, buffered);
+      if (ec || n == 0) co_return BodyCopy{false, true};
+    }
+    payload.clear();
+    const auto r = decoder.Feed(buffered, dechunk ? &payload : nullptr);
+    if (r.error) co_return BodyCopy{false, true};
+    const std::string_view out =
+        dechunk ? std::string_view(payload) : std::string_view(buffered).substr(0, r.consumed);
+    if (!out.empty() && co_await WriteAll(to, out)) co_return BodyCopy{false, false};
+    buffered.erase(0, r.consumed);
+    if (r.done) co_return BodyCopy{};
+  }
+}
+
+asio::awaitable<BodyCopy> CopyUntilClose(tcp::socket& from, std::string& buffered,
+                                         tcp::socket& to) {
+  for (;;) {
+    if (!buffered.empty()) {
+      if (co_await WriteAll(to, buffered)) co_return BodyCopy{false, false};
+      buffered.clear();
+    }
+    auto [ec, n] = co_await ReadSome(from, buffered);
+    if (ec == asio::error::eof || (!ec && n == 0)) co_return BodyCopy{};
+    if (ec) co_return BodyCopy{false, true};
+  }
+}
+
+// One upstream connection in use by a request.
+struct UpstreamConn {
+  tcp::socket socket;
+  size_t endpoint = 0;
+  bool reused = false;
+};
+
+enum class ConnectOutcome { kOk, kFailed, kTimedOut };
+
+asio::awaitable<std::pair<ConnectOutcome, std::optional<tcp::socket>>> Connect(
+    Worker& w, const ClusterConfig& c, size_t endpoint, Deadline& deadline) {
+  tcp::socket s(w.io());
+  deadline.Arm(c.connect_timeout, &s);
+  auto [ec] = co_await s.async_connect(c.addresses[endpoint], kAwait);
+  const bool timed_out = deadline.fired;
+  deadline.Disarm();
+  if (ec) {
+    co_return std::make_pair(timed_out ? ConnectOutcome::kTimedOut : ConnectOutcome::kFailed,
+                             std::nullopt);
+  }
+  s.set_option(tcp::no_delay(true), ec);
+  co_return std::make_pair(ConnectOutcome::kOk, std::optional<tcp::socket>(std::move(s)));
+}
+
+// Why the last upstream attempt failed, for the answer and the retry decision.
+enum class Failure {
+  kNone,
+  kNoEndpoint,
+  kShed,
+  kConnect,
+  kConnectTimeout,
+  kReset,
+  kTimeout,
+  kBadResponse
+};
+
+int StatusFor(Failure f) {
+  switch (f) {
+    case Failure::kNoEndpoint:
+    case Failure::kShed:
+      return 503;
+    case Failure::kConnectTimeout:
+    case Failure::kTimeout:
+      return 504;
+    default:
+      return 502;
+  }
+}
+
+std::string_view Describe(Failure f) {
+  switch (f) {
+    case Failure::kNoEndpoint:
+      return "no healthy endpoint";
+    case Failure::kShed:
+      return "cluster over its limits";
+    case Failure::kConnect:
+      return "cannot connect to backend";
+    case Failure::kConnectTimeout:
+      return "backend connect timed out";
+    case Failure::kReset:
+      return "backend closed the connection";
+    case Failure::kTimeout:
+      return "backend timed out";
+    case Failure::kBadResponse:
+      return "invalid response from backend";
+    case Failure::kNone:
+      return "";
+  }
+  return "";
+}
+
+class HttpConnection {
+ public:
+  HttpConnection(Worker& w, size_t listener, tcp::socket client)
+      : w_(w),
+        config_(w.config()),
+        listener_(config_->listeners[listener]),
+        metrics_(w.shared().metrics->listener[listener]),
+        client_(std::move(client)),
+        deadline_(StartDeadline(w)) {
+    asio::error_code ec;
+    const tcp::endpoint peer = client_.remote_endpoint(ec);
+    if (!ec) client_ip_ = peer.address().to_string();
+  }
+  ~HttpConnection() { deadline_->Finish(); }
+
+  asio::awaitable<void> Run() {
+    bool first = true;
+    while (!w_.shared().draining.load() || first) {
+      first = false;
+      if (!co_await ReadHead()) co_return;
+      const absl::Time start = absl::Now();
+      Inc(metrics_.requests);
+      const int status = co_await Serve();
+      if (status > 0) {
+        Inc(metrics_.responses[std::clamp(status / 100, 1, 5)]);
+        metrics_.latency.Observe(absl::Now() - start);
+      }
+      if (!keep_alive_) co_return;
+    }
+  }
+
+ private:
+  // Reads until a whole head is buffered. False: the connection is done (closed, timed out,
+  // or answered with an error).
+  asio::awaitable<bool> ReadHead() {
+    parser_.Reset();
+    deadline_->Arm(listener_.idle_timeout, &client_);
+    bool started = !in_.empty();
+    if (started) deadline_->Arm(kHeadTimeout, &client_);
+    for (;;) {
+      if (!in_.empty()) {
+        const http::ParseResult r = parser_.Parse(in_, head_);
+        if (r.status == ParseStatus::kComplete) {
+          head_bytes_ = r.head_bytes;
+          co_return true;
+        }
+        if (r.status == ParseStatus::kInvalid) {
+          Inc(metrics_.bad_requests);
+          Inc(metrics_.responses[4]);
+          spdlog::debug("event=http.bad_request listener={} client={} status={} reason=\"{}\"",
+                        listener_.name, client_ip_, r.http_status, r.error);
+          co_await Answer(r.http_status, r.error, /*keep_alive=*/false);
+          co_return false;
+        }
+      }
+      auto [ec, n] = co_await ReadSome(client_, in_);
+      if (ec || n == 0) {
+        if (deadline_->fired && started) {
+          // Half a head and then silence: say so, as HAProxy and nginx do.
+          co_await Answer(408, "request head not received in time", false);
+        }
+        co_return false;
+      }
+      if (!started) {
+        started = true;
+        deadline_->Arm(kHeadTimeout, &client_);
+      }
+    }
+  }
+
+  asio::awaitable<void> Answer(int status, std::string_view why, bool keep_alive) {
+    keep_alive_ = keep_alive;
+    deadline_->Arm(absl::Seconds(5), &client_);
+    co_await WriteAll(client_, ErrorResponse(status, why, keep_alive));
+    if (!keep_alive) {
+      asio::error_code ignored;
+      client_.shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
+  // Forwards one request and its response. Returns the status sent to the client, or 0 when
+  // the client went away before one was.
+  asio::awaitable<int> Serve() {
+    keep_alive_ = head_.keep_alive;
+    const RouteConfig* route = nullptr;
+    {
+      std::string storage;
+      const std::string_view path = OriginForm(head_.target, storage);
+      route = config_->Match(listener_, head_.host, path);
+    }
+    const bool has_body = head_.framing != BodyFraming::kNone;
+    if (route == nullptr) {
+      co_await Answer(404, "no route for this host and path", keep_alive_ && !has_body);
+      co_return 404;
+    }
+    const ClusterConfig& cluster = config_->clusters[route->cluster];
+    ClusterMetrics& cm = w_.shared().metrics->cluster[route->cluster];
+
+    // Circuit breaker: a cluster over its request limit is answered at once, never queued.
+    if (Read(cm.active_requests) >= cluster.max_requests) {
+      Inc(cm.shed);
+      co_await Answer(503, Describe(Failure::kShed), keep_alive_ && !has_body);
+      co_return 503;
+    }
+
+    const uint64_t hash = HashKey(cluster.hash_header.empty() ? std::string_view(client_ip_)
+                                                              : head_.Find(cluster.hash_header));
+    // Retries need the request again: only bodiless requests are retried.
+    const uint32_t attempts = 1 + (has_body ? 0 : route->retries);
+    std::optional<size_t> avoid;
+    Failure failure = Failure::kNone;
+    const std::string upstream_head =
+        UpstreamRequestHead(head_, client_ip_, "http", head_.expect_continue);
+    in_.erase(0, head_bytes_);
+
+    for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
+      if (attempt > 0) Inc(cm.retries);
+      const std::optional<size_t> endpoint = w_.Pick(route->cluster, hash, avoid);
+      if (!endpoint.has_value()) {
+        Inc(cm.no_endpoint);
+        failure = Failure::kNoEndpoint;
+        break;
+      }
+      avoid = endpoint;
+      const int status =
+          co_await Exchange(*route, cluster, cm, *endpoint, upstream_head, has_body, failure);
+      if (status != 0) co_return status;
+      if (failure == Failure::kNone) co_return 0;  // the client went away
+      const bool retriable =
+          ((failure == Failure::kConnect || failure == Failure::kConnectTimeout) &&
+           route->retry_connect_failure) ||
+          (failure == Failure::kReset && route->retry_reset && IsIdempotent(head_.method));
+      if (!retriable) break;
+    }
+    spdlog::warn("event=http.upstream_failed listener={} route={} cluster={} reason=\"{}\"",
+                 listener_.name, route->name, cluster.name, Describe(failure));
+    const int status = StatusFor(failure);
+    co_await Answer(status, Describe(failure), keep_alive_ && !has_body);
+    co_return status;
+  }
+
+  // One attempt against one endpoint. Returns the status forwarded to the client, or 0 with
+  // `failure` set when nothing was sent to the client yet (the caller may retry), or 0 with
+  // kNone when the client failed.
+  asio::awaitable<int> Exchange(const RouteConfig& route, const ClusterConfig& cluster,
+                                ClusterMetrics& cm, size_t endpoint,
+                                const std::string& upstream_head, bool has_body, Failure& failure) {
+    // A pooled connection may have been closed by the backend a moment ago; a request with a
+    // body is never risked on one, and a bodiless one that fails there is sent again on a
+    // fresh connection.
+    std::optional<tcp::socket> socket;
+    bool reused = false;
+    if (!has_body) {
+      socket = w_.TakeIdle(route.cluster, endpoint);
+      reused = socket.has_value();
+    }
+    for (int fresh_tries = 0; fresh_tries < 2; ++fresh_tries) {
+      if (!socket.has_value()) {
+        if (Read(cm.active_connections) >= cluster.max_connections) {
+          Inc(cm.shed);
+          failure = Failure::kShed;
+          co_return 0;
+        }
+        auto [outcome, s] = co_await Connect(w_, cluster, endpoint, *deadline_);
+        if (outcome != ConnectOutcome::kOk) {
+          Inc(cm.connect_failures);
+          spdlog::info("event=http.connect_failed cluster={} endpoint={} timed_out={}",
+                       cluster.name, cluster.endpoints[endpoint].key,
+                       outcome == ConnectOutcome::kTimedOut);
+          failure =
+              outcome == ConnectOutcome::kTimedOut ? Failure::kConnectTimeout : Failure::kConnect;
+          co_return 0;
+        }
+        Inc(cm.active_connections);
+        socket = std::move(s);
+        reused = false;
+      }
+      Inc(cm.upstream_requests);
+      failure = Failure::kNone;
+      w_.BeginRequest(route.cluster, endpoint);
+      const int status =
+          co_await Forward(route, cluster, cm, *socket, upstream_head, has_body, failure);
+      w_.EndRequest(route.cluster, endpoint);
+      if (status != 0 || failure != Failure::kReset || !reused) {
+        if (status == 0 || !reuse_upstream_) {
+          Dec(cm.active_connections);
+        } else {
+          w_.PutIdle(route.cluster, endpoint, std::move(*socket));
+        }
+        co_return status;
+      }
+      // A reused connection closed under us before any response byte: once more, fresh.
+      Dec(cm.active_connections);
+      socket.reset();
+    }
+    co_return 0;
+  }
+
+  // Sends the request on `upstream` and relays the response.
+  asio::awaitable<int> Forward(const RouteConfig& route, const ClusterConfig& cluster,
+                               ClusterMetrics& cm, tcp::socket& upstream,
+                               const std::string& upstream_head, bool has_body, Failure& failure) {
+    reuse_upstream_ = false;
+    // The route's timeout covers the whole exchange; the deadline closes the backend socket,
+    // which ends whatever is waiting on it.
+    deadline_->Arm(route.per_try_timeout, &upstream, &client_);
+    if (co_await WriteAll(upstream, upstream_head)) {
+      failure = deadline_->fired ? Failure::kTimeout : Failure::kReset;
+      co_return 0;
+    }
+    if (has_body) {
+      if (head_.expect_continue && co_await WriteAll(client_, "HTTP/1.1 100 Continue\r\n\r\n")) {
+        failure = Failure::kNone;
+        co_return 0;
+      }
+      const BodyCopy copied =
+          head_.framing == BodyFraming::kChunked
+              ? co_await CopyChunked(client_, in_, upstream, /*dechunk=*/false)
+              : co_await CopyLength(client_, in_, head_.content_length, upstream);
+      if (!copied.ok) {
+        if (copied.from_failed) {
+          // The client's body broke off or was malformed: nothing sensible can follow.
+          keep_alive_ = false;
+          failure = Failure::kNone;
+          co_return 0;
+        }
+        failure = deadline_->fired ? Failure::kTimeout : Failure::kReset;
+        co_return 0;
+      }
+    }
+
+    // The response head; interim 1xx responses are passed on and the next head read.
+    std::string& up = upstream_buf_;
+    up.clear();
+    http::ResponseParser parser;
+    http::ResponseHead response;
+    for (;;) {
+      const http::ParseResult r =
+          up.empty() ? http::ParseResult{} : parser.Parse(up, head_.method, response);
+      if (r.status == ParseStatus::kInvalid) {
+        spdlog::warn("event=http.bad_response cluster={} reason=\"{}\"", cluster.name, r.error);
+        failure = Failure::kBadResponse;
+        keep_alive_ = keep_alive_ && !has_body;
+        co_await Answer(502, Describe(failure), keep_alive_);
+        co_return 502;
+      }
+      if (r.status == ParseStatus::kComplete) {
+        if (response.status >= 100 && response.status < 200) {
+          if (response.status == 101) {
+            failure = Failure::kBadResponse;  // upgrades are not proxied
+            co_await Answer(502, "protocol upgrade not supported", false);
+            co_return 502;
+          }
+          // RFC 9110 section 15.2: forwarded, unless it answers the edge's own 100-continue
+          // (or the client speaks HTTP/1.0, which has no interim responses).
+          const bool forward =
+              !(response.status == 100 && head_.expect_continue) && head_.minor_version == 1;
+          if (forward && co_await WriteAll(client_, ClientResponseHead(response, 1, true, false))) {
+            failure = Failure::kNone;
+            co_return 0;
+          }
+          up.erase(0, r.head_bytes);
+          parser.Reset();
+          continue;
+        }
+        up.erase(0, r.head_bytes);
+        break;
+      }
+      auto [ec, n] = co_await ReadSome(upstream, up);
+      if (ec || n == 0) {
+        if (deadline_->fired) {
+          Inc(cm.timeouts);
+          failure = Failure::kTimeout;
+        } else {
+          failure = Failure::kReset;
+        }
+        co_return 0;
+      }
+    }
+
+    const bool dechunk = response.framing == BodyFraming::kChunked && head_.minor_version == 0;
+    if (response.framing == BodyFraming::kUntilClose || dechunk) keep_alive_ = false;
+    if (w_.shared().draining.load()) keep_alive_ = false;
+    // The body may take the route's whole timeout; a client that stops reading, or a backend
+    // that stops sending, is cut off by it.
+    deadline_->Arm(route.timeout, &upstream, &client_);
+    if (co_await WriteAll(
+            client_, ClientResponseHead(response, head_.minor_version, keep_alive_, dechunk))) {
+      failure = Failure::kNone;
+      keep_alive_ = false;
+      co_return 0;
+    }
+    BodyCopy copied;
+    switch (response.framing) {
+      case BodyFraming::kNone:
+        break;
+      case BodyFraming::kLength:
+        copied = co_await CopyLength(upstream, up, response.content_length, client_);
+        break;
+      case BodyFraming::kChunked:
+        copied = co_await CopyChunked(upstream, up, client_, dechunk);
+        break;
+      case BodyFraming::kUntilClose:
+        copied = co_await CopyUntilClose(upstream, up, client_);
+        break;
+    }
+    if (!copied.ok) {
+      // Half a response went out: the only honest thing left is to close the client too.
+      keep_alive_ = false;
+      if (copied.from_failed) {
+        spdlog::warn("event=http.response_cut cluster={} timed_out={}", cluster.name,
+                     deadline_->fired);
+      }
+    }
+    reuse_upstream_ = copied.ok && response.keep_alive &&
+                      response.framing != BodyFraming::kUntilClose && up.empty();
+    co_return response.status;
+  }
+
+  Worker& w_;
+  std::shared_ptr<const EdgeConfig> config_;
+  const ListenerConfig& listener_;
+  ListenerMetrics& metrics_;
+  tcp::socket client_;
+  std::shared_ptr<Deadline> deadline_;
+  std::string client_ip_;
+  std::string in_;
+  std::string upstream_buf_;
+  http::RequestParser parser_;
+  http::RequestHead head_;
+  size_t head_bytes_ = 0;
+  bool keep_alive_ = true;
+  bool reuse_upstream_ = false;
+};
+
+// Copies one direction of an L4 connection; at the source's end, half-closes the destination.
+asio::awaitable<void> Pump(tcp::socket& from, tcp::socket& to, Deadline& deadline,
+                           absl::Duration idle) {
+  std::array<char, kReadChunk> buf;
+  for (;;) {
+    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf), kAwait);
+    if (n > 0) {
+      deadline.Arm(idle, deadline.target, deadline.also);
+      auto [wec, written] = co_await asio::async_write(to, asio::buffer(buf.data(), n), kAwait);
+      if (wec) break;
+    }
+    if (ec) break;
+  }
+  asio::error_code ignored;
+  to.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace
+
+std::string UpstreamRequestHead(const http::RequestHead& head, std::string_view client_ip,
+                                std::string_view proto, bool drop_expect) {
+  std::string storage;
+  std::string out = Cat(head.method, " ", OriginForm(head.target, storage), " HTTP/1.1\r\n");
+  std::string_view xff;
+  std::string_view forwarded;
+  std::string_view via;
+  bool host_sent = false;
+  for (const http::Header& h : head.headers) {
+    if (IsHopByHop(h.name) || NamedByConnection(h.name, head.headers)) continue;
+    if (drop_expect && http::EqualsIgnoreCase(h.name, "expect")) continue;
+    // Appended to below, as one field each.
+    if (http::EqualsIgnoreCase(h.name, "x-forwarded-for")) {
+      xff = h.value;
+      continue;
+    }
+    if (http::EqualsIgnoreCase(h.name, "forwarded")) {
+      forwarded = h.value;
+      continue;
+    }
+    if (http::EqualsIgnoreCase(h.name, "via")) {
+      via = h.value;
+      continue;
+    }
+    if (http::EqualsIgnoreCase(h.name, "x-forwarded-proto")) continue;  // the edge knows
+    if (http::EqualsIgnoreCase(h.name, "host")) {
+      // An absolute-form target's authority replaced the Host field (RFC 9112 section 3.2.2).
+      Append(out, "Host: ", head.host, "\r\n");
+      host_sent = true;
+      continue;
+    }
+    Append(out, h.name, ": ", h.value, "\r\n");
+  }
+  if (!host_sent && !head.host.empty()) Append(out, "Host: ", head.host, "\r\n");
+  const bool v6 = client_ip.find(':') != std::string_view::npos;
+  Append(out, "X-Forwarded-For: ", xff, xff.empty() ? "" : ", ", client_ip, "\r\n");
+  Append(out, "X-Forwarded-Proto: ", proto, "\r\n");
+  Append(out, "Forwarded: ", forwarded, forwarded.empty() ? "" : ", ", "for=", v6 ? "\"[" : "",
+         client_ip, v6 ? "]\"" : "", ";proto=", proto, "\r\n");
+  Append(out, "Via: ", via, via.empty() ? "" : ", ", "1.", head.minor_version, " holdfast\r\n\r\n");
+  return out;
+}
+
+std::string ClientResponseHead(const http::ResponseHead& head, int client_minor_version,
+                               bool keep_alive, bool dechunk) {
+  std::string out =
+      Cat("HTTP/1.", client_minor_version, " ", head.status, " ", head.reason, "\r\n");
+  std::string_view via;
+  for (const http::Header& h : head.headers) {
+    if (IsHopByHop(h.name) || NamedByConnection(h.name, head.headers)) continue;
+    if (dechunk && http::EqualsIgnoreCase(h.name, "transfer-encoding")) continue;
+    if (http::EqualsIgnoreCase(h.name, "via")) {
+      via = h.value;
+      continue;
+    }
+    Append(out, h.name, ": ", h.value, "\r\n");
+  }
+  Append(out, "Via: ", via, via.empty() ? "" : ", ", "1.", head.minor_version, " holdfast\r\n");
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (client_minor_version == 0) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
+asio::awaitable<void> HttpSession(Worker& worker, size_t listener, tcp::socket client) {
+  HttpConnection connection(worker, listener, std::move(client));
+  co_await connection.Run();
+}
+
+asio::awaitable<void> TcpSession(Worker& w, size_t listener_index, tcp::socket client) {
+  const std::shared_ptr<const EdgeConfig> config = w.config();
+  const ListenerConfig& listener = config->listeners[listener_index];
+  const ClusterConfig& cluster = config->clusters[listener.cluster];
+  ClusterMetrics& cm = w.shared().metrics->cluster[listener.cluster];
+  auto deadline = StartDeadline(w);
+  struct Finish {
+    Deadline& d;
+    ~Finish() { d.Finish(); }
+  } finish{*deadline};
+
+  asio::error_code ec;
+  const std::string client_ip = client.remote_endpoint(ec).address().to_string();
+  if (Read(cm.active_connections) >= cluster.max_connections) {
+    Inc(cm.shed);
+    co_return;  // closing the new connection at once is the L4 way of saying 503
+  }
+  std::optional<size_t> avoid;
+  std::optional<tcp::socket> upstream;
+  size_t endpoint = 0;
+  // Connect failures go to a different endpoint, as many times as the cluster has endpoints.
+  for (size_t attempt = 0; attempt < std::max<size_t>(1, cluster.endpoints.size()); ++attempt) {
+    const std::optional<size_t> picked = w.Pick(listener.cluster, HashKey(client_ip), avoid);
+    if (!picked.has_value()) {
+      Inc(cm.no_endpoint);
+      break;
+    }
+    avoid = endpoint = *picked;
+    auto [outcome, s] = co_await Connect(w, cluster, endpoint, *deadline);
+    if (outcome == ConnectOutcome::kOk) {
+      upstream = std::move(s);
+      break;
+    }
+    Inc(cm.connect_failures);
+    if (attempt > 0) Inc(cm.retries);
+  }
+  if (!upstream.has_value()) {
+    spdlog::warn("event=tcp.upstream_failed listener={} cluster={}", listener.name, cluster.name);
+    co_return;
+  }
+  Inc(cm.active_connections);
+  w.BeginRequest(listener.cluster, endpoint);
+  // One deadline for both directions: traffic either way keeps the connection alive; when it
+  // passes, both sockets close and both pumps end.
+  deadline->Arm(listener.idle_timeout, &client, &*upstream);
+  using namespace asio::experimental::awaitable_operators;
+  co_await (Pump(client, *upstream, *deadline, listener.idle_timeout) &&
+            Pump(*upstream, client, *deadline, listener.idle_timeout));
+  w.EndRequest(listener.cluster, endpoint);
+  Dec(cm.active_connections);
+}
+
+}  // namespace holdfast::edge

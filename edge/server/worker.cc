@@ -1,0 +1,200 @@
+#include "edge/server/worker.h"
+
+#include <sys/socket.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/post.hpp>
+#include <asio/socket_base.hpp>
+#include <asio/steady_timer.hpp>
+#include <exception>
+#include <utility>
+
+#include "common/cat.h"
+#include "edge/server/io.h"
+#include "edge/server/session.h"
+#include "spdlog/spdlog.h"
+
+namespace holdfast::edge {
+
+struct Worker::ClusterState {
+  std::unique_ptr<Balancer> balancer;
+  std::vector<EndpointHealth> health;
+  Eligibility eligibility;
+  // Idle keep-alive connections by endpoint index.
+  std::vector<std::vector<asio::ip::tcp::socket>> idle;
+  std::vector<uint32_t> active_requests;
+};
+
+namespace {
+
+// SO_REUSEPORT lets every worker bind the same address; the kernel spreads new connections.
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+// Idle connections kept per endpoint and worker; more are closed when released.
+constexpr size_t kMaxIdlePerEndpoint = 64;
+
+}  // namespace
+
+Worker::Worker(int id, SharedState& shared)
+    : id_(id),
+      shared_(shared),
+      config_(shared.config.Current()),
+      random_(static_cast<uint64_t>(id) * 0x9e3779b97f4a7c15ULL + 1) {
+  for (const ClusterConfig& c : config_->clusters) {
+    auto state = std::make_unique<ClusterState>();
+    state->balancer = c.lb->NewBalancer([this] { return random_(); });
+    // No active health checks run yet: every endpoint counts as healthy.
+    state->health.assign(c.endpoints.size(), EndpointHealth{});
+    state->eligibility = ComputeEligibility(state->health, c.panic_threshold_percent);
+    state->idle.resize(c.endpoints.size());
+    state->active_requests.assign(c.endpoints.size(), 0);
+    clusters_.push_back(std::move(state));
+  }
+}
+
+Worker::~Worker() { Stop(); }
+
+absl::Status Worker::Listen() {
+  for (size_t li = 0; li < config_->listeners.size(); ++li) {
+    const ListenerConfig& l = config_->listeners[li];
+    if (l.protocol != v1::Listener::PROTOCOL_HTTP && l.protocol != v1::Listener::PROTOCOL_TCP) {
+      continue;  // tls, https and dns listeners are not served by this edge yet
+    }
+    for (const asio::ip::tcp::endpoint& bind : l.binds) {
+      auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
+      asio::error_code ec;
+      acceptor->open(bind.protocol(), ec);
+      if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) acceptor->set_option(ReusePort(true), ec);
+      if (!ec) acceptor->bind(bind, ec);
+      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) {
+        return absl::UnavailableError(Cat("listener ", l.name, ": cannot listen on ",
+                                          bind.address().to_string(), ":", bind.port(), ": ",
+                                          ec.message()));
+      }
+      acceptors_.emplace_back(li, std::move(acceptor));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Worker::Start() {
+  for (auto& [li, acceptor] : acceptors_) {
+    asio::co_spawn(io_, AcceptLoop(li, *acceptor), [](const std::exception_ptr& e) {
+      if (e) spdlog::critical("event=edge.accept_loop_failed");
+    });
+  }
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void Worker::StopAccepting() {
+  asio::post(io_, [this] {
+    for (auto& [li, acceptor] : acceptors_) {
+      asio::error_code ignored;
+      acceptor->close(ignored);
+    }
+    // Idle pooled backend connections are not needed any more.
+    for (auto& c : clusters_) {
+      for (auto& sockets : c->idle) sockets.clear();
+    }
+  });
+}
+
+void Worker::Stop() {
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+asio::awaitable<void> Worker::AcceptLoop(size_t listener, asio::ip::tcp::acceptor& acceptor) {
+  const ListenerConfig& l = config_->listeners[listener];
+  ListenerMetrics& m = shared_.metrics->listener[listener];
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kAwait);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      // EMFILE and friends: wait a moment instead of spinning, keep what is admitted.
+      spdlog::warn("event=edge.accept_failed listener={} error=\"{}\"", l.name, ec.message());
+      asio::steady_timer pause(io_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kAwait);
+      continue;
+    }
+    if (Read(m.active) >= l.max_connections || shared_.draining.load()) {
+      // Over the limit: close at once (RST-free close), never queue.
+      Inc(m.refused);
+      asio::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    Inc(m.accepted);
+    Inc(m.active);
+    socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    auto done = [this, &m](const std::exception_ptr& e) {
+      Dec(m.active);
+      shared_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("event=edge.session_failed error=\"{}\"", ex.what());
+        }
+      }
+    };
+    shared_.open_connections.fetch_add(1, std::memory_order_relaxed);
+    if (l.protocol == v1::Listener::PROTOCOL_TCP) {
+      asio::co_spawn(io_, TcpSession(*this, listener, std::move(socket)), done);
+    } else {
+      asio::co_spawn(io_, HttpSession(*this, listener, std::move(socket)), done);
+    }
+  }
+}
+
+std::optional<size_t> Worker::Pick(size_t index, uint64_t hash, std::optional<size_t> avoid) {
+  ClusterState& c = *clusters_[index];
+  if (c.eligibility.panic()) Inc(shared_.metrics->cluster[index].panic_picks);
+  return c.balancer->Pick(PickRequest{c.eligibility, hash, c.active_requests, avoid});
+}
+
+std::optional<asio::ip::tcp::socket> Worker::TakeIdle(size_t cluster, size_t endpoint) {
+  auto& idle = clusters_[cluster]->idle[endpoint];
+  while (!idle.empty()) {
+    asio::ip::tcp::socket s = std::move(idle.back());
+    idle.pop_back();
+    // A backend that closed its end while idle shows as readable; drop those.
+    asio::error_code ec;
+    const size_t pending = s.available(ec);
+    if (!ec && pending == 0 && s.is_open()) {
+      char probe;
+      const ssize_t n = ::recv(s.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n < 0 && errno == EAGAIN) return s;  // EWOULDBLOCK is EAGAIN on Linux
+    }
+    Dec(shared_.metrics->cluster[cluster].active_connections);
+  }
+  return std::nullopt;
+}
+
+void Worker::PutIdle(size_t cluster, size_t endpoint, asio::ip::tcp::socket socket) {
+  auto& idle = clusters_[cluster]->idle[endpoint];
+  if (idle.size() >= kMaxIdlePerEndpoint || shared_.draining.load()) {
+    Dec(shared_.metrics->cluster[cluster].active_connections);
+    return;  // the socket closes as it goes out of scope
+  }
+  idle.push_back(std::move(socket));
+}
+
+}  // namespace holdfast::edge
+
+namespace holdfast::edge {
+
+void Worker::BeginRequest(size_t cluster, size_t endpoint) {
+  ++clusters_[cluster]->active_requests[endpoint];
+  Inc(shared_.metrics->cluster[cluster].active_requests);
+}
+
+void Worker::EndRequest(size_t cluster, size_t endpoint) {
+  --clusters_[cluster]->active_requests[endpoint];
+  Dec(shared_.metrics->cluster[cluster].active_requests);
+}
+
+}  // namespace holdfast::edge
