@@ -21,6 +21,7 @@
 #include "edge/server/worker.h"
 #include "policy/finding.h"
 #include "policy/validate/validator.h"
+#include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::edge {
@@ -171,6 +172,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
 
+  // Logs go to stderr, one line per event; stdout stays free for what a caller may parse.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("holdfast-edge"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
   std::signal(SIGPIPE, SIG_IGN);

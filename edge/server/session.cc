@@ -197,6 +197,7 @@ bool IsIdempotent(std::string_view method) {
 struct BodyCopy {
   bool ok = true;
   bool from_failed = false;  // the source closed or failed (as opposed to the destination)
+  bool malformed = false;    // the source sent a body that breaks its framing
 };
 
 asio::awaitable<BodyCopy> CopyLength(tcp::socket& from, std::string& buffered, uint64_t length,
@@ -228,7 +229,7 @@ asio::awaitable<BodyCopy> CopyChunked(tcp::socket& from, std::string& buffered, 
     }
     payload.clear();
     const auto r = decoder.Feed(buffered, dechunk ? &payload : nullptr);
-    if (r.error) co_return BodyCopy{false, true};
+    if (r.error) co_return BodyCopy{false, true, true};
     const std::string_view out =
         dechunk ? std::string_view(payload) : std::string_view(buffered).substr(0, r.consumed);
     if (!out.empty() && co_await WriteAll(to, out)) co_return BodyCopy{false, false};
@@ -434,6 +435,9 @@ class HttpConnection {
     Failure failure = Failure::kNone;
     const std::string upstream_head =
         UpstreamRequestHead(head_, client_ip_, "http", head_.expect_continue);
+    // The head's string_views point into in_: what is still needed is copied before the head
+    // is dropped from the buffer (the body, if any, follows it there).
+    method_.assign(head_.method);
     in_.erase(0, head_bytes_);
 
     for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
@@ -452,7 +456,7 @@ class HttpConnection {
       const bool retriable =
           ((failure == Failure::kConnect || failure == Failure::kConnectTimeout) &&
            route->retry_connect_failure) ||
-          (failure == Failure::kReset && route->retry_reset && IsIdempotent(head_.method));
+          (failure == Failure::kReset && route->retry_reset && IsIdempotent(method_));
       if (!retriable) break;
     }
     spdlog::warn("event=http.upstream_failed listener={} route={} cluster={} reason=\"{}\"",
@@ -541,8 +545,15 @@ class HttpConnection {
               ? co_await CopyChunked(client_, in_, upstream, /*dechunk=*/false)
               : co_await CopyLength(client_, in_, head_.content_length, upstream);
       if (!copied.ok) {
+        if (copied.malformed) {
+          // The backend got a head and part of a body; closing its connection ends that
+          // request there. Nothing after the bad chunk is forwarded, ever.
+          Inc(metrics_.bad_requests);
+          co_await Answer(400, "malformed chunked body", false);
+          co_return 400;
+        }
         if (copied.from_failed) {
-          // The client's body broke off or was malformed: nothing sensible can follow.
+          // The client's body broke off: nothing sensible can follow.
           keep_alive_ = false;
           failure = Failure::kNone;
           co_return 0;
@@ -557,9 +568,10 @@ class HttpConnection {
     up.clear();
     http::ResponseParser parser;
     http::ResponseHead response;
+    size_t response_head_bytes = 0;
     for (;;) {
       const http::ParseResult r =
-          up.empty() ? http::ParseResult{} : parser.Parse(up, head_.method, response);
+          up.empty() ? http::ParseResult{} : parser.Parse(up, method_, response);
       if (r.status == ParseStatus::kInvalid) {
         spdlog::warn("event=http.bad_response cluster={} reason=\"{}\"", cluster.name, r.error);
         failure = Failure::kBadResponse;
@@ -586,7 +598,7 @@ class HttpConnection {
           parser.Reset();
           continue;
         }
-        up.erase(0, r.head_bytes);
+        response_head_bytes = r.head_bytes;
         break;
       }
       auto [ec, n] = co_await ReadSome(upstream, up);
@@ -613,6 +625,8 @@ class HttpConnection {
       keep_alive_ = false;
       co_return 0;
     }
+    // Only now: the head's string_views point into `up`.
+    up.erase(0, response_head_bytes);
     BodyCopy copied;
     switch (response.framing) {
       case BodyFraming::kNone:
@@ -650,8 +664,10 @@ class HttpConnection {
   std::string in_;
   std::string upstream_buf_;
   http::RequestParser parser_;
+  // Views into in_, valid until Serve() drops the head from it.
   http::RequestHead head_;
   size_t head_bytes_ = 0;
+  std::string method_;
   bool keep_alive_ = true;
   bool reuse_upstream_ = false;
 };

@@ -1,0 +1,412 @@
+// holdfast-edge with real processes on loopback: python backends (tests/support/backend.py),
+// curl as the client, and raw sockets for what curl will not send (smuggling vectors).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/process.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
+
+namespace {
+
+using holdfast::testing::FreePort;
+using holdfast::testing::Process;
+using holdfast::testing::RunResult;
+using holdfast::testing::TempDir;
+using holdfast::testing::WaitUntil;
+using namespace std::chrono_literals;
+
+const std::string kSourceDir = HF_SOURCE_DIR;
+
+struct Backend {
+  std::string name;
+  uint16_t port = 0;
+  std::unique_ptr<Process> process;
+};
+
+// Sends `request` on a new connection to 127.0.0.1:port and returns everything read until the
+// peer closes or 3 s pass.
+std::string RawExchange(uint16_t port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size()));
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+// A temporary edge: backends, a config with free ports, and holdfast-edge started on it.
+class EdgeLab {
+ public:
+  // `clusters_yaml` may use {web1} {web2} {api1} for the backends' ports, `listeners_yaml`
+  // {http} and {tcp} for the listeners'.
+  explicit EdgeLab(std::string listeners_yaml = kListeners, std::string routes_yaml = kRoutes,
+                   std::string clusters_yaml = kClusters, int workers = 2)
+      : workers_(workers) {
+    for (const char* name : {"web1", "web2", "api1"}) StartBackend(name);
+    http_port_ = FreePort();
+    tcp_port_ = FreePort();
+    std::map<std::string, std::string> vars = {{"{http}", std::to_string(http_port_)},
+                                               {"{tcp}", std::to_string(tcp_port_)}};
+    for (const Backend& b : backends_) vars["{" + b.name + "}"] = std::to_string(b.port);
+    std::string config = "listeners:\n" + listeners_yaml + "routes:\n" + routes_yaml +
+                         "clusters:\n" + clusters_yaml +
+                         "pops:\n  - name: test\n    region: local\n"
+                         "    nodes: [{name: node-1, addresses: [127.0.0.1]}]\n";
+    for (const auto& [k, v] : vars) {
+      for (size_t at; (at = config.find(k)) != std::string::npos;) config.replace(at, k.size(), v);
+    }
+    config_path_ = dir_.path() / "edge.yaml";
+    std::ofstream(config_path_) << config;
+    StartEdge();
+  }
+
+  void StartEdge() {
+    edge_ = std::make_unique<Process>(
+        std::vector<std::string>{HF_EDGE, "--config", config_path_.string(), "--node", "node-1",
+                                 "--admin", "127.0.0.1:0", "--workers", std::to_string(workers_),
+                                 "--drain-timeout", "10"},
+        dir_.path() / "edge.log");
+    const bool started = WaitUntil(
+        [&] {
+          return edge_->Output().find("event=edge.started") != std::string::npos ||
+                 !edge_->Running();
+        },
+        10s);
+    INFO(edge_->Output());
+    REQUIRE(started);
+    REQUIRE(edge_->Running());
+    std::smatch m;
+    const std::string log = edge_->Output();
+    REQUIRE(std::regex_search(log, m, std::regex("admin_port=([0-9]+)")));
+    admin_port_ = static_cast<uint16_t>(std::stoi(m[1]));
+  }
+
+  RunResult Curl(std::vector<std::string> args) const {
+    std::vector<std::string> argv = {"/usr/bin/curl", "-sS", "--max-time", "10"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return holdfast::testing::Run(argv, dir_.path(), 20s);
+  }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(http_port_) + path;
+  }
+  // The body of a GET through the edge.
+  std::string Get(const std::string& path, std::vector<std::string> extra = {}) const {
+    extra.push_back(Url(path));
+    return Curl(extra).out;
+  }
+  int Status(const std::string& path, std::vector<std::string> extra = {}) const {
+    extra.insert(extra.begin(), {"-o", "/dev/null", "-w", "%{http_code}"});
+    extra.push_back(Url(path));
+    const RunResult r = Curl(extra);
+    return r.out.empty() ? 0 : std::stoi(r.out);
+  }
+
+  // A sample of /metrics, e.g. Metric("holdfast_upstream_requests_total{cluster=\"web\"}").
+  double Metric(const std::string& series) const {
+    const RunResult r = Curl({"http://127.0.0.1:" + std::to_string(admin_port_) + "/metrics"});
+    for (size_t at = r.out.find(series + " "); at != std::string::npos;
+         at = r.out.find(series + " ", at + 1)) {
+      if (at == 0 || r.out[at - 1] == '\n') return std::stod(r.out.substr(at + series.size() + 1));
+    }
+    FAIL("no series " << series << " in /metrics:\n" << r.out);
+    return -1;
+  }
+
+  void KillBackend(const std::string& name) {
+    for (Backend& b : backends_) {
+      if (b.name == name) b.process.reset();
+    }
+  }
+
+  Process& edge() { return *edge_; }
+  uint16_t http_port() const { return http_port_; }
+  uint16_t tcp_port() const { return tcp_port_; }
+  uint16_t admin_port() const { return admin_port_; }
+
+  static constexpr const char* kListeners =
+      "  - {name: http, port: {http}, protocol: http, max_connections: 50}\n"
+      "  - {name: tcp, port: {tcp}, protocol: tcp, cluster: web}\n";
+  static constexpr const char* kRoutes =
+      "  - {name: api, match: {host: api.example.net, path_prefix: /v1/}, cluster: api}\n"
+      "  - {name: web, match: {path_prefix: /}, cluster: web,"
+      " retry: {attempts: 1, on: [connect_failure]}}\n";
+  static constexpr const char* kClusters =
+      "  - name: web\n"
+      "    endpoints: [{address: 127.0.0.1, port: {web1}}, {address: 127.0.0.1, port: {web2}}]\n"
+      "  - name: api\n"
+      "    endpoints: [{address: 127.0.0.1, port: {api1}}]\n";
+
+ private:
+  void StartBackend(const std::string& name) {
+    Backend b;
+    b.name = name;
+    b.process = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/python3", kSourceDir + "/tests/support/backend.py",
+                                 "--name", name},
+        dir_.path() / (name + ".log"));
+    Process& p = *b.process;
+    REQUIRE(WaitUntil([&] { return p.Output().find("listening") != std::string::npos; }, 10s));
+    std::smatch m;
+    const std::string out = p.Output();
+    REQUIRE(std::regex_search(out, m, std::regex("listening \\S+ ([0-9]+)")));
+    b.port = static_cast<uint16_t>(std::stoi(m[1]));
+    backends_.push_back(std::move(b));
+  }
+
+  int workers_;
+  TempDir dir_;
+  std::vector<Backend> backends_;
+  std::filesystem::path config_path_;
+  std::unique_ptr<Process> edge_;
+  uint16_t http_port_ = 0;
+  uint16_t tcp_port_ = 0;
+  uint16_t admin_port_ = 0;
+};
+
+TEST_CASE("the edge proxies GETs to both backends of a cluster, round robin", "[edge][http]") {
+  // One worker: round robin is per worker, and two would split the sequence between them.
+  EdgeLab lab(EdgeLab::kListeners, EdgeLab::kRoutes, EdgeLab::kClusters, /*workers=*/1);
+  std::multiset<std::string> seen;
+  for (int i = 0; i < 6; ++i) seen.insert(lab.Get("/page"));
+  CHECK(seen.count("web1 /page\n") == 3);
+  CHECK(seen.count("web2 /page\n") == 3);
+  CHECK(lab.Metric("holdfast_http_responses_total{listener=\"http\",class=\"2xx\"}") == 6);
+}
+
+TEST_CASE("requests are routed by host and path prefix", "[edge][http]") {
+  EdgeLab lab;
+  CHECK(lab.Get("/v1/users", {"-H", "Host: api.example.net"}) == "api1 /v1/users\n");
+  CHECK(lab.Get("/v1/users", {"-H", "Host: API.Example.NET:8080"}) == "api1 /v1/users\n");
+  // Another host, or another path on the API host, goes to the catch-all.
+  CHECK(lab.Get("/v1/users", {"-H", "Host: www.example.net"}).rfind("web", 0) == 0);
+  CHECK(lab.Get("/v2/users", {"-H", "Host: api.example.net"}).rfind("web", 0) == 0);
+}
+
+TEST_CASE("a request with no route is answered 404 by the edge", "[edge][http]") {
+  EdgeLab lab(EdgeLab::kListeners,
+              "  - {name: api, match: {host: api.example.net}, cluster: api}\n");
+  CHECK(lab.Status("/", {"-H", "Host: other.example.net"}) == 404);
+  CHECK(lab.Status("/", {"-H", "Host: api.example.net"}) == 200);
+}
+
+TEST_CASE("the backend sees forwarding fields and the client's own fields, not hop-by-hop ones",
+          "[edge][http]") {
+  EdgeLab lab;
+  const RunResult r =
+      lab.Curl({"-H", "X-Forwarded-For: 198.51.100.7", "-H", "X-Custom: kept", "-H",
+                "Connection: keep-alive, X-Drop-Me", "-H", "X-Drop-Me: 1", lab.Url("/echo?q=1")});
+  INFO(r.out << r.err);
+  const nlohmann::json echo = nlohmann::json::parse(r.out);
+  std::map<std::string, std::string> headers;
+  for (const auto& h : echo["headers"]) headers[h[0].get<std::string>()] = h[1];
+  CHECK(echo["target"] == "/echo?q=1");
+  CHECK(headers["X-Forwarded-For"] == "198.51.100.7, 127.0.0.1");
+  CHECK(headers["X-Forwarded-Proto"] == "http");
+  CHECK(headers["Forwarded"] == "for=127.0.0.1;proto=http");
+  CHECK(headers["Via"] == "1.1 holdfast");
+  CHECK(headers["X-Custom"] == "kept");
+  CHECK(headers.count("X-Drop-Me") == 0);
+  CHECK(headers.count("Connection") == 0);
+}
+
+TEST_CASE("request bodies reach the backend, with Content-Length and chunked", "[edge][http]") {
+  EdgeLab lab;
+  const std::string body(100000, 'x');
+  std::ofstream(std::filesystem::temp_directory_path() / "hf-edge-body") << body;
+  for (const bool chunked : {false, true}) {
+    INFO("chunked: " << chunked);
+    std::vector<std::string> args = {
+        "--data-binary", "@" + (std::filesystem::temp_directory_path() / "hf-edge-body").string(),
+        lab.Url("/echo")};
+    if (chunked) args.insert(args.begin(), {"-H", "Transfer-Encoding: chunked"});
+    const RunResult r = lab.Curl(args);
+    INFO(r.err);
+    const nlohmann::json echo = nlohmann::json::parse(r.out);
+    CHECK(echo["method"] == "POST");
+    CHECK(echo["body"].get<std::string>().size() == body.size());
+  }
+  std::filesystem::remove(std::filesystem::temp_directory_path() / "hf-edge-body");
+}
+
+TEST_CASE("chunked responses and keep-alive reach the client intact", "[edge][http]") {
+  EdgeLab lab;
+  const RunResult r =
+      lab.Curl({"-v", lab.Url("/chunked"), lab.Url("/chunked"), lab.Url("/status/204")});
+  INFO(r.err);
+  CHECK(r.out == "one two three\none two three\n");
+  // curl reuses the one connection for all three requests.
+  CHECK(r.err.find("Re-using existing connection") != std::string::npos);
+  CHECK(r.err.find("Connection #0 to host 127.0.0.1 left intact") != std::string::npos);
+  CHECK(lab.Metric("holdfast_listener_connections_total{listener=\"http\"}") == 1);
+}
+
+TEST_CASE("smuggling vectors are answered 400 and never forwarded", "[edge][http]") {
+  EdgeLab lab;
+  const char* vector = GENERATE(
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\nX",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nContent-Length: 5\r\n\r\nhello!",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", "GET / HTTP/1.1\nHost: a\n\n");
+  INFO(vector);
+  const std::string reply = RawExchange(lab.http_port(), vector);
+  CHECK(reply.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(reply.find("Connection: close") != std::string::npos);
+  CHECK(lab.Metric("holdfast_upstream_requests_total{cluster=\"web\"}") == 0);
+  CHECK(lab.Metric("holdfast_http_bad_requests_total{listener=\"http\"}") == 1);
+}
+
+TEST_CASE("a request with a bad chunk size is cut off, and nothing after it is forwarded",
+          "[edge][http]") {
+  EdgeLab lab;
+  // The second request hides inside the first one's body for a parser that misreads chunks.
+  const std::string reply =
+      RawExchange(lab.http_port(),
+                  "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "zz\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(reply.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(reply.find("/smuggled") == std::string::npos);
+  // The POST's head went on before its body broke; the hidden GET never did.
+  CHECK(lab.Metric("holdfast_upstream_requests_total{cluster=\"web\"}") == 1);
+}
+
+TEST_CASE("a dead backend is routed around, and a dead cluster is a 502", "[edge][http]") {
+  EdgeLab lab;
+  lab.KillBackend("web2");
+  for (int i = 0; i < 6; ++i) CHECK(lab.Get("/x") == "web1 /x\n");
+  CHECK(lab.Metric("holdfast_upstream_connect_failures_total{cluster=\"web\"}") >= 1);
+  CHECK(lab.Metric("holdfast_upstream_retries_total{cluster=\"web\"}") >= 1);
+  lab.KillBackend("web1");
+  CHECK(lab.Status("/x") == 502);
+  lab.KillBackend("api1");
+  CHECK(lab.Status("/v1/x", {"-H", "Host: api.example.net"}) == 502);
+}
+
+TEST_CASE("a TCP listener passes bytes both ways to its cluster", "[edge][tcp]") {
+  EdgeLab lab;
+  std::set<std::string> seen;
+  for (int i = 0; i < 4; ++i) {
+    const RunResult r = lab.Curl({"http://127.0.0.1:" + std::to_string(lab.tcp_port()) + "/l4"});
+    seen.insert(r.out);
+  }
+  CHECK(seen == std::set<std::string>{"web1 /l4\n", "web2 /l4\n"});
+  // Half-close: the client shuts its side after the request; the answer still comes back.
+  const std::string reply = RawExchange(lab.tcp_port(), "GET /half HTTP/1.0\r\n\r\n");
+  CHECK(reply.find(" /half") != std::string::npos);
+}
+
+TEST_CASE("connections over max_connections are closed at once, admitted ones keep working",
+          "[edge][http]") {
+  EdgeLab lab("  - {name: http, port: {http}, protocol: http, max_connections: 2}\n");
+  // Two idle keep-alive connections hold both places.
+  std::vector<int> held;
+  for (int i = 0; i < 2; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(lab.http_port());
+    ::inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    held.push_back(fd);
+  }
+  REQUIRE(WaitUntil(
+      [&] { return lab.Metric("holdfast_listener_connections_active{listener=\"http\"}") == 2; },
+      5s));
+  CHECK(lab.Status("/") == 0);  // closed without an answer
+  CHECK(lab.Metric("holdfast_listener_connections_refused_total{listener=\"http\"}") >= 1);
+  // The admitted connections are still served.
+  const std::string ok = "GET /held HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  REQUIRE(::send(held[0], ok.data(), ok.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(ok.size()));
+  char buf[512];
+  timeval tv{3, 0};
+  ::setsockopt(held[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const ssize_t n = ::recv(held[0], buf, sizeof buf, 0);
+  REQUIRE(n > 0);
+  CHECK(std::string(buf, static_cast<size_t>(n)).rfind("HTTP/1.1 200", 0) == 0);
+  for (const int fd : held) ::close(fd);
+  // Once they are gone, new connections are admitted again.
+  CHECK(WaitUntil([&] { return lab.Status("/") == 200; }, 5s));
+}
+
+TEST_CASE("SIGTERM drains: in-flight requests finish, /ready says 503, then exit 0",
+          "[edge][lifecycle]") {
+  EdgeLab lab;
+  std::string slow;
+  std::thread client([&] { slow = lab.Get("/slow?ms=1500"); });
+  REQUIRE(WaitUntil(
+      [&] { return lab.Metric("holdfast_upstream_requests_active{cluster=\"web\"}") == 1; }, 5s));
+  lab.edge().Signal(SIGTERM);
+  REQUIRE(WaitUntil(
+      [&] { return lab.edge().Output().find("event=edge.draining") != std::string::npos; }, 5s));
+  // New connections are refused while the slow one finishes, and /ready says why.
+  CHECK(lab.Status("/") != 200);
+  CHECK(lab.Curl({"http://127.0.0.1:" + std::to_string(lab.admin_port()) + "/ready"}).out ==
+        "draining\n");
+  client.join();
+  CHECK(slow.find("slow 1500") != std::string::npos);
+  const std::optional<int> code = lab.edge().Wait(10s);
+  INFO(lab.edge().Output());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(lab.edge().Output().find("event=edge.stopped connections_cut=0") != std::string::npos);
+}
+
+TEST_CASE("the admin listener answers health, readiness, clusters and config", "[edge][admin]") {
+  EdgeLab lab;
+  const std::string admin = "http://127.0.0.1:" + std::to_string(lab.admin_port());
+  CHECK(lab.Curl({admin + "/healthz"}).out == "ok\n");
+  CHECK(lab.Curl({admin + "/ready"}).out == "ready\n");
+  const nlohmann::json clusters = nlohmann::json::parse(lab.Curl({admin + "/clusters"}).out);
+  CHECK(clusters["clusters"].size() == 2);
+  CHECK(clusters["clusters"][0]["endpoints"].size() == 2);
+  const nlohmann::json config = nlohmann::json::parse(lab.Curl({admin + "/config"}).out);
+  CHECK(config["node"] == "node-1");
+  CHECK(config["pop"] == "test");
+  CHECK_FALSE(config["version"].get<std::string>().empty());
+}
+
+TEST_CASE("an invalid config stops the edge at start with the finding", "[edge][lifecycle]") {
+  TempDir dir;
+  std::ofstream(dir.path() / "bad.yaml")
+      << "listeners:\n  - {name: http, port: 0, protocol: http}\n";
+  const RunResult r = holdfast::testing::Run(
+      {HF_EDGE, "--config", (dir.path() / "bad.yaml").string(), "--node", "n"}, dir.path());
+  INFO(r.out << r.err);
+  REQUIRE(r.exited);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("event=config.finding") != std::string::npos);
+  CHECK(r.err.find("event=edge.config_rejected") != std::string::npos);
+}
+
+}  // namespace

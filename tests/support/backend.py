@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""A real HTTP/1.1 backend for the edge's tests and the lab: a threaded server on loopback.
+
+  backend.py --name NAME [--address 127.0.0.1] [--port 0]
+
+Prints "listening HOST PORT" on stdout once it accepts connections. Answers:
+  GET  /healthz            200 "ok" (503 after POST /fail-health, 200 again after /heal)
+  GET  /slow?ms=N          waits N ms, then 200
+  GET  /status/NNN         that status
+  GET  /chunked            a chunked response of three chunks
+  GET  /count              how many requests this backend has received, before this one
+  *    /echo               the request's method, target, headers and body, as JSON
+  *    anything else       200 "NAME PATH"
+Every response carries "X-Backend: NAME". Keep-alive works (HTTP/1.1).
+"""
+import argparse
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+state = {"count": 0, "healthy": True}
+lock = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "holdfast-test-backend"
+
+    def log_message(self, *args):
+        pass
+
+    def _body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length", "0") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status, body, content_type="text/plain"):
+        self.send_response(status)
+        self.send_header("X-Backend", self.server.name)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _handle(self):
+        with lock:
+            before = state["count"]
+            state["count"] += 1
+        body = self._body()
+        url = urlsplit(self.path)
+        path = url.path
+        if path == "/healthz":
+            ok = state["healthy"]
+            return self._send(200 if ok else 503, b"ok\n" if ok else b"failing\n")
+        if path == "/fail-health":
+            state["healthy"] = False
+            return self._send(200, b"health now fails\n")
+        if path == "/heal":
+            state["healthy"] = True
+            return self._send(200, b"health now passes\n")
+        if path == "/count":
+            return self._send(200, f"{before}\n".encode())
+        if path == "/slow":
+            ms = int(parse_qs(url.query).get("ms", ["100"])[0])
+            time.sleep(ms / 1000.0)
+            return self._send(200, f"{self.server.name} slow {ms}\n".encode())
+        if path.startswith("/status/"):
+            return self._send(int(path.split("/")[2]), f"{self.server.name} {path}\n".encode())
+        if path == "/chunked":
+            self.send_response(200)
+            self.send_header("X-Backend", self.server.name)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"one ", b"two ", b"three\n"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+            return None
+        if path == "/echo":
+            echo = {
+                "method": self.command,
+                "target": self.path,
+                "headers": [[k, v] for k, v in self.headers.items()],
+                "body": body.decode("utf-8", "replace"),
+            }
+            return self._send(200, json.dumps(echo).encode(), "application/json")
+        return self._send(200, f"{self.server.name} {path}\n".encode())
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = _handle
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--address", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    server = ThreadingHTTPServer((args.address, args.port), Handler)
+    server.daemon_threads = True
+    server.name = args.name
+    print(f"listening {server.server_address[0]} {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
