@@ -90,6 +90,18 @@ class EdgeLab {
     StartEdge();
   }
 
+  // Every lab ends with a drain: the edge must exit 0 and its log hold no sanitizer report.
+  ~EdgeLab() {
+    if (!edge_ || !edge_->Running()) return;
+    edge_->Signal(SIGTERM);
+    const std::optional<int> code = edge_->Wait(15s);
+    const std::string log = edge_->Output();
+    INFO(log);
+    CHECK(code == std::optional<int>(0));
+    CHECK(log.find("Sanitizer") == std::string::npos);
+    CHECK(log.find("runtime error") == std::string::npos);
+  }
+
   void StartEdge() {
     edge_ = std::make_unique<Process>(
         std::vector<std::string>{HF_EDGE, "--config", config_path_.string(), "--node", "node-1",
