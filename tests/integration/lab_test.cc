@@ -1,0 +1,72 @@
+// deploy/lab/up and deploy/lab/down, run as the README says, in a temporary lab directory: the
+// edges of the example config answer through their backends, endpoints.json names what runs,
+// and down leaves nothing running. The lab binds the example config's fixed loopback ports, so
+// this test runs alone (RUN_SERIAL) and fails if another lab is up.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
+
+namespace {
+
+using holdfast::testing::RunResult;
+using holdfast::testing::TempDir;
+using namespace std::chrono_literals;
+
+const std::string kSourceDir = HF_SOURCE_DIR;
+
+TEST_CASE("deploy/lab/up serves the example config through every node; down stops it all",
+          "[lab]") {
+  TempDir dir;
+  const std::string lab = (dir.path() / "lab").string();
+  const RunResult up = holdfast::testing::Run({kSourceDir + "/deploy/lab/up", "--dir", lab},
+                                              kSourceDir, 300s);
+  // Whatever happens below, the lab is stopped.
+  struct Down {
+    std::string lab;
+    ~Down() { holdfast::testing::Run({kSourceDir + "/deploy/lab/down", "--dir", lab}, kSourceDir); }
+  } down{lab};
+  INFO(up.out << up.err);
+  REQUIRE(up.exited);
+  REQUIRE(up.exit_code == 0);
+
+  std::ifstream in(lab + "/endpoints.json");
+  const nlohmann::json endpoints = nlohmann::json::parse(in);
+  CHECK(endpoints["dir"] == lab);
+  REQUIRE(endpoints["pops"].size() == 3);
+  CHECK(endpoints["backends"].size() == 4);
+  std::vector<int> pids;
+  for (const auto& pop : endpoints["pops"]) {
+    for (const auto& node : pop["nodes"]) {
+      INFO(node.dump());
+      const RunResult r = holdfast::testing::Run(
+          {"/usr/bin/curl", "-sS", "--max-time", "5", "http://" + node["http"].get<std::string>() +
+                                                          "/hello"},
+          kSourceDir);
+      CHECK(r.out.find("backend-web-") == 0);
+      const RunResult ready = holdfast::testing::Run(
+          {"/usr/bin/curl", "-sS", "--max-time", "5",
+           "http://" + node["admin"].get<std::string>() + "/ready"},
+          kSourceDir);
+      CHECK(ready.out == "ready\n");
+      pids.push_back(node["pid"]);
+    }
+  }
+  for (const auto& b : endpoints["backends"]) pids.push_back(b["pid"]);
+
+  const RunResult stopped =
+      holdfast::testing::Run({kSourceDir + "/deploy/lab/down", "--dir", lab}, kSourceDir);
+  CHECK(stopped.exit_code == 0);
+  CHECK(stopped.out.find("stopped 8 process(es)") != std::string::npos);
+  for (const int pid : pids) {
+    INFO("pid " << pid);
+    CHECK(::kill(pid, 0) != 0);
+  }
+}
+
+}  // namespace
