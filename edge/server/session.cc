@@ -38,22 +38,27 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
 }
 
-// Closes the socket it guards when its deadline passes. Re-armed by the session for each phase;
-// `fired` tells the session that an error came from the deadline. One per session, on the
-// session's worker.
+// Cancels the I/O on the sockets it guards when its deadline passes, which ends whatever the
+// session waits for with operation_aborted; `fired` tells the session why. Re-armed by the
+// session for each phase. Arming is cheap on purpose: it only moves `at`, and the timer is
+// touched only when the new deadline is earlier than the one it sleeps towards, so a request
+// costs about one timer wakeup, not one per phase. One per session, on the session's worker.
 struct Deadline {
+  using Clock = std::chrono::steady_clock;
+
   explicit Deadline(const asio::any_io_executor& ex) : timer(ex) {
-    timer.expires_at(std::chrono::steady_clock::time_point::max());
+    timer.expires_at(Clock::time_point::max());
   }
 
-  // At `d` from now, closes `s` and `also` (when given).
+  // At `d` from now, cancels the I/O of `s` and `second` (when given).
   void Arm(absl::Duration d, tcp::socket* s, tcp::socket* second = nullptr) {
     target = s;
     also = second;
     fired = false;
-    timer.expires_after(ToChrono(d));
+    at = Clock::now() + ToChrono(d);
+    if (at < timer.expiry()) timer.expires_at(at);
   }
-  void Disarm() { timer.expires_at(std::chrono::steady_clock::time_point::max()); }
+  void Disarm() { at = Clock::time_point::max(); }
   void Finish() {
     done = true;
     target = also = nullptr;
@@ -61,6 +66,7 @@ struct Deadline {
   }
 
   asio::steady_timer timer;
+  Clock::time_point at = Clock::time_point::max();
   tcp::socket* target = nullptr;
   tcp::socket* also = nullptr;
   bool fired = false;
@@ -71,13 +77,16 @@ asio::awaitable<void> Watch(std::shared_ptr<Deadline> d) {
   while (!d->done) {
     co_await d->timer.async_wait(kAwait);
     if (d->done) break;
-    if (d->timer.expiry() <= std::chrono::steady_clock::now()) {
-      d->fired = true;
-      asio::error_code ignored;
-      if (d->target != nullptr) d->target->close(ignored);
-      if (d->also != nullptr) d->also->close(ignored);
-      d->timer.expires_at(std::chrono::steady_clock::time_point::max());
+    if (Deadline::Clock::now() < d->at) {
+      d->timer.expires_at(d->at);  // the deadline moved on while the timer slept
+      continue;
     }
+    d->fired = true;
+    asio::error_code ignored;
+    if (d->target != nullptr) d->target->cancel(ignored);
+    if (d->also != nullptr) d->also->cancel(ignored);
+    d->at = Deadline::Clock::time_point::max();
+    d->timer.expires_at(d->at);
   }
 }
 
@@ -98,6 +107,15 @@ asio::awaitable<std::pair<asio::error_code, size_t>> ReadSome(tcp::socket& s, st
 
 asio::awaitable<asio::error_code> WriteAll(tcp::socket& s, std::string_view data) {
   auto [ec, n] = co_await asio::async_write(s, asio::buffer(data.data(), data.size()), kAwait);
+  co_return ec;
+}
+
+// A head and the body bytes that came with it, in one write (one syscall for most responses).
+asio::awaitable<asio::error_code> WriteAll(tcp::socket& s, std::string_view head,
+                                           std::string_view body) {
+  const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head.data(), head.size()),
+                                                     asio::buffer(body.data(), body.size())};
+  auto [ec, n] = co_await asio::async_write(s, buffers, kAwait);
   co_return ec;
 }
 
@@ -358,9 +376,8 @@ class HttpConnection {
   // or answered with an error).
   asio::awaitable<bool> ReadHead() {
     parser_.Reset();
-    deadline_->Arm(listener_.idle_timeout, &client_);
     bool started = !in_.empty();
-    if (started) deadline_->Arm(kHeadTimeout, &client_);
+    deadline_->Arm(started ? kHeadTimeout : listener_.idle_timeout, &client_);
     for (;;) {
       if (!in_.empty()) {
         const http::ParseResult r = parser_.Parse(in_, head_);
@@ -376,6 +393,18 @@ class HttpConnection {
           co_await Answer(r.http_status, r.error, /*keep_alive=*/false);
           co_return false;
         }
+        if (!started) {
+          // Part of a head: the rest must come within kHeadTimeout, however it trickles in.
+          started = true;
+          deadline_->Arm(kHeadTimeout, &client_);
+        }
+      } else {
+        // Idle between requests: hold no buffer, only wait until the client sends something.
+        // This is what keeps an idle keep-alive connection small.
+        std::string().swap(in_);
+        std::string().swap(upstream_buf_);
+        auto [ec] = co_await client_.async_wait(tcp::socket::wait_read, kAwait);
+        if (ec) co_return false;
       }
       auto [ec, n] = co_await ReadSome(client_, in_);
       if (ec || n == 0) {
@@ -384,10 +413,6 @@ class HttpConnection {
           co_await Answer(408, "request head not received in time", false);
         }
         co_return false;
-      }
-      if (!started) {
-        started = true;
-        deadline_->Arm(kHeadTimeout, &client_);
       }
     }
   }
@@ -531,19 +556,26 @@ class HttpConnection {
     // The route's timeout covers the whole exchange; the deadline closes the backend socket,
     // which ends whatever is waiting on it.
     deadline_->Arm(route.per_try_timeout, &upstream, &client_);
-    if (co_await WriteAll(upstream, upstream_head)) {
+    // The part of a Content-Length body that came with the head goes out with it.
+    uint64_t body_left = head_.content_length;
+    size_t with_head = 0;
+    if (head_.framing == BodyFraming::kLength && !head_.expect_continue) {
+      with_head = static_cast<size_t>(std::min<uint64_t>(body_left, in_.size()));
+      body_left -= with_head;
+    }
+    if (co_await WriteAll(upstream, upstream_head, std::string_view(in_).substr(0, with_head))) {
       failure = deadline_->fired ? Failure::kTimeout : Failure::kReset;
       co_return 0;
     }
+    in_.erase(0, with_head);
     if (has_body) {
       if (head_.expect_continue && co_await WriteAll(client_, "HTTP/1.1 100 Continue\r\n\r\n")) {
         failure = Failure::kNone;
         co_return 0;
       }
-      const BodyCopy copied =
-          head_.framing == BodyFraming::kChunked
-              ? co_await CopyChunked(client_, in_, upstream, /*dechunk=*/false)
-              : co_await CopyLength(client_, in_, head_.content_length, upstream);
+      const BodyCopy copied = head_.framing == BodyFraming::kChunked
+                                  ? co_await CopyChunked(client_, in_, upstream, /*dechunk=*/false)
+                                  : co_await CopyLength(client_, in_, body_left, upstream);
       if (!copied.ok) {
         if (copied.malformed) {
           // The backend got a head and part of a body; closing its connection ends that
@@ -619,20 +651,31 @@ class HttpConnection {
     // The body may take the route's whole timeout; a client that stops reading, or a backend
     // that stops sending, is cut off by it.
     deadline_->Arm(route.timeout, &upstream, &client_);
-    if (co_await WriteAll(
-            client_, ClientResponseHead(response, head_.minor_version, keep_alive_, dechunk))) {
+    // The body bytes read with the head go out with it: one write for most responses.
+    const std::string_view after_head = std::string_view(up).substr(response_head_bytes);
+    size_t out_with_head = 0;
+    uint64_t out_left = response.content_length;
+    if (response.framing == BodyFraming::kLength) {
+      out_with_head = static_cast<size_t>(std::min<uint64_t>(out_left, after_head.size()));
+      out_left -= out_with_head;
+    } else if (response.framing == BodyFraming::kUntilClose) {
+      out_with_head = after_head.size();
+    }
+    if (co_await WriteAll(client_,
+                          ClientResponseHead(response, head_.minor_version, keep_alive_, dechunk),
+                          after_head.substr(0, out_with_head))) {
       failure = Failure::kNone;
       keep_alive_ = false;
       co_return 0;
     }
     // Only now: the head's string_views point into `up`.
-    up.erase(0, response_head_bytes);
+    up.erase(0, response_head_bytes + out_with_head);
     BodyCopy copied;
     switch (response.framing) {
       case BodyFraming::kNone:
         break;
       case BodyFraming::kLength:
-        copied = co_await CopyLength(upstream, up, response.content_length, client_);
+        copied = co_await CopyLength(upstream, up, out_left, client_);
         break;
       case BodyFraming::kChunked:
         copied = co_await CopyChunked(upstream, up, client_, dechunk);

@@ -7,6 +7,7 @@
 #include <asio/post.hpp>
 #include <asio/socket_base.hpp>
 #include <asio/steady_timer.hpp>
+#include <cerrno>
 #include <exception>
 #include <utility>
 
@@ -157,21 +158,14 @@ std::optional<size_t> Worker::Pick(size_t index, uint64_t hash, std::optional<si
 }
 
 std::optional<asio::ip::tcp::socket> Worker::TakeIdle(size_t cluster, size_t endpoint) {
+  // Newest first: the least likely to have been closed by the backend's keep-alive timeout.
+  // One that was closed anyway fails before any response byte, and the session sends the
+  // (bodiless) request again on a fresh connection; no probe syscall on every request.
   auto& idle = clusters_[cluster]->idle[endpoint];
-  while (!idle.empty()) {
-    asio::ip::tcp::socket s = std::move(idle.back());
-    idle.pop_back();
-    // A backend that closed its end while idle shows as readable; drop those.
-    asio::error_code ec;
-    const size_t pending = s.available(ec);
-    if (!ec && pending == 0 && s.is_open()) {
-      char probe;
-      const ssize_t n = ::recv(s.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n < 0 && errno == EAGAIN) return s;  // EWOULDBLOCK is EAGAIN on Linux
-    }
-    Dec(shared_.metrics->cluster[cluster].active_connections);
-  }
-  return std::nullopt;
+  if (idle.empty()) return std::nullopt;
+  asio::ip::tcp::socket s = std::move(idle.back());
+  idle.pop_back();
+  return s;
 }
 
 void Worker::PutIdle(size_t cluster, size_t endpoint, asio::ip::tcp::socket socket) {
