@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/cat.h"
+#include "edge/server/byte_buffer.h"
 #include "edge/server/io.h"
 #include "edge/server/worker.h"
 #include "edge/upstream/stable_hash.h"
@@ -29,6 +30,7 @@ using asio::ip::tcp;
 using http::BodyFraming;
 using http::ParseStatus;
 
+// Bodies stream through in reads of this size.
 constexpr size_t kReadChunk = 16 * 1024;
 // From the first byte of a request head to its end: a client dripping a head (slowloris) is
 // cut off here, however often it sends a byte.
@@ -96,12 +98,13 @@ std::shared_ptr<Deadline> StartDeadline(Worker& w) {
   return d;
 }
 
-// Appends what the socket has (at most kReadChunk) to `buf`. 0 with an error at the end.
-asio::awaitable<std::pair<asio::error_code, size_t>> ReadSome(tcp::socket& s, std::string& buf) {
-  const size_t old = buf.size();
-  buf.resize(old + kReadChunk);
-  auto [ec, n] = co_await s.async_read_some(asio::buffer(buf.data() + old, kReadChunk), kAwait);
-  buf.resize(old + n);
+// Appends what the socket has to `buf`, reading at most `want` bytes or what `buf` has room for.
+// 0 with an error at the end.
+asio::awaitable<std::pair<asio::error_code, size_t>> ReadSome(tcp::socket& s, ByteBuffer& buf,
+                                                              size_t want = 1024) {
+  const std::span<char> space = buf.Prepare(want);
+  auto [ec, n] = co_await s.async_read_some(asio::buffer(space.data(), space.size()), kAwait);
+  buf.Commit(n);
   co_return std::make_pair(ec, n);
 }
 
@@ -218,52 +221,51 @@ struct BodyCopy {
   bool malformed = false;    // the source sent a body that breaks its framing
 };
 
-asio::awaitable<BodyCopy> CopyLength(tcp::socket& from, std::string& buffered, uint64_t length,
+asio::awaitable<BodyCopy> CopyLength(tcp::socket& from, ByteBuffer& buffered, uint64_t length,
                                      tcp::socket& to) {
   while (length > 0) {
     if (buffered.empty()) {
-      auto [ec, n] = co_await ReadSome(from, buffered);
+      auto [ec, n] = co_await ReadSome(from, buffered, kReadChunk);
       if (ec || n == 0) co_return BodyCopy{false, true};
     }
     const size_t take = static_cast<size_t>(std::min<uint64_t>(length, buffered.size()));
-    if (co_await WriteAll(to, std::string_view(buffered).substr(0, take))) {
+    if (co_await WriteAll(to, buffered.view().substr(0, take))) {
       co_return BodyCopy{false, false};
     }
-    buffered.erase(0, take);
+    buffered.Consume(take);
     length -= take;
   }
   co_return BodyCopy{};
 }
 
 // Chunked: forwards exactly the bytes the decoder checked, or (dechunk) only the payload.
-asio::awaitable<BodyCopy> CopyChunked(tcp::socket& from, std::string& buffered, tcp::socket& to,
+asio::awaitable<BodyCopy> CopyChunked(tcp::socket& from, ByteBuffer& buffered, tcp::socket& to,
                                       bool dechunk) {
   http::ChunkedDecoder decoder;
   std::string payload;
   for (;;) {
     if (buffered.empty()) {
-      auto [ec, n] = co_await ReadSome(from, buffered);
+      auto [ec, n] = co_await ReadSome(from, buffered, kReadChunk);
       if (ec || n == 0) co_return BodyCopy{false, true};
     }
     payload.clear();
-    const auto r = decoder.Feed(buffered, dechunk ? &payload : nullptr);
+    const auto r = decoder.Feed(buffered.view(), dechunk ? &payload : nullptr);
     if (r.error) co_return BodyCopy{false, true, true};
     const std::string_view out =
-        dechunk ? std::string_view(payload) : std::string_view(buffered).substr(0, r.consumed);
+        dechunk ? std::string_view(payload) : buffered.view().substr(0, r.consumed);
     if (!out.empty() && co_await WriteAll(to, out)) co_return BodyCopy{false, false};
-    buffered.erase(0, r.consumed);
+    buffered.Consume(r.consumed);
     if (r.done) co_return BodyCopy{};
   }
 }
 
-asio::awaitable<BodyCopy> CopyUntilClose(tcp::socket& from, std::string& buffered,
-                                         tcp::socket& to) {
+asio::awaitable<BodyCopy> CopyUntilClose(tcp::socket& from, ByteBuffer& buffered, tcp::socket& to) {
   for (;;) {
     if (!buffered.empty()) {
-      if (co_await WriteAll(to, buffered)) co_return BodyCopy{false, false};
-      buffered.clear();
+      if (co_await WriteAll(to, buffered.view())) co_return BodyCopy{false, false};
+      buffered.Clear();
     }
-    auto [ec, n] = co_await ReadSome(from, buffered);
+    auto [ec, n] = co_await ReadSome(from, buffered, kReadChunk);
     if (ec == asio::error::eof || (!ec && n == 0)) co_return BodyCopy{};
     if (ec) co_return BodyCopy{false, true};
   }
@@ -380,7 +382,7 @@ class HttpConnection {
     deadline_->Arm(started ? kHeadTimeout : listener_.idle_timeout, &client_);
     for (;;) {
       if (!in_.empty()) {
-        const http::ParseResult r = parser_.Parse(in_, head_);
+        const http::ParseResult r = parser_.Parse(in_.view(), head_);
         if (r.status == ParseStatus::kComplete) {
           head_bytes_ = r.head_bytes;
           co_return true;
@@ -399,12 +401,11 @@ class HttpConnection {
           deadline_->Arm(kHeadTimeout, &client_);
         }
       } else {
-        // Idle between requests: hold no buffer, only wait until the client sends something.
-        // This is what keeps an idle keep-alive connection small.
-        std::string().swap(in_);
-        std::string().swap(upstream_buf_);
-        auto [ec] = co_await client_.async_wait(tcp::socket::wait_read, kAwait);
-        if (ec) co_return false;
+        // Idle between requests: give back what a large request or response grew the
+        // buffers to; the next read needs only a small one. This keeps idle keep-alive
+        // connections small.
+        if (in_.capacity() > ByteBuffer::kInitialCapacity) in_.Release();
+        upstream_buf_.Release();
       }
       auto [ec, n] = co_await ReadSome(client_, in_);
       if (ec || n == 0) {
@@ -463,7 +464,7 @@ class HttpConnection {
     // The head's string_views point into in_: what is still needed is copied before the head
     // is dropped from the buffer (the body, if any, follows it there).
     method_.assign(head_.method);
-    in_.erase(0, head_bytes_);
+    in_.Consume(head_bytes_);
 
     for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
       if (attempt > 0) Inc(cm.retries);
@@ -563,11 +564,11 @@ class HttpConnection {
       with_head = static_cast<size_t>(std::min<uint64_t>(body_left, in_.size()));
       body_left -= with_head;
     }
-    if (co_await WriteAll(upstream, upstream_head, std::string_view(in_).substr(0, with_head))) {
+    if (co_await WriteAll(upstream, upstream_head, in_.view().substr(0, with_head))) {
       failure = deadline_->fired ? Failure::kTimeout : Failure::kReset;
       co_return 0;
     }
-    in_.erase(0, with_head);
+    in_.Consume(with_head);
     if (has_body) {
       if (head_.expect_continue && co_await WriteAll(client_, "HTTP/1.1 100 Continue\r\n\r\n")) {
         failure = Failure::kNone;
@@ -596,14 +597,14 @@ class HttpConnection {
     }
 
     // The response head; interim 1xx responses are passed on and the next head read.
-    std::string& up = upstream_buf_;
-    up.clear();
+    ByteBuffer& up = upstream_buf_;
+    up.Clear();
     http::ResponseParser parser;
     http::ResponseHead response;
     size_t response_head_bytes = 0;
     for (;;) {
       const http::ParseResult r =
-          up.empty() ? http::ParseResult{} : parser.Parse(up, method_, response);
+          up.empty() ? http::ParseResult{} : parser.Parse(up.view(), method_, response);
       if (r.status == ParseStatus::kInvalid) {
         spdlog::warn("event=http.bad_response cluster={} reason=\"{}\"", cluster.name, r.error);
         failure = Failure::kBadResponse;
@@ -626,7 +627,7 @@ class HttpConnection {
             failure = Failure::kNone;
             co_return 0;
           }
-          up.erase(0, r.head_bytes);
+          up.Consume(r.head_bytes);
           parser.Reset();
           continue;
         }
@@ -652,7 +653,7 @@ class HttpConnection {
     // that stops sending, is cut off by it.
     deadline_->Arm(route.timeout, &upstream, &client_);
     // The body bytes read with the head go out with it: one write for most responses.
-    const std::string_view after_head = std::string_view(up).substr(response_head_bytes);
+    const std::string_view after_head = up.view().substr(response_head_bytes);
     size_t out_with_head = 0;
     uint64_t out_left = response.content_length;
     if (response.framing == BodyFraming::kLength) {
@@ -669,7 +670,7 @@ class HttpConnection {
       co_return 0;
     }
     // Only now: the head's string_views point into `up`.
-    up.erase(0, response_head_bytes + out_with_head);
+    up.Consume(response_head_bytes + out_with_head);
     BodyCopy copied;
     switch (response.framing) {
       case BodyFraming::kNone:
@@ -704,8 +705,8 @@ class HttpConnection {
   tcp::socket client_;
   std::shared_ptr<Deadline> deadline_;
   std::string client_ip_;
-  std::string in_;
-  std::string upstream_buf_;
+  ByteBuffer in_;
+  ByteBuffer upstream_buf_;
   http::RequestParser parser_;
   // Views into in_, valid until Serve() drops the head from it.
   http::RequestHead head_;
