@@ -16,7 +16,7 @@ namespace holdfast::edge {
 class ByteBuffer {
  public:
   // The first allocation: enough for a typical request head in one read.
-  static constexpr size_t kInitialCapacity = 2048;
+  static constexpr size_t kInitialCapacity = 1024;
   // The most one read asks for.
   static constexpr size_t kMaxRead = 64 * 1024;
 

@@ -101,7 +101,7 @@ std::shared_ptr<Deadline> StartDeadline(Worker& w) {
 // Appends what the socket has to `buf`, reading at most `want` bytes or what `buf` has room for.
 // 0 with an error at the end.
 asio::awaitable<std::pair<asio::error_code, size_t>> ReadSome(tcp::socket& s, ByteBuffer& buf,
-                                                              size_t want = 1024) {
+                                                              size_t want = 512) {
   const std::span<char> space = buf.Prepare(want);
   auto [ec, n] = co_await s.async_read_some(asio::buffer(space.data(), space.size()), kAwait);
   buf.Commit(n);
