@@ -57,7 +57,7 @@ int Run(const Flags& flags) {
                   flags.config);
     return 1;
   }
-  auto compiled = CompileEdgeConfig(loaded.config, flags.node);
+  auto compiled = CompileEdgeConfig(loaded.config, loaded.sources, flags.node);
   if (!compiled.ok()) {
     spdlog::error("event=edge.config_rejected file={} reason=\"{}\"", flags.config,
                   std::string(compiled.status().message()));
@@ -70,7 +70,7 @@ int Run(const Flags& flags) {
   shared.metrics = std::make_shared<EdgeMetrics>(config->listeners.size(), config->clusters.size());
 
   for (const ListenerConfig& l : config->listeners) {
-    if (l.protocol != v1::Listener::PROTOCOL_HTTP && l.protocol != v1::Listener::PROTOCOL_TCP) {
+    if (l.protocol == v1::Listener::PROTOCOL_DNS) {
       spdlog::warn(
           "event=edge.listener_skipped listener={} reason=\"{} listeners are not served "
           "by this version of holdfast-edge\"",

@@ -55,6 +55,24 @@ absl::StatusOr<ClusterConfig> CompileCluster(const v1::Cluster& c) {
   out.max_connections = c.circuit_breakers().max_connections();
   out.max_pending = c.circuit_breakers().max_pending();
   out.max_requests = c.circuit_breakers().max_requests();
+  if (c.has_health_check()) {
+    const v1::HealthCheck& hc = c.health_check();
+    HealthCheckConfig& check = out.health_check;
+    check.enabled = true;
+    check.protocol = hc.protocol() == v1::HealthCheck::PROTOCOL_HTTP
+                         ? HealthCheckConfig::Protocol::kHttp
+                         : HealthCheckConfig::Protocol::kTcp;
+    check.path = hc.path();
+    check.host = hc.host();
+    check.expected_statuses.assign(hc.expected_status().begin(), hc.expected_status().end());
+    check.interval = FromProto(hc.interval());
+    check.timeout = FromProto(hc.timeout());
+    check.rise = hc.rise();
+    check.fall = hc.fall();
+  }
+  out.outlier.consecutive_errors = c.outlier_detection().consecutive_errors();
+  out.outlier.base_ejection_time = FromProto(c.outlier_detection().base_ejection_time());
+  out.outlier.max_ejection_percent = c.outlier_detection().max_ejection_percent();
   return out;
 }
 
@@ -99,8 +117,8 @@ const RouteConfig* EdgeConfig::Match(const ListenerConfig& listener, std::string
   return nullptr;
 }
 
-absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(const v1::Config& config,
-                                                                    std::string_view node) {
+absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
+    const v1::Config& config, const policy::SourceMap& sources, std::string_view node) {
   auto out = std::make_shared<EdgeConfig>();
   const v1::Node* self = nullptr;
   for (const v1::Pop& pop : config.pops()) {
@@ -153,7 +171,8 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(const v1::Co
     out->routes.push_back(std::move(route));
   }
 
-  for (const v1::Listener& l : config.listeners()) {
+  for (int li = 0; li < config.listeners_size(); ++li) {
+    const v1::Listener& l = config.listeners(li);
     ListenerConfig listener;
     listener.name = l.name();
     listener.protocol = l.protocol();
@@ -170,6 +189,25 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(const v1::Co
       auto address = ParseAddress(l.address());
       if (!address.ok()) return address.status();
       listener.binds.emplace_back(*address, port);
+    }
+    if (l.has_tls()) {
+      tls::ServerTlsOptions options;
+      options.min_version = l.tls().min_version();
+      options.alpn.assign(l.tls().alpn().begin(), l.tls().alpn().end());
+      for (int ci = 0; ci < l.tls().certificates_size(); ++ci) {
+        const v1::Certificate& c = l.tls().certificates(ci);
+        const std::string path = Cat("listeners[", li, "].tls.certificates[", ci, "]");
+        options.certificates.push_back(
+            tls::ServerCertificate{{c.sni().begin(), c.sni().end()},
+                                   sources.ResolveFile(path + ".cert", c.cert()),
+                                   sources.ResolveFile(path + ".key", c.key())});
+      }
+      auto context = tls::ServerTlsContext::Create(options);
+      if (!context.ok()) {
+        return absl::InvalidArgumentError(
+            Cat("listener ", l.name(), ": ", std::string(context.status().message())));
+      }
+      listener.tls = *std::move(context);
     }
     if (!l.cluster().empty()) {
       auto index = cluster_index(l.cluster());

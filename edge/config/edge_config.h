@@ -14,11 +14,43 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/tls/server_context.h"
 #include "edge/upstream/endpoint.h"
 #include "edge/upstream/lb.h"
 #include "holdfast/v1/config.pb.h"
+#include "policy/config/source_map.h"
 
 namespace holdfast::edge {
+
+// Active health checking of a cluster's endpoints (holdfast.v1.HealthCheck), run by
+// edge/health/. `enabled` is false when the cluster configures none: then every endpoint counts
+// as healthy and nothing is checked.
+struct HealthCheckConfig {
+  enum class Protocol : uint8_t { kTcp, kHttp };
+
+  bool enabled = false;
+  Protocol protocol = Protocol::kTcp;
+  // HTTP only: the GET's path, and its Host field (empty: the endpoint's address).
+  std::string path;
+  std::string host;
+  // HTTP only: statuses that count as healthy; empty means 200.
+  std::vector<uint32_t> expected_statuses;
+  absl::Duration interval;
+  absl::Duration timeout;
+  // Consecutive results that mark an endpoint healthy (rise) or unhealthy (fall); at least 1.
+  uint32_t rise = 1;
+  uint32_t fall = 1;
+};
+
+// Passive outlier detection (holdfast.v1.OutlierDetection): workers report request outcomes and
+// edge/health/ ejects endpoints that keep failing.
+struct OutlierConfig {
+  // Consecutive 5xx or connect failures that eject an endpoint; 0 disables ejection.
+  uint32_t consecutive_errors = 0;
+  absl::Duration base_ejection_time;
+  // At most this percent (0..100) of the cluster's endpoints is ejected at once.
+  uint32_t max_ejection_percent = 0;
+};
 
 struct ClusterConfig {
   std::string name;
@@ -35,6 +67,8 @@ struct ClusterConfig {
   uint32_t max_requests = 0;
   // Endpoints come from DNS (not resolved yet by this edge: the cluster has none).
   std::string dns_hostname;
+  HealthCheckConfig health_check;
+  OutlierConfig outlier;
 };
 
 struct RouteConfig {
@@ -56,6 +90,8 @@ struct RouteConfig {
 struct ListenerConfig {
   std::string name;
   v1::Listener::Protocol protocol = v1::Listener::PROTOCOL_UNSPECIFIED;
+  // tls and https listeners: the certificates, chosen by SNI.
+  std::shared_ptr<const tls::ServerTlsContext> tls;
   std::vector<asio::ip::tcp::endpoint> binds;
   // tcp and tls listeners: the target cluster's index.
   size_t cluster = 0;
@@ -79,11 +115,12 @@ struct EdgeConfig {
                            std::string_view path) const;
 };
 
-// Compiles the part of `config` that node `node` runs. `config` must have passed
+// Compiles the part of `config` that node `node` runs, loading the TLS certificates (named
+// relative to the files `sources` says wrote them). `config` must have passed
 // policy::LoadAndValidate without errors. NotFound when no POP has that node; InvalidArgument
-// for what this edge cannot run.
+// for what this edge cannot run, or a certificate it cannot load.
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
-    const v1::Config& config, std::string_view node);
+    const v1::Config& config, const policy::SourceMap& sources, std::string_view node);
 
 // Lowercases the Host field's name part and drops its port ("WWW.Example.net:8080" ->
 // "www.example.net"); IPv6 literals keep their brackets.

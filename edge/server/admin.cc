@@ -198,6 +198,8 @@ std::string AdminServer::Metrics() const {
        &ListenerMetrics::refused},
       {"holdfast_http_requests_total", "HTTP requests received.", "counter",
        &ListenerMetrics::requests},
+      {"holdfast_tls_handshake_failures_total", "TLS handshakes that failed or timed out.",
+       "counter", &ListenerMetrics::tls_handshake_failures},
       {"holdfast_http_bad_requests_total",
        "Requests refused by the parser (malformed, ambiguous framing, limits).", "counter",
        &ListenerMetrics::bad_requests},

@@ -46,6 +46,8 @@ struct ListenerMetrics {
   std::array<Counter, 6> responses{};
   // Requests refused by the parser (smuggling vectors, malformed heads, limits).
   Counter bad_requests{0};
+  // TLS handshakes that failed or timed out (tls and https listeners).
+  Counter tls_handshake_failures{0};
   LatencyHistogram latency;
 };
 

@@ -6,6 +6,7 @@
 #include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/read.hpp>
+#include <asio/ssl.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/write.hpp>
@@ -98,9 +99,16 @@ std::shared_ptr<Deadline> StartDeadline(Worker& w) {
   return d;
 }
 
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+// The TCP socket under a client stream: what deadlines cancel and addresses come from.
+tcp::socket& Lowest(tcp::socket& s) { return s; }
+tcp::socket& Lowest(TlsStream& s) { return s.next_layer(); }
+
 // Appends what the socket has to `buf`, reading at most `want` bytes or what `buf` has room for.
 // 0 with an error at the end.
-asio::awaitable<std::pair<asio::error_code, size_t>> ReadSome(tcp::socket& s, ByteBuffer& buf,
+template <typename Stream>
+asio::awaitable<std::pair<asio::error_code, size_t>> ReadSome(Stream& s, ByteBuffer& buf,
                                                               size_t want = 512) {
   const std::span<char> space = buf.Prepare(want);
   auto [ec, n] = co_await s.async_read_some(asio::buffer(space.data(), space.size()), kAwait);
@@ -108,13 +116,15 @@ asio::awaitable<std::pair<asio::error_code, size_t>> ReadSome(tcp::socket& s, By
   co_return std::make_pair(ec, n);
 }
 
-asio::awaitable<asio::error_code> WriteAll(tcp::socket& s, std::string_view data) {
+template <typename Stream>
+asio::awaitable<asio::error_code> WriteAll(Stream& s, std::string_view data) {
   auto [ec, n] = co_await asio::async_write(s, asio::buffer(data.data(), data.size()), kAwait);
   co_return ec;
 }
 
 // A head and the body bytes that came with it, in one write (one syscall for most responses).
-asio::awaitable<asio::error_code> WriteAll(tcp::socket& s, std::string_view head,
+template <typename Stream>
+asio::awaitable<asio::error_code> WriteAll(Stream& s, std::string_view head,
                                            std::string_view body) {
   const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head.data(), head.size()),
                                                      asio::buffer(body.data(), body.size())};
@@ -221,8 +231,8 @@ struct BodyCopy {
   bool malformed = false;    // the source sent a body that breaks its framing
 };
 
-asio::awaitable<BodyCopy> CopyLength(tcp::socket& from, ByteBuffer& buffered, uint64_t length,
-                                     tcp::socket& to) {
+template <typename From, typename To>
+asio::awaitable<BodyCopy> CopyLength(From& from, ByteBuffer& buffered, uint64_t length, To& to) {
   while (length > 0) {
     if (buffered.empty()) {
       auto [ec, n] = co_await ReadSome(from, buffered, kReadChunk);
@@ -239,8 +249,8 @@ asio::awaitable<BodyCopy> CopyLength(tcp::socket& from, ByteBuffer& buffered, ui
 }
 
 // Chunked: forwards exactly the bytes the decoder checked, or (dechunk) only the payload.
-asio::awaitable<BodyCopy> CopyChunked(tcp::socket& from, ByteBuffer& buffered, tcp::socket& to,
-                                      bool dechunk) {
+template <typename From, typename To>
+asio::awaitable<BodyCopy> CopyChunked(From& from, ByteBuffer& buffered, To& to, bool dechunk) {
   http::ChunkedDecoder decoder;
   std::string payload;
   for (;;) {
@@ -259,7 +269,8 @@ asio::awaitable<BodyCopy> CopyChunked(tcp::socket& from, ByteBuffer& buffered, t
   }
 }
 
-asio::awaitable<BodyCopy> CopyUntilClose(tcp::socket& from, ByteBuffer& buffered, tcp::socket& to) {
+template <typename From, typename To>
+asio::awaitable<BodyCopy> CopyUntilClose(From& from, ByteBuffer& buffered, To& to) {
   for (;;) {
     if (!buffered.empty()) {
       if (co_await WriteAll(to, buffered.view())) co_return BodyCopy{false, false};
@@ -269,6 +280,20 @@ asio::awaitable<BodyCopy> CopyUntilClose(tcp::socket& from, ByteBuffer& buffered
     if (ec == asio::error::eof || (!ec && n == 0)) co_return BodyCopy{};
     if (ec) co_return BodyCopy{false, true};
   }
+}
+
+// Ends a client connection the edge decided to close: FIN after the last byte (plain), or a
+// TLS close_notify first, waiting for the client's at most one second.
+asio::awaitable<void> CloseGracefully(tcp::socket& s, Deadline&) {
+  asio::error_code ignored;
+  s.shutdown(tcp::socket::shutdown_send, ignored);
+  co_return;
+}
+asio::awaitable<void> CloseGracefully(TlsStream& s, Deadline& deadline) {
+  deadline.Arm(absl::Seconds(1), &s.next_layer());
+  co_await s.async_shutdown(kAwait);
+  asio::error_code ignored;
+  s.next_layer().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 // One upstream connection in use by a request.
@@ -342,9 +367,12 @@ std::string_view Describe(Failure f) {
   return "";
 }
 
+template <typename ClientStream>
 class HttpConnection {
  public:
-  HttpConnection(Worker& w, size_t listener, tcp::socket client)
+  static constexpr bool kTls = std::is_same_v<ClientStream, TlsStream>;
+
+  HttpConnection(Worker& w, size_t listener, ClientStream client)
       : w_(w),
         config_(w.config()),
         listener_(config_->listeners[listener]),
@@ -352,10 +380,25 @@ class HttpConnection {
         client_(std::move(client)),
         deadline_(StartDeadline(w)) {
     asio::error_code ec;
-    const tcp::endpoint peer = client_.remote_endpoint(ec);
+    const tcp::endpoint peer = Lowest(client_).remote_endpoint(ec);
     if (!ec) client_ip_ = peer.address().to_string();
   }
   ~HttpConnection() { deadline_->Finish(); }
+
+  // TLS: the handshake, within kHeadTimeout. False when it failed (counted, logged at debug).
+  asio::awaitable<bool> Handshake() {
+    if constexpr (kTls) {
+      deadline_->Arm(kHeadTimeout, &Lowest(client_));
+      auto [ec] = co_await client_.async_handshake(asio::ssl::stream_base::server, kAwait);
+      if (ec) {
+        Inc(metrics_.tls_handshake_failures);
+        spdlog::debug("event=tls.handshake_failed listener={} client={} error=\"{}\"",
+                      listener_.name, client_ip_, ec.message());
+        co_return false;
+      }
+    }
+    co_return true;
+  }
 
   asio::awaitable<void> Run() {
     bool first = true;
@@ -379,7 +422,7 @@ class HttpConnection {
   asio::awaitable<bool> ReadHead() {
     parser_.Reset();
     bool started = !in_.empty();
-    deadline_->Arm(started ? kHeadTimeout : listener_.idle_timeout, &client_);
+    deadline_->Arm(started ? kHeadTimeout : listener_.idle_timeout, &Lowest(client_));
     for (;;) {
       if (!in_.empty()) {
         const http::ParseResult r = parser_.Parse(in_.view(), head_);
@@ -398,7 +441,7 @@ class HttpConnection {
         if (!started) {
           // Part of a head: the rest must come within kHeadTimeout, however it trickles in.
           started = true;
-          deadline_->Arm(kHeadTimeout, &client_);
+          deadline_->Arm(kHeadTimeout, &Lowest(client_));
         }
       } else {
         // Idle between requests: give back what a large request or response grew the
@@ -420,12 +463,9 @@ class HttpConnection {
 
   asio::awaitable<void> Answer(int status, std::string_view why, bool keep_alive) {
     keep_alive_ = keep_alive;
-    deadline_->Arm(absl::Seconds(5), &client_);
+    deadline_->Arm(absl::Seconds(5), &Lowest(client_));
     co_await WriteAll(client_, ErrorResponse(status, why, keep_alive));
-    if (!keep_alive) {
-      asio::error_code ignored;
-      client_.shutdown(tcp::socket::shutdown_send, ignored);
-    }
+    if (!keep_alive) co_await CloseGracefully(client_, *deadline_);
   }
 
   // Forwards one request and its response. Returns the status sent to the client, or 0 when
@@ -460,7 +500,7 @@ class HttpConnection {
     std::optional<size_t> avoid;
     Failure failure = Failure::kNone;
     const std::string upstream_head =
-        UpstreamRequestHead(head_, client_ip_, "http", head_.expect_continue);
+        UpstreamRequestHead(head_, client_ip_, kTls ? "https" : "http", head_.expect_continue);
     // The head's string_views point into in_: what is still needed is copied before the head
     // is dropped from the buffer (the body, if any, follows it there).
     method_.assign(head_.method);
@@ -556,7 +596,7 @@ class HttpConnection {
     reuse_upstream_ = false;
     // The route's timeout covers the whole exchange; the deadline closes the backend socket,
     // which ends whatever is waiting on it.
-    deadline_->Arm(route.per_try_timeout, &upstream, &client_);
+    deadline_->Arm(route.per_try_timeout, &upstream, &Lowest(client_));
     // The part of a Content-Length body that came with the head goes out with it.
     uint64_t body_left = head_.content_length;
     size_t with_head = 0;
@@ -651,7 +691,7 @@ class HttpConnection {
     if (w_.shared().draining.load()) keep_alive_ = false;
     // The body may take the route's whole timeout; a client that stops reading, or a backend
     // that stops sending, is cut off by it.
-    deadline_->Arm(route.timeout, &upstream, &client_);
+    deadline_->Arm(route.timeout, &upstream, &Lowest(client_));
     // The body bytes read with the head go out with it: one write for most responses.
     const std::string_view after_head = up.view().substr(response_head_bytes);
     size_t out_with_head = 0;
@@ -702,7 +742,7 @@ class HttpConnection {
   std::shared_ptr<const EdgeConfig> config_;
   const ListenerConfig& listener_;
   ListenerMetrics& metrics_;
-  tcp::socket client_;
+  ClientStream client_;
   std::shared_ptr<Deadline> deadline_;
   std::string client_ip_;
   ByteBuffer in_;
@@ -717,8 +757,8 @@ class HttpConnection {
 };
 
 // Copies one direction of an L4 connection; at the source's end, half-closes the destination.
-asio::awaitable<void> Pump(tcp::socket& from, tcp::socket& to, Deadline& deadline,
-                           absl::Duration idle) {
+template <typename From, typename To>
+asio::awaitable<void> Pump(From& from, To& to, Deadline& deadline, absl::Duration idle) {
   std::array<char, kReadChunk> buf;
   for (;;) {
     auto [ec, n] = co_await from.async_read_some(asio::buffer(buf), kAwait);
@@ -729,8 +769,12 @@ asio::awaitable<void> Pump(tcp::socket& from, tcp::socket& to, Deadline& deadlin
     }
     if (ec) break;
   }
-  asio::error_code ignored;
-  to.shutdown(tcp::socket::shutdown_send, ignored);
+  if constexpr (std::is_same_v<To, TlsStream>) {
+    co_await CloseGracefully(to, deadline);
+  } else {
+    asio::error_code ignored;
+    to.shutdown(tcp::socket::shutdown_send, ignored);
+  }
 }
 
 }  // namespace
@@ -803,11 +847,21 @@ std::string ClientResponseHead(const http::ResponseHead& head, int client_minor_
 }
 
 asio::awaitable<void> HttpSession(Worker& worker, size_t listener, tcp::socket client) {
-  HttpConnection connection(worker, listener, std::move(client));
-  co_await connection.Run();
+  const ListenerConfig& l = worker.config()->listeners[listener];
+  if (l.tls != nullptr) {
+    HttpConnection<TlsStream> connection(worker, listener,
+                                         TlsStream(std::move(client), SSL_new(l.tls->initial())));
+    if (co_await connection.Handshake()) co_await connection.Run();
+  } else {
+    HttpConnection<tcp::socket> connection(worker, listener, std::move(client));
+    co_await connection.Run();
+  }
 }
 
-asio::awaitable<void> TcpSession(Worker& w, size_t listener_index, tcp::socket client) {
+namespace {
+
+template <typename ClientStream>
+asio::awaitable<void> ProxyTcp(Worker& w, size_t listener_index, ClientStream client) {
   const std::shared_ptr<const EdgeConfig> config = w.config();
   const ListenerConfig& listener = config->listeners[listener_index];
   const ClusterConfig& cluster = config->clusters[listener.cluster];
@@ -819,7 +873,17 @@ asio::awaitable<void> TcpSession(Worker& w, size_t listener_index, tcp::socket c
   } finish{*deadline};
 
   asio::error_code ec;
-  const std::string client_ip = client.remote_endpoint(ec).address().to_string();
+  const std::string client_ip = Lowest(client).remote_endpoint(ec).address().to_string();
+  if constexpr (std::is_same_v<ClientStream, TlsStream>) {
+    deadline->Arm(kHeadTimeout, &Lowest(client));
+    auto [hec] = co_await client.async_handshake(asio::ssl::stream_base::server, kAwait);
+    if (hec) {
+      Inc(w.shared().metrics->listener[listener_index].tls_handshake_failures);
+      spdlog::debug("event=tls.handshake_failed listener={} client={} error=\"{}\"", listener.name,
+                    client_ip, hec.message());
+      co_return;
+    }
+  }
   if (Read(cm.active_connections) >= cluster.max_connections) {
     Inc(cm.shed);
     co_return;  // closing the new connection at once is the L4 way of saying 503
@@ -851,12 +915,23 @@ asio::awaitable<void> TcpSession(Worker& w, size_t listener_index, tcp::socket c
   w.BeginRequest(listener.cluster, endpoint);
   // One deadline for both directions: traffic either way keeps the connection alive; when it
   // passes, both sockets close and both pumps end.
-  deadline->Arm(listener.idle_timeout, &client, &*upstream);
+  deadline->Arm(listener.idle_timeout, &Lowest(client), &*upstream);
   using namespace asio::experimental::awaitable_operators;
   co_await (Pump(client, *upstream, *deadline, listener.idle_timeout) &&
             Pump(*upstream, client, *deadline, listener.idle_timeout));
   w.EndRequest(listener.cluster, endpoint);
   Dec(cm.active_connections);
+}
+
+}  // namespace
+
+asio::awaitable<void> TcpSession(Worker& w, size_t listener, tcp::socket client) {
+  const ListenerConfig& l = w.config()->listeners[listener];
+  if (l.tls != nullptr) {
+    co_await ProxyTcp(w, listener, TlsStream(std::move(client), SSL_new(l.tls->initial())));
+  } else {
+    co_await ProxyTcp(w, listener, std::move(client));
+  }
 }
 
 }  // namespace holdfast::edge

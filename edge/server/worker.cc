@@ -59,9 +59,7 @@ Worker::~Worker() { Stop(); }
 absl::Status Worker::Listen() {
   for (size_t li = 0; li < config_->listeners.size(); ++li) {
     const ListenerConfig& l = config_->listeners[li];
-    if (l.protocol != v1::Listener::PROTOCOL_HTTP && l.protocol != v1::Listener::PROTOCOL_TCP) {
-      continue;  // tls, https and dns listeners are not served by this edge yet
-    }
+    if (l.protocol == v1::Listener::PROTOCOL_DNS) continue;  // not served by this edge yet
     for (const asio::ip::tcp::endpoint& bind : l.binds) {
       auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
       asio::error_code ec;
@@ -143,7 +141,7 @@ asio::awaitable<void> Worker::AcceptLoop(size_t listener, asio::ip::tcp::accepto
       }
     };
     shared_.open_connections.fetch_add(1, std::memory_order_relaxed);
-    if (l.protocol == v1::Listener::PROTOCOL_TCP) {
+    if (l.protocol == v1::Listener::PROTOCOL_TCP || l.protocol == v1::Listener::PROTOCOL_TLS) {
       asio::co_spawn(io_, TcpSession(*this, listener, std::move(socket)), done);
     } else {
       asio::co_spawn(io_, HttpSession(*this, listener, std::move(socket)), done);

@@ -1,5 +1,7 @@
 #include "policy/config/source_map.h"
 
+#include <filesystem>
+
 namespace holdfast::policy {
 
 int SourceMap::AddFile(std::string name) {
@@ -23,6 +25,11 @@ SourceLocation SourceMap::Find(absl::string_view path) const {
     path = path.substr(0, cut == absl::string_view::npos ? 0 : cut);
   }
   return SourceLocation{files_.empty() ? std::string() : files_.front(), 1, 1};
+}
+
+std::string SourceMap::ResolveFile(absl::string_view path, const std::string& file) const {
+  if (file.empty() || std::filesystem::path(file).is_absolute()) return file;
+  return (std::filesystem::path(Find(path).file).parent_path() / file).string();
 }
 
 }  // namespace holdfast::policy

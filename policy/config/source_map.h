@@ -27,6 +27,11 @@ class SourceMap {
   // "a.b" -> "a"), or else line 1 of the first file. Never fails.
   SourceLocation Find(absl::string_view path) const;
 
+  // A file named by the value at `path` (a certificate, a key), relative to the config file
+  // that wrote it; absolute names are kept. The one rule for every file a config names, used
+  // by the validator and by the daemons alike.
+  std::string ResolveFile(absl::string_view path, const std::string& file) const;
+
  private:
   struct Mark {
     uint32_t file;

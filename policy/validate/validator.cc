@@ -1,7 +1,6 @@
 #include "policy/validate/validator.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -352,14 +351,9 @@ class Validator {
   }
 
   // Certificate paths are relative to the file that names them.
-  std::string RelativeToConfig(const std::string& file, const std::string& path) {
-    if (std::filesystem::path(file).is_absolute()) return file;
-    return (std::filesystem::path(src_.Find(path).file).parent_path() / file).string();
-  }
-
   void CheckCertificateFiles(const v1::Certificate& cert, const std::string& cpath) {
-    const std::string cert_file = RelativeToConfig(cert.cert(), cpath + ".cert");
-    const std::string key_file = RelativeToConfig(cert.key(), cpath + ".key");
+    const std::string cert_file = src_.ResolveFile(cpath + ".cert", cert.cert());
+    const std::string key_file = src_.ResolveFile(cpath + ".key", cert.key());
     absl::StatusOr<tls::CertificateFacts> facts = opts_.inspect_tls(cert_file, key_file);
     if (!facts.ok()) {
       const bool about_key = absl::StartsWith(facts.status().message(), "key");

@@ -24,8 +24,8 @@ TEST_CASE("deploy/lab/up serves the example config through every node; down stop
           "[lab]") {
   TempDir dir;
   const std::string lab = (dir.path() / "lab").string();
-  const RunResult up = holdfast::testing::Run({kSourceDir + "/deploy/lab/up", "--dir", lab},
-                                              kSourceDir, 300s);
+  const RunResult up =
+      holdfast::testing::Run({kSourceDir + "/deploy/lab/up", "--dir", lab}, kSourceDir, 300s);
   // Whatever happens below, the lab is stopped.
   struct Down {
     std::string lab;
@@ -44,15 +44,25 @@ TEST_CASE("deploy/lab/up serves the example config through every node; down stop
   for (const auto& pop : endpoints["pops"]) {
     for (const auto& node : pop["nodes"]) {
       INFO(node.dump());
-      const RunResult r = holdfast::testing::Run(
-          {"/usr/bin/curl", "-sS", "--max-time", "5", "http://" + node["http"].get<std::string>() +
-                                                          "/hello"},
-          kSourceDir);
+      const RunResult r =
+          holdfast::testing::Run({"/usr/bin/curl", "-sS", "--max-time", "5",
+                                  "http://" + node["http"].get<std::string>() + "/hello"},
+                                 kSourceDir);
       CHECK(r.out.find("backend-web-") == 0);
-      const RunResult ready = holdfast::testing::Run(
-          {"/usr/bin/curl", "-sS", "--max-time", "5",
-           "http://" + node["admin"].get<std::string>() + "/ready"},
+      const std::string https = node["https"];
+      const std::string port = https.substr(https.find(':') + 1);
+      const RunResult tls = holdfast::testing::Run(
+          {"/usr/bin/curl", "-sS", "--max-time", "5", "--cacert",
+           kSourceDir + "/deploy/examples/certs/ca.pem", "--resolve",
+           "www.example.net:" + port + ":" + https.substr(0, https.find(':')),
+           "https://www.example.net:" + port + "/hello"},
           kSourceDir);
+      INFO(tls.err);
+      CHECK(tls.out.find("backend-web-") == 0);
+      const RunResult ready =
+          holdfast::testing::Run({"/usr/bin/curl", "-sS", "--max-time", "5",
+                                  "http://" + node["admin"].get<std::string>() + "/ready"},
+                                 kSourceDir);
       CHECK(ready.out == "ready\n");
       pids.push_back(node["pid"]);
     }
