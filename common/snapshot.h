@@ -6,6 +6,7 @@
 #define HOLDFAST_COMMON_SNAPSHOT_H_
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <utility>
 
@@ -20,10 +21,15 @@ class Snapshot {
   std::shared_ptr<const T> Current() const { return current_.load(std::memory_order_acquire); }
   void Set(std::shared_ptr<const T> next) {
     current_.store(std::move(next), std::memory_order_release);
+    sequence_.fetch_add(1, std::memory_order_release);
   }
+  // Goes up with every Set(). A reader on a hot path compares it with the last one it saw (one
+  // plain atomic load) and takes Current() only when it moved.
+  uint64_t sequence() const { return sequence_.load(std::memory_order_acquire); }
 
  private:
   std::atomic<std::shared_ptr<const T>> current_;
+  std::atomic<uint64_t> sequence_{0};
 };
 
 }  // namespace holdfast

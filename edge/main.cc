@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "common/tls/certificate_facts.h"
 #include "edge/config/edge_config.h"
+#include "edge/health/monitor.h"
 #include "edge/server/admin.h"
 #include "edge/server/worker.h"
 #include "policy/finding.h"
@@ -98,12 +100,34 @@ int Run(const Flags& flags) {
     }
     workers.push_back(std::move(worker));
   }
+  // Health: checks and outlier ejection run on their own thread; workers read the table.
+  std::vector<MonitoredCluster> monitored;
+  for (const ClusterConfig& c : config->clusters) {
+    MonitoredCluster m{c.name, {}, c.health_check, c.outlier};
+    for (size_t i = 0; i < c.endpoints.size(); ++i) {
+      m.endpoints.push_back({c.endpoints[i].key, c.addresses[i]});
+    }
+    monitored.push_back(std::move(m));
+  }
+  asio::io_context health_io(1);
+  auto health_work = asio::make_work_guard(health_io);
+  auto monitor =
+      HealthMonitor::Create(health_io, std::move(monitored), shared.health, {config->version});
+  if (!monitor.ok()) {
+    spdlog::error("event=edge.config_rejected file={} reason=\"{}\"", flags.config,
+                  std::string(monitor.status().message()));
+    return 1;
+  }
+  shared.health_monitor = monitor->get();
+
   std::string admin_address = flags.admin;
   AdminServer admin(shared);
   if (const absl::Status s = admin.Listen(admin_address); !s.ok()) {
     spdlog::error("event=edge.listen_failed reason=\"{}\"", std::string(s.message()));
     return 1;
   }
+  (*monitor)->Start();
+  std::thread health_thread([&health_io] { health_io.run(); });
   for (auto& w : workers) w->Start();
   admin.Start();
   spdlog::info("event=edge.started node={} pop={} version={} workers={} admin_port={} pid={}",
@@ -141,6 +165,10 @@ int Run(const Flags& flags) {
   const int64_t left = shared.open_connections.load();
   for (auto& w : workers) w->Stop();
   admin.Stop();
+  (*monitor)->Stop();
+  health_work.reset();
+  health_io.stop();
+  health_thread.join();
   spdlog::info("event=edge.stopped connections_cut={}", left);
   return 0;
 }

@@ -57,11 +57,9 @@ absl::StatusOr<ClusterConfig> CompileCluster(const v1::Cluster& c) {
   out.max_requests = c.circuit_breakers().max_requests();
   if (c.has_health_check()) {
     const v1::HealthCheck& hc = c.health_check();
-    HealthCheckConfig& check = out.health_check;
-    check.enabled = true;
-    check.protocol = hc.protocol() == v1::HealthCheck::PROTOCOL_HTTP
-                         ? HealthCheckConfig::Protocol::kHttp
-                         : HealthCheckConfig::Protocol::kTcp;
+    ActiveCheckParams& check = out.health_check.emplace();
+    check.protocol = hc.protocol() == v1::HealthCheck::PROTOCOL_HTTP ? CheckProtocol::kHttp
+                                                                     : CheckProtocol::kTcp;
     check.path = hc.path();
     check.host = hc.host();
     check.expected_statuses.assign(hc.expected_status().begin(), hc.expected_status().end());

@@ -8,6 +8,7 @@
 #include <asio/ip/tcp.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,42 +16,14 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/tls/server_context.h"
+#include "edge/health/active_check.h"
+#include "edge/health/outlier.h"
 #include "edge/upstream/endpoint.h"
 #include "edge/upstream/lb.h"
 #include "holdfast/v1/config.pb.h"
 #include "policy/config/source_map.h"
 
 namespace holdfast::edge {
-
-// Active health checking of a cluster's endpoints (holdfast.v1.HealthCheck), run by
-// edge/health/. `enabled` is false when the cluster configures none: then every endpoint counts
-// as healthy and nothing is checked.
-struct HealthCheckConfig {
-  enum class Protocol : uint8_t { kTcp, kHttp };
-
-  bool enabled = false;
-  Protocol protocol = Protocol::kTcp;
-  // HTTP only: the GET's path, and its Host field (empty: the endpoint's address).
-  std::string path;
-  std::string host;
-  // HTTP only: statuses that count as healthy; empty means 200.
-  std::vector<uint32_t> expected_statuses;
-  absl::Duration interval;
-  absl::Duration timeout;
-  // Consecutive results that mark an endpoint healthy (rise) or unhealthy (fall); at least 1.
-  uint32_t rise = 1;
-  uint32_t fall = 1;
-};
-
-// Passive outlier detection (holdfast.v1.OutlierDetection): workers report request outcomes and
-// edge/health/ ejects endpoints that keep failing.
-struct OutlierConfig {
-  // Consecutive 5xx or connect failures that eject an endpoint; 0 disables ejection.
-  uint32_t consecutive_errors = 0;
-  absl::Duration base_ejection_time;
-  // At most this percent (0..100) of the cluster's endpoints is ejected at once.
-  uint32_t max_ejection_percent = 0;
-};
 
 struct ClusterConfig {
   std::string name;
@@ -67,8 +40,11 @@ struct ClusterConfig {
   uint32_t max_requests = 0;
   // Endpoints come from DNS (not resolved yet by this edge: the cluster has none).
   std::string dns_hostname;
-  HealthCheckConfig health_check;
-  OutlierConfig outlier;
+  // Active health checks (edge/health); nullopt when the cluster configures none, and then
+  // every endpoint counts as healthy.
+  std::optional<ActiveCheckParams> health_check;
+  // Passive outlier detection (edge/health).
+  OutlierParams outlier;
 };
 
 struct RouteConfig {

@@ -13,7 +13,7 @@
 
 #include "common/cat.h"
 #include "edge/http/parser.h"
-#include "edge/server/io.h"
+#include "common/net/await.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::edge {

@@ -10,14 +10,28 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "common/cat.h"
+#include "common/net/await.h"
+#include "edge/health/health_table.h"
 #include "edge/http/parser.h"
-#include "edge/server/io.h"
+#include "edge/upstream/eligibility.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::edge {
 namespace {
 
 using asio::ip::tcp;
+
+std::string_view HealthName(HealthState s) {
+  switch (s) {
+    case HealthState::kUnchecked:
+      return "unchecked";
+    case HealthState::kHealthy:
+      return "healthy";
+    case HealthState::kUnhealthy:
+      return "unhealthy";
+  }
+  return "unknown";
+}
 
 std::string Labels(std::string_view key, std::string_view value) {
   return Cat(key, "=\"", value, "\"");
@@ -154,16 +168,36 @@ std::string AdminServer::Respond(std::string_view path, int& status,
   }
   if (path == "/clusters") {
     content_type = "application/json";
+    const std::shared_ptr<const HealthTable> health = shared_.health.Current();
+    const bool same_config = health != nullptr && health->config_version == config->version &&
+                             health->clusters.size() == config->clusters.size();
     nlohmann::json clusters = nlohmann::json::array();
-    for (const ClusterConfig& c : config->clusters) {
+    for (size_t ci = 0; ci < config->clusters.size(); ++ci) {
+      const ClusterConfig& c = config->clusters[ci];
+      const ClusterHealth* h = same_config ? &health->clusters[ci] : nullptr;
       nlohmann::json endpoints = nlohmann::json::array();
-      for (const Endpoint& e : c.endpoints) {
-        // Active health checks are not built yet: the balancer takes every endpoint as healthy.
-        endpoints.push_back({{"address", e.key}, {"weight", e.weight}, {"health", "not_checked"}});
+      for (size_t i = 0; i < c.endpoints.size(); ++i) {
+        nlohmann::json e = {{"address", c.endpoints[i].key}, {"weight", c.endpoints[i].weight}};
+        if (h != nullptr && i < h->endpoints.size()) {
+          e["health"] = HealthName(h->endpoints[i].state);
+          e["ejected"] = h->endpoints[i].ejected;
+          const EndpointHealthReport& r = h->reports[i];
+          if (!r.last_check_error.empty()) e["last_check_error"] = r.last_check_error;
+          e["check_failures"] = r.check_failures;
+          e["ejections"] = r.ejections;
+        }
+        endpoints.push_back(std::move(e));
       }
-      clusters.push_back({{"name", c.name},
-                          {"lb_policy", std::string(LbPolicyName(c.lb->policy()))},
-                          {"endpoints", endpoints}});
+      nlohmann::json cluster = {{"name", c.name},
+                                {"lb_policy", std::string(LbPolicyName(c.lb->policy()))},
+                                {"active_checks", c.health_check.has_value()},
+                                {"endpoints", endpoints}};
+      if (h != nullptr) {
+        const Eligibility e = ComputeEligibility(h->endpoints, c.panic_threshold_percent);
+        cluster["panic"] = e.panic();
+        cluster["eligible"] = e.size();
+      }
+      clusters.push_back(std::move(cluster));
     }
     return nlohmann::json{{"clusters", clusters}}.dump(2) + "\n";
   }
@@ -260,6 +294,57 @@ std::string AdminServer::Metrics() const {
       absl::StrAppendFormat(&out, "%s{%s} %d\n", c.name,
                             Labels("cluster", config->clusters[i].name),
                             Read(m.cluster[i].*c.field));
+    }
+  }
+  // Endpoint health, from the table the balancers use.
+  const std::shared_ptr<const HealthTable> health = shared_.health.Current();
+  if (health != nullptr && health->config_version == config->version &&
+      health->clusters.size() == config->clusters.size()) {
+    Metric(out, "holdfast_endpoints", "Endpoints by health (ejected ones counted apart too).",
+           "gauge");
+    for (size_t i = 0; i < config->clusters.size(); ++i) {
+      const Eligibility e = ComputeEligibility(health->clusters[i].endpoints,
+                                               config->clusters[i].panic_threshold_percent);
+      const EligibilityCounts& n = e.counts();
+      const std::string cluster = Labels("cluster", config->clusters[i].name);
+      absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"healthy\"} %d\n", cluster,
+                            n.healthy);
+      absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"unhealthy\"} %d\n", cluster,
+                            n.unhealthy);
+      absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"unchecked\"} %d\n", cluster,
+                            n.unchecked);
+      absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"ejected\"} %d\n", cluster,
+                            n.ejected);
+    }
+    Metric(out, "holdfast_cluster_panic",
+           "1 while a cluster balances over all endpoints: too few are healthy.", "gauge");
+    for (size_t i = 0; i < config->clusters.size(); ++i) {
+      const Eligibility e = ComputeEligibility(health->clusters[i].endpoints,
+                                               config->clusters[i].panic_threshold_percent);
+      absl::StrAppendFormat(&out, "holdfast_cluster_panic{%s} %d\n",
+                            Labels("cluster", config->clusters[i].name), e.panic() ? 1 : 0);
+    }
+    struct HealthCounter {
+      const char* name;
+      const char* help;
+      uint64_t ClusterHealth::*field;
+    };
+    static constexpr HealthCounter kHealth[] = {
+        {"holdfast_health_checks_total", "Active health checks run.", &ClusterHealth::checks},
+        {"holdfast_health_check_failures_total", "Active health checks that failed.",
+         &ClusterHealth::check_failures},
+        {"holdfast_ejections_total", "Endpoints ejected by outlier detection.",
+         &ClusterHealth::ejections},
+        {"holdfast_ejections_capped_total", "Ejections max_ejection_percent prevented.",
+         &ClusterHealth::ejections_capped},
+    };
+    for (const HealthCounter& c : kHealth) {
+      Metric(out, c.name, c.help, "counter");
+      for (size_t i = 0; i < config->clusters.size(); ++i) {
+        absl::StrAppendFormat(&out, "%s{%s} %d\n", c.name,
+                              Labels("cluster", config->clusters[i].name),
+                              health->clusters[i].*c.field);
+      }
     }
   }
   Metric(out, "holdfast_connections_open", "Client connections being served.", "gauge");

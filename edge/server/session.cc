@@ -18,8 +18,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/cat.h"
+#include "common/net/await.h"
 #include "edge/server/byte_buffer.h"
-#include "edge/server/io.h"
 #include "edge/server/worker.h"
 #include "edge/upstream/stable_hash.h"
 #include "spdlog/spdlog.h"
@@ -557,6 +557,7 @@ class HttpConnection {
         auto [outcome, s] = co_await Connect(w_, cluster, endpoint, *deadline_);
         if (outcome != ConnectOutcome::kOk) {
           Inc(cm.connect_failures);
+          w_.ReportOutcome(route.cluster, endpoint, RequestOutcome::kConnectFailure);
           spdlog::info("event=http.connect_failed cluster={} endpoint={} timed_out={}",
                        cluster.name, cluster.endpoints[endpoint].key,
                        outcome == ConnectOutcome::kTimedOut);
@@ -574,6 +575,14 @@ class HttpConnection {
       const int status =
           co_await Forward(route, cluster, cm, *socket, upstream_head, has_body, failure);
       w_.EndRequest(route.cluster, endpoint);
+      // Gateway failures (reset, timeout, garbage) count against the endpoint like a 5xx; a
+      // client that went away says nothing about it.
+      if (status >= 500 ||
+          (status == 0 && failure != Failure::kNone && !(failure == Failure::kReset && reused))) {
+        w_.ReportOutcome(route.cluster, endpoint, RequestOutcome::k5xx);
+      } else if (status != 0) {
+        w_.ReportOutcome(route.cluster, endpoint, RequestOutcome::kSuccess);
+      }
       if (status != 0 || failure != Failure::kReset || !reused) {
         if (status == 0 || !reuse_upstream_) {
           Dec(cm.active_connections);
@@ -901,10 +910,12 @@ asio::awaitable<void> ProxyTcp(Worker& w, size_t listener_index, ClientStream cl
     avoid = endpoint = *picked;
     auto [outcome, s] = co_await Connect(w, cluster, endpoint, *deadline);
     if (outcome == ConnectOutcome::kOk) {
+      w.ReportOutcome(listener.cluster, endpoint, RequestOutcome::kSuccess);
       upstream = std::move(s);
       break;
     }
     Inc(cm.connect_failures);
+    w.ReportOutcome(listener.cluster, endpoint, RequestOutcome::kConnectFailure);
     if (attempt > 0) Inc(cm.retries);
   }
   if (!upstream.has_value()) {

@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "common/cat.h"
-#include "edge/server/io.h"
+#include "common/net/await.h"
 #include "edge/server/session.h"
 #include "spdlog/spdlog.h"
 
@@ -25,6 +25,8 @@ struct Worker::ClusterState {
   // Idle keep-alive connections by endpoint index.
   std::vector<std::vector<asio::ip::tcp::socket>> idle;
   std::vector<uint32_t> active_requests;
+  // By endpoint: the last outcome sent to the monitor was a failure.
+  std::vector<uint8_t> last_failed;
 };
 
 namespace {
@@ -45,11 +47,16 @@ Worker::Worker(int id, SharedState& shared)
   for (const ClusterConfig& c : config_->clusters) {
     auto state = std::make_unique<ClusterState>();
     state->balancer = c.lb->NewBalancer([this] { return random_(); });
-    // No active health checks run yet: every endpoint counts as healthy.
-    state->health.assign(c.endpoints.size(), EndpointHealth{});
+    // Until the monitor's first table: unchecked where checks are configured (which fails
+    // open), healthy elsewhere.
+    state->health.assign(
+        c.endpoints.size(),
+        EndpointHealth{c.health_check.has_value() ? HealthState::kUnchecked : HealthState::kHealthy,
+                       false});
     state->eligibility = ComputeEligibility(state->health, c.panic_threshold_percent);
     state->idle.resize(c.endpoints.size());
     state->active_requests.assign(c.endpoints.size(), 0);
+    state->last_failed.assign(c.endpoints.size(), 0);
     clusters_.push_back(std::move(state));
   }
 }
@@ -149,7 +156,53 @@ asio::awaitable<void> Worker::AcceptLoop(size_t listener, asio::ip::tcp::accepto
   }
 }
 
+void Worker::RefreshHealth() {
+  const uint64_t sequence = shared_.health.sequence();
+  if (sequence == health_sequence_) return;
+  health_sequence_ = sequence;
+  const std::shared_ptr<const HealthTable> table = shared_.health.Current();
+  // Counters alone are republished under the same generation: nothing to recompute then. A
+  // table of another config has other indices and is not used.
+  if (table == nullptr || table->generation == health_generation_ ||
+      table->config_version != config_->version || table->clusters.size() != clusters_.size()) {
+    return;
+  }
+  health_generation_ = table->generation;
+  for (size_t i = 0; i < clusters_.size(); ++i) {
+    ClusterState& c = *clusters_[i];
+    if (table->clusters[i].endpoints.size() != c.health.size()) continue;
+    c.health = table->clusters[i].endpoints;
+    const bool was_panic = c.eligibility.panic();
+    c.eligibility = ComputeEligibility(c.health, config_->clusters[i].panic_threshold_percent);
+    // Every worker computes the same; one of them says so.
+    if (id_ == 0 && was_panic != c.eligibility.panic()) {
+      const EligibilityCounts& n = c.eligibility.counts();
+      if (c.eligibility.panic()) {
+        spdlog::warn(
+            "event=cluster.panic_entered cluster={} usable={} total={} threshold_percent={} "
+            "reason=\"too few healthy endpoints: balancing over all of them\"",
+            config_->clusters[i].name, n.usable, n.total,
+            config_->clusters[i].panic_threshold_percent);
+      } else {
+        spdlog::info("event=cluster.panic_left cluster={} usable={} total={}",
+                     config_->clusters[i].name, n.usable, n.total);
+      }
+    }
+  }
+}
+
+void Worker::ReportOutcome(size_t cluster, size_t endpoint, RequestOutcome outcome) {
+  if (shared_.health_monitor == nullptr) return;
+  uint8_t& last_failed = clusters_[cluster]->last_failed[endpoint];
+  const bool failed = outcome != RequestOutcome::kSuccess;
+  // A run of successes needs no message: the monitor already counts none against it.
+  if (!failed && last_failed == 0) return;
+  last_failed = failed ? 1 : 0;
+  shared_.health_monitor->ReportOutcome(cluster, endpoint, outcome);
+}
+
 std::optional<size_t> Worker::Pick(size_t index, uint64_t hash, std::optional<size_t> avoid) {
+  RefreshHealth();
   ClusterState& c = *clusters_[index];
   if (c.eligibility.panic()) Inc(shared_.metrics->cluster[index].panic_picks);
   return c.balancer->Pick(PickRequest{c.eligibility, hash, c.active_requests, avoid});

@@ -20,6 +20,8 @@
 #include "absl/status/status.h"
 #include "common/snapshot.h"
 #include "edge/config/edge_config.h"
+#include "edge/health/health_table.h"
+#include "edge/health/monitor.h"
 #include "edge/server/metrics.h"
 #include "edge/upstream/balancer.h"
 #include "edge/upstream/eligibility.h"
@@ -34,6 +36,11 @@ struct SharedState {
   std::atomic<bool> draining{false};
   // Connections being served, over every listener and worker.
   std::atomic<int64_t> open_connections{0};
+  // Endpoint health, published by the monitor; the one place balancers and reports read it.
+  Snapshot<HealthTable> health;
+  // Where workers report request outcomes (outlier detection). Set before the workers start,
+  // outlives them; null runs without (tests).
+  HealthMonitor* health_monitor = nullptr;
 };
 
 class Worker {
@@ -64,6 +71,9 @@ class Worker {
   // An idle pooled connection to the endpoint, if one is left open.
   std::optional<asio::ip::tcp::socket> TakeIdle(size_t cluster, size_t endpoint);
   void PutIdle(size_t cluster, size_t endpoint, asio::ip::tcp::socket socket);
+  // How a request to an endpoint went, for outlier detection. Only what can change the
+  // monitor's view is sent: every failure, and the first success after one.
+  void ReportOutcome(size_t cluster, size_t endpoint, RequestOutcome outcome);
   // In-flight requests per endpoint, which least_request balances on.
   void BeginRequest(size_t cluster, size_t endpoint);
   void EndRequest(size_t cluster, size_t endpoint);
@@ -72,6 +82,8 @@ class Worker {
   struct ClusterState;
 
   asio::awaitable<void> AcceptLoop(size_t listener, asio::ip::tcp::acceptor& acceptor);
+  // Takes a new health table when the monitor published one for this config.
+  void RefreshHealth();
 
   int id_;
   SharedState& shared_;
@@ -80,6 +92,8 @@ class Worker {
   std::vector<std::pair<size_t, std::unique_ptr<asio::ip::tcp::acceptor>>> acceptors_;
   std::vector<std::unique_ptr<ClusterState>> clusters_;
   std::mt19937_64 random_;
+  uint64_t health_sequence_ = ~uint64_t{0};
+  uint64_t health_generation_ = ~uint64_t{0};
   std::thread thread_;
 };
 

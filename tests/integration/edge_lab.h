@@ -156,6 +156,28 @@ class EdgeLab {
     return -1;
   }
 
+  // GET http://127.0.0.1:PORT/PATH straight to backend `name`, bypassing the edge.
+  std::string BackendGet(const std::string& name, const std::string& path) const {
+    for (const Backend& b : backends_) {
+      if (b.name == name) {
+        return Curl({"http://127.0.0.1:" + std::to_string(b.port) + path}).out;
+      }
+    }
+    FAIL("no backend " << name);
+    return {};
+  }
+  std::string BackendKey(const std::string& name) const {
+    for (const Backend& b : backends_) {
+      if (b.name == name) return "127.0.0.1:" + std::to_string(b.port);
+    }
+    FAIL("no backend " << name);
+    return {};
+  }
+  // The admin listener's /clusters, parsed by the caller.
+  std::string Admin(const std::string& path) const {
+    return Curl({"http://127.0.0.1:" + std::to_string(admin_port_) + path}).out;
+  }
+
   void KillBackend(const std::string& name) {
     for (Backend& b : backends_) {
       if (b.name == name) b.process.reset();

@@ -4,7 +4,8 @@
   backend.py --name NAME [--address 127.0.0.1] [--port 0]
 
 Prints "listening HOST PORT" on stdout once it accepts connections. Answers:
-  GET  /healthz            200 "ok" (503 after POST /fail-health, 200 again after /heal)
+  GET  /healthz            200 "ok" (503 after /fail-health, 200 again after /heal)
+  *    /fail-all            from now on every other path answers 500 (until /heal)
   GET  /slow?ms=N          waits N ms, then 200
   GET  /status/NNN         that status
   GET  /chunked            a chunked response of three chunks
@@ -21,7 +22,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-state = {"count": 0, "healthy": True}
+state = {"count": 0, "healthy": True, "fail_all": False}
 lock = threading.Lock()
 
 
@@ -70,7 +71,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, b"health now fails\n")
         if path == "/heal":
             state["healthy"] = True
+            state["fail_all"] = False
             return self._send(200, b"health now passes\n")
+        if path == "/fail-all":
+            state["fail_all"] = True
+            return self._send(200, b"every request now fails\n")
+        if state["fail_all"]:
+            return self._send(500, f"{self.server.name} failing\n".encode())
         if path == "/count":
             return self._send(200, f"{before}\n".encode())
         if path == "/slow":

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "edge/server/io.h"
+#include "common/net/await.h"
 
 namespace holdfast::edge {
 namespace {
