@@ -9,9 +9,13 @@
 #include "absl/strings/str_cat.h"
 #include "edge/upstream/eligibility.h"
 #include "edge/upstream/stable_hash.h"
+#include "tests/unit/edge/upstream/eligible.h"
 
 namespace holdfast::edge {
 namespace {
+
+using testing::All;
+using testing::Only;
 
 constexpr size_t kKeys = 10000;
 
@@ -30,14 +34,6 @@ std::shared_ptr<const MaglevTable> Build(const std::vector<Endpoint>& endpoints,
   REQUIRE(table.ok());
   return *std::move(table);
 }
-
-Eligibility Only(size_t count, const std::vector<size_t>& eligible) {
-  std::vector<EndpointHealth> health(count, {HealthState::kUnhealthy, false});
-  for (const size_t i : eligible) health[i].state = HealthState::kHealthy;
-  return ComputeEligibility(health, 0);
-}
-
-Eligibility All(size_t count) { return ComputeEligibility(std::vector<EndpointHealth>(count), 0); }
 
 uint64_t ClientHash(size_t i) { return HashKey(absl::StrCat("192.0.2.", i % 256, "/", i)); }
 

@@ -6,19 +6,13 @@
 #include <vector>
 
 #include "edge/upstream/eligibility.h"
+#include "tests/unit/edge/upstream/eligible.h"
 
 namespace holdfast::edge {
 namespace {
 
-// Eligibility over `count` endpoints of which exactly `eligible` are (the rest unhealthy,
-// panic disabled).
-Eligibility Only(size_t count, const std::vector<size_t>& eligible) {
-  std::vector<EndpointHealth> health(count, {HealthState::kUnhealthy, false});
-  for (const size_t i : eligible) health[i].state = HealthState::kHealthy;
-  return ComputeEligibility(health, 0);
-}
-
-Eligibility All(size_t count) { return ComputeEligibility(std::vector<EndpointHealth>(count), 0); }
+using testing::All;
+using testing::Only;
 
 std::vector<size_t> PickMany(RoundRobinBalancer& balancer, const Eligibility& eligibility,
                              size_t picks) {
