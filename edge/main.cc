@@ -7,8 +7,11 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "common/cat.h"
 #include "common/tls/certificate_facts.h"
 #include "edge/config/edge_config.h"
 #include "edge/health/monitor.h"
@@ -48,29 +52,91 @@ void LogFindings(const std::vector<policy::Finding>& findings) {
   }
 }
 
-int Run(const Flags& flags) {
+// A config loaded, validated and compiled for this node, and the files it was read from.
+struct Loaded {
+  std::shared_ptr<const EdgeConfig> config;
+  std::vector<std::string> files;
+};
+
+// The one load path, at start and on reload: the same checks as `holdfastctl validate`, each
+// finding logged. An error says why the config cannot be served.
+absl::StatusOr<Loaded> Load(const Flags& flags) {
   policy::ValidateOptions validate;
   validate.now = absl::Now();
   validate.inspect_tls = tls::InspectCertificatePair;
   const policy::LoadedConfig loaded = policy::LoadAndValidate({flags.config}, {}, validate);
   LogFindings(loaded.findings);
   if (policy::HasErrors(loaded.findings)) {
-    spdlog::error("event=edge.config_rejected file={} reason=\"invalid config, see findings\"",
-                  flags.config);
-    return 1;
+    return absl::InvalidArgumentError("invalid config, see the findings");
   }
   auto compiled = CompileEdgeConfig(loaded.config, loaded.sources, flags.node);
-  if (!compiled.ok()) {
+  if (!compiled.ok()) return compiled.status();
+  return Loaded{*std::move(compiled), loaded.sources.files()};
+}
+
+// What the edge serves for `config`: its health monitor (started) and its clusters' counters.
+absl::StatusOr<std::shared_ptr<const Serving>> MakeServing(std::shared_ptr<const EdgeConfig> config,
+                                                           asio::io_context& health_io,
+                                                           SharedState& shared) {
+  std::vector<MonitoredCluster> monitored;
+  auto serving = std::make_shared<Serving>();
+  for (const ClusterConfig& c : config->clusters) {
+    MonitoredCluster m{c.name, {}, c.health_check, c.outlier};
+    for (size_t i = 0; i < c.endpoints.size(); ++i) {
+      m.endpoints.push_back({c.endpoints[i].key, c.addresses[i]});
+    }
+    monitored.push_back(std::move(m));
+    serving->cluster_metrics.push_back(shared.metrics->Cluster(c.name));
+  }
+  auto monitor =
+      HealthMonitor::Create(health_io, std::move(monitored), shared.health, {config->version});
+  if (!monitor.ok()) return monitor.status();
+  serving->monitor = *std::move(monitor);
+  serving->monitor->Start();
+  serving->config = std::move(config);
+  return std::shared_ptr<const Serving>(std::move(serving));
+}
+
+// Reload keeps the sockets: a listener added, removed, moved or changed in protocol needs a
+// restart. Empty when `next` listens exactly as `current` does; otherwise why not.
+std::string ListenerChange(const EdgeConfig& current, const EdgeConfig& next) {
+  if (current.listeners.size() != next.listeners.size()) {
+    return Cat("the number of listeners changes (", current.listeners.size(), " -> ",
+               next.listeners.size(), ")");
+  }
+  for (size_t i = 0; i < current.listeners.size(); ++i) {
+    const ListenerConfig& a = current.listeners[i];
+    const ListenerConfig& b = next.listeners[i];
+    if (a.name != b.name || a.protocol != b.protocol || a.binds != b.binds) {
+      return Cat("listener ", a.name, " changes its name, protocol or addresses");
+    }
+  }
+  return {};
+}
+
+// Modification times of the config's files, to notice an edit.
+std::vector<std::filesystem::file_time_type> Stamps(const std::vector<std::string>& files) {
+  std::vector<std::filesystem::file_time_type> out;
+  for (const std::string& f : files) {
+    std::error_code ec;
+    out.push_back(std::filesystem::last_write_time(f, ec));
+  }
+  return out;
+}
+
+int Run(const Flags& flags) {
+  auto loaded = Load(flags);
+  if (!loaded.ok()) {
     spdlog::error("event=edge.config_rejected file={} reason=\"{}\"", flags.config,
-                  std::string(compiled.status().message()));
+                  std::string(loaded.status().message()));
     return 1;
   }
-  const std::shared_ptr<const EdgeConfig> config = *std::move(compiled);
+  std::shared_ptr<const EdgeConfig> config = loaded->config;
+  std::vector<std::string> files = loaded->files;
+  std::vector<std::filesystem::file_time_type> stamps = Stamps(files);
 
   SharedState shared;
-  shared.config.Set(config);
-  shared.metrics = std::make_shared<EdgeMetrics>(config->listeners.size(), config->clusters.size());
-
+  shared.metrics = std::make_shared<EdgeMetrics>(config->listeners.size());
   for (const ListenerConfig& l : config->listeners) {
     if (l.protocol == v1::Listener::PROTOCOL_DNS) {
       spdlog::warn(
@@ -88,6 +154,28 @@ int Run(const Flags& flags) {
     }
   }
 
+  // Health checks and outlier ejection run on their own thread; workers read the table.
+  asio::io_context health_io(1);
+  auto health_work = asio::make_work_guard(health_io);
+  auto serving = MakeServing(config, health_io, shared);
+  if (!serving.ok()) {
+    spdlog::error("event=edge.config_rejected file={} reason=\"{}\"", flags.config,
+                  std::string(serving.status().message()));
+    return 1;
+  }
+  shared.serving.Set(*serving);
+  std::thread health_thread([&health_io] { health_io.run(); });
+  struct StopHealth {
+    asio::io_context& io;
+    std::thread& thread;
+    SharedState& shared;
+    ~StopHealth() {
+      if (auto s = shared.serving.Current(); s != nullptr && s->monitor) s->monitor->Stop();
+      io.stop();
+      thread.join();
+    }
+  } stop_health{health_io, health_thread, shared};
+
   const int worker_count = flags.workers > 0
                                ? flags.workers
                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -100,38 +188,52 @@ int Run(const Flags& flags) {
     }
     workers.push_back(std::move(worker));
   }
-  // Health: checks and outlier ejection run on their own thread; workers read the table.
-  std::vector<MonitoredCluster> monitored;
-  for (const ClusterConfig& c : config->clusters) {
-    MonitoredCluster m{c.name, {}, c.health_check, c.outlier};
-    for (size_t i = 0; i < c.endpoints.size(); ++i) {
-      m.endpoints.push_back({c.endpoints[i].key, c.addresses[i]});
-    }
-    monitored.push_back(std::move(m));
-  }
-  asio::io_context health_io(1);
-  auto health_work = asio::make_work_guard(health_io);
-  auto monitor =
-      HealthMonitor::Create(health_io, std::move(monitored), shared.health, {config->version});
-  if (!monitor.ok()) {
-    spdlog::error("event=edge.config_rejected file={} reason=\"{}\"", flags.config,
-                  std::string(monitor.status().message()));
-    return 1;
-  }
-  shared.health_monitor = monitor->get();
-
-  std::string admin_address = flags.admin;
   AdminServer admin(shared);
-  if (const absl::Status s = admin.Listen(admin_address); !s.ok()) {
+  if (const absl::Status s = admin.Listen(flags.admin); !s.ok()) {
     spdlog::error("event=edge.listen_failed reason=\"{}\"", std::string(s.message()));
     return 1;
   }
-  (*monitor)->Start();
-  std::thread health_thread([&health_io] { health_io.run(); });
   for (auto& w : workers) w->Start();
   admin.Start();
   spdlog::info("event=edge.started node={} pop={} version={} workers={} admin_port={} pid={}",
                config->node, config->pop, config->version, worker_count, admin.port(), getpid());
+
+  // Reload: load, validate and compile the new config completely before anything changes; any
+  // error leaves the running config serving. Then one Set() switches every worker over (each
+  // at its next request), and the old monitor stops.
+  auto reload = [&](std::string_view trigger) {
+    auto next = Load(flags);
+    if (!next.ok()) {
+      spdlog::error("event=edge.reload_rejected trigger={} reason=\"{}\" version={}", trigger,
+                    std::string(next.status().message()), config->version);
+      return;
+    }
+    files = next->files;
+    stamps = Stamps(files);
+    if (next->config->version == config->version) {
+      spdlog::info("event=edge.reload_unchanged trigger={} version={}", trigger, config->version);
+      return;
+    }
+    if (const std::string why = ListenerChange(*config, *next->config); !why.empty()) {
+      spdlog::error(
+          "event=edge.reload_rejected trigger={} reason=\"{}: restart to apply it\" "
+          "version={}",
+          trigger, why, config->version);
+      return;
+    }
+    auto next_serving = MakeServing(next->config, health_io, shared);
+    if (!next_serving.ok()) {
+      spdlog::error("event=edge.reload_rejected trigger={} reason=\"{}\" version={}", trigger,
+                    std::string(next_serving.status().message()), config->version);
+      return;
+    }
+    const std::shared_ptr<const Serving> previous = shared.serving.Current();
+    shared.serving.Set(*next_serving);
+    previous->monitor->Stop();
+    spdlog::info("event=edge.reloaded trigger={} version={} previous_version={}", trigger,
+                 next->config->version, config->version);
+    config = next->config;
+  };
 
   asio::io_context main_loop(1);
   asio::signal_set signals(main_loop, SIGTERM, SIGINT, SIGHUP);
@@ -140,15 +242,23 @@ int Run(const Flags& flags) {
                                                                     int signo) {
     if (ec) return;
     if (signo == SIGHUP) {
-      spdlog::warn(
-          "event=edge.reload_skipped reason=\"config reload is not built yet; restart "
-          "to apply a new config\"");
+      reload("sighup");
       signals.async_wait(on_signal);
       return;
     }
     stop = true;
   };
   signals.async_wait(on_signal);
+  // A changed file reloads too: its modification time is looked at every second.
+  asio::steady_timer poll(main_loop);
+  std::function<void(const asio::error_code&)> on_poll = [&](const asio::error_code& ec) {
+    if (ec) return;
+    if (Stamps(files) != stamps) reload("file_changed");
+    poll.expires_after(std::chrono::seconds(1));
+    poll.async_wait(on_poll);
+  };
+  poll.expires_after(std::chrono::seconds(1));
+  poll.async_wait(on_poll);
   while (!stop) main_loop.run_one();
 
   // Drain: refuse new connections (and /ready says so), let requests in flight finish within the
@@ -165,10 +275,6 @@ int Run(const Flags& flags) {
   const int64_t left = shared.open_connections.load();
   for (auto& w : workers) w->Stop();
   admin.Stop();
-  (*monitor)->Stop();
-  health_work.reset();
-  health_io.stop();
-  health_thread.join();
   spdlog::info("event=edge.stopped connections_cut={}", left);
   return 0;
 }
@@ -180,8 +286,10 @@ int main(int argc, char** argv) {
   holdfast::edge::Flags flags;
   CLI::App app{
       "holdfast-edge: the per-node edge daemon. Serves the listeners, routes and clusters of one "
-      "node of the config (HTTP/1.1 and TCP listeners in this version), with an admin listener "
-      "for /healthz, /ready, /metrics, /clusters and /config. SIGTERM drains and exits 0."};
+      "node of the config (http, https, tcp and tls listeners in this version), with an admin "
+      "listener for /healthz, /ready, /metrics, /clusters and /config. SIGHUP, or an edit of a "
+      "config file, reloads (an invalid config is refused and the running one kept); SIGTERM "
+      "drains and exits 0."};
   app.add_option("--config", flags.config, "The config file (as for holdfastctl validate)")
       ->required()
       ->check(CLI::ExistingFile);

@@ -146,7 +146,8 @@ asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
 std::string AdminServer::Respond(std::string_view path, int& status,
                                  std::string& content_type) const {
   status = 200;
-  const auto config = shared_.config.Current();
+  const std::shared_ptr<const Serving> serving = shared_.serving.Current();
+  const std::shared_ptr<const EdgeConfig>& config = serving->config;
   if (path == "/healthz") return "ok\n";
   if (path == "/ready") {
     if (shared_.draining.load()) {
@@ -206,7 +207,8 @@ std::string AdminServer::Respond(std::string_view path, int& status,
 }
 
 std::string AdminServer::Metrics() const {
-  const auto config = shared_.config.Current();
+  const std::shared_ptr<const Serving> serving = shared_.serving.Current();
+  const std::shared_ptr<const EdgeConfig>& config = serving->config;
   const EdgeMetrics& m = *shared_.metrics;
   std::string out;
 
@@ -293,7 +295,7 @@ std::string AdminServer::Metrics() const {
     for (size_t i = 0; i < config->clusters.size(); ++i) {
       absl::StrAppendFormat(&out, "%s{%s} %d\n", c.name,
                             Labels("cluster", config->clusters[i].name),
-                            Read(m.cluster[i].*c.field));
+                            Read(serving->cluster_metrics[i]->*c.field));
     }
   }
   // Endpoint health, from the table the balancers use.

@@ -29,4 +29,11 @@ void LatencyHistogram::Write(const std::string& name, const std::string& labels,
   absl::StrAppendFormat(&out, "%s_count{%s} %d\n", name, labels, Read(count_));
 }
 
+ClusterMetrics* EdgeMetrics::Cluster(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_ptr<ClusterMetrics>& m = clusters_[name];
+  if (m == nullptr) m = std::make_unique<ClusterMetrics>();
+  return m.get();
+}
+
 }  // namespace holdfast::edge

@@ -7,6 +7,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -65,11 +68,21 @@ struct ClusterMetrics {
   Counter timeouts{0};
 };
 
-// Sized once per config snapshot: index by listener and cluster index.
-struct EdgeMetrics {
-  EdgeMetrics(size_t listeners, size_t clusters) : listener(listeners), cluster(clusters) {}
+// Listeners by index (the set is fixed for the process's life); clusters by name, so their
+// counters go on across reloads that add, remove or reorder clusters.
+class EdgeMetrics {
+ public:
+  explicit EdgeMetrics(size_t listeners) : listener(listeners) {}
+
   std::vector<ListenerMetrics> listener;
-  std::vector<ClusterMetrics> cluster;
+
+  // The counters of the cluster named `name`, made on first use. Never removed, so the
+  // pointer stays valid for the process's life. Thread-safe (called when a config is compiled).
+  ClusterMetrics* Cluster(const std::string& name);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<ClusterMetrics>> clusters_;
 };
 
 }  // namespace holdfast::edge

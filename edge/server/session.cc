@@ -374,8 +374,9 @@ class HttpConnection {
 
   HttpConnection(Worker& w, size_t listener, ClientStream client)
       : w_(w),
-        config_(w.config()),
-        listener_(config_->listeners[listener]),
+        runtime_(w.Current()),
+        listener_index_(listener),
+        listener_(&runtime_->config().listeners[listener]),
         metrics_(w.shared().metrics->listener[listener]),
         client_(std::move(client)),
         deadline_(StartDeadline(w)) {
@@ -393,7 +394,7 @@ class HttpConnection {
       if (ec) {
         Inc(metrics_.tls_handshake_failures);
         spdlog::debug("event=tls.handshake_failed listener={} client={} error=\"{}\"",
-                      listener_.name, client_ip_, ec.message());
+                      listener_->name, client_ip_, ec.message());
         co_return false;
       }
     }
@@ -420,9 +421,11 @@ class HttpConnection {
   // Reads until a whole head is buffered. False: the connection is done (closed, timed out,
   // or answered with an error).
   asio::awaitable<bool> ReadHead() {
+    runtime_ = w_.Current();
+    listener_ = &runtime_->config().listeners[listener_index_];
     parser_.Reset();
     bool started = !in_.empty();
-    deadline_->Arm(started ? kHeadTimeout : listener_.idle_timeout, &Lowest(client_));
+    deadline_->Arm(started ? kHeadTimeout : listener_->idle_timeout, &Lowest(client_));
     for (;;) {
       if (!in_.empty()) {
         const http::ParseResult r = parser_.Parse(in_.view(), head_);
@@ -434,7 +437,7 @@ class HttpConnection {
           Inc(metrics_.bad_requests);
           Inc(metrics_.responses[4]);
           spdlog::debug("event=http.bad_request listener={} client={} status={} reason=\"{}\"",
-                        listener_.name, client_ip_, r.http_status, r.error);
+                        listener_->name, client_ip_, r.http_status, r.error);
           co_await Answer(r.http_status, r.error, /*keep_alive=*/false);
           co_return false;
         }
@@ -476,15 +479,15 @@ class HttpConnection {
     {
       std::string storage;
       const std::string_view path = OriginForm(head_.target, storage);
-      route = config_->Match(listener_, head_.host, path);
+      route = runtime_->config().Match(*listener_, head_.host, path);
     }
     const bool has_body = head_.framing != BodyFraming::kNone;
     if (route == nullptr) {
       co_await Answer(404, "no route for this host and path", keep_alive_ && !has_body);
       co_return 404;
     }
-    const ClusterConfig& cluster = config_->clusters[route->cluster];
-    ClusterMetrics& cm = w_.shared().metrics->cluster[route->cluster];
+    const ClusterConfig& cluster = runtime_->config().clusters[route->cluster];
+    ClusterMetrics& cm = runtime_->cluster_metrics(route->cluster);
 
     // Circuit breaker: a cluster over its request limit is answered at once, never queued.
     if (Read(cm.active_requests) >= cluster.max_requests) {
@@ -508,7 +511,7 @@ class HttpConnection {
 
     for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
       if (attempt > 0) Inc(cm.retries);
-      const std::optional<size_t> endpoint = w_.Pick(route->cluster, hash, avoid);
+      const std::optional<size_t> endpoint = runtime_->Pick(route->cluster, hash, avoid);
       if (!endpoint.has_value()) {
         Inc(cm.no_endpoint);
         failure = Failure::kNoEndpoint;
@@ -526,7 +529,7 @@ class HttpConnection {
       if (!retriable) break;
     }
     spdlog::warn("event=http.upstream_failed listener={} route={} cluster={} reason=\"{}\"",
-                 listener_.name, route->name, cluster.name, Describe(failure));
+                 listener_->name, route->name, cluster.name, Describe(failure));
     const int status = StatusFor(failure);
     co_await Answer(status, Describe(failure), keep_alive_ && !has_body);
     co_return status;
@@ -544,7 +547,7 @@ class HttpConnection {
     std::optional<tcp::socket> socket;
     bool reused = false;
     if (!has_body) {
-      socket = w_.TakeIdle(route.cluster, endpoint);
+      socket = runtime_->TakeIdle(route.cluster, endpoint);
       reused = socket.has_value();
     }
     for (int fresh_tries = 0; fresh_tries < 2; ++fresh_tries) {
@@ -557,7 +560,7 @@ class HttpConnection {
         auto [outcome, s] = co_await Connect(w_, cluster, endpoint, *deadline_);
         if (outcome != ConnectOutcome::kOk) {
           Inc(cm.connect_failures);
-          w_.ReportOutcome(route.cluster, endpoint, RequestOutcome::kConnectFailure);
+          runtime_->ReportOutcome(route.cluster, endpoint, RequestOutcome::kConnectFailure);
           spdlog::info("event=http.connect_failed cluster={} endpoint={} timed_out={}",
                        cluster.name, cluster.endpoints[endpoint].key,
                        outcome == ConnectOutcome::kTimedOut);
@@ -571,23 +574,23 @@ class HttpConnection {
       }
       Inc(cm.upstream_requests);
       failure = Failure::kNone;
-      w_.BeginRequest(route.cluster, endpoint);
+      runtime_->BeginRequest(route.cluster, endpoint);
       const int status =
           co_await Forward(route, cluster, cm, *socket, upstream_head, has_body, failure);
-      w_.EndRequest(route.cluster, endpoint);
+      runtime_->EndRequest(route.cluster, endpoint);
       // Gateway failures (reset, timeout, garbage) count against the endpoint like a 5xx; a
       // client that went away says nothing about it.
       if (status >= 500 ||
           (status == 0 && failure != Failure::kNone && !(failure == Failure::kReset && reused))) {
-        w_.ReportOutcome(route.cluster, endpoint, RequestOutcome::k5xx);
+        runtime_->ReportOutcome(route.cluster, endpoint, RequestOutcome::k5xx);
       } else if (status != 0) {
-        w_.ReportOutcome(route.cluster, endpoint, RequestOutcome::kSuccess);
+        runtime_->ReportOutcome(route.cluster, endpoint, RequestOutcome::kSuccess);
       }
       if (status != 0 || failure != Failure::kReset || !reused) {
         if (status == 0 || !reuse_upstream_) {
           Dec(cm.active_connections);
         } else {
-          w_.PutIdle(route.cluster, endpoint, std::move(*socket));
+          runtime_->PutIdle(route.cluster, endpoint, std::move(*socket));
         }
         co_return status;
       }
@@ -748,8 +751,11 @@ class HttpConnection {
   }
 
   Worker& w_;
-  std::shared_ptr<const EdgeConfig> config_;
-  const ListenerConfig& listener_;
+  // The config and worker state this request runs on: taken afresh for each request, so a
+  // reload applies from the next request of a keep-alive connection.
+  std::shared_ptr<Runtime> runtime_;
+  size_t listener_index_;
+  const ListenerConfig* listener_;
   ListenerMetrics& metrics_;
   ClientStream client_;
   std::shared_ptr<Deadline> deadline_;
@@ -856,7 +862,8 @@ std::string ClientResponseHead(const http::ResponseHead& head, int client_minor_
 }
 
 asio::awaitable<void> HttpSession(Worker& worker, size_t listener, tcp::socket client) {
-  const ListenerConfig& l = worker.config()->listeners[listener];
+  const std::shared_ptr<Runtime> runtime = worker.Current();
+  const ListenerConfig& l = runtime->config().listeners[listener];
   if (l.tls != nullptr) {
     HttpConnection<TlsStream> connection(worker, listener,
                                          TlsStream(std::move(client), SSL_new(l.tls->initial())));
@@ -871,10 +878,11 @@ namespace {
 
 template <typename ClientStream>
 asio::awaitable<void> ProxyTcp(Worker& w, size_t listener_index, ClientStream client) {
-  const std::shared_ptr<const EdgeConfig> config = w.config();
-  const ListenerConfig& listener = config->listeners[listener_index];
-  const ClusterConfig& cluster = config->clusters[listener.cluster];
-  ClusterMetrics& cm = w.shared().metrics->cluster[listener.cluster];
+  // One Runtime for the connection's life: an L4 connection is one exchange.
+  const std::shared_ptr<Runtime> runtime = w.Current();
+  const ListenerConfig& listener = runtime->config().listeners[listener_index];
+  const ClusterConfig& cluster = runtime->config().clusters[listener.cluster];
+  ClusterMetrics& cm = runtime->cluster_metrics(listener.cluster);
   auto deadline = StartDeadline(w);
   struct Finish {
     Deadline& d;
@@ -902,7 +910,7 @@ asio::awaitable<void> ProxyTcp(Worker& w, size_t listener_index, ClientStream cl
   size_t endpoint = 0;
   // Connect failures go to a different endpoint, as many times as the cluster has endpoints.
   for (size_t attempt = 0; attempt < std::max<size_t>(1, cluster.endpoints.size()); ++attempt) {
-    const std::optional<size_t> picked = w.Pick(listener.cluster, HashKey(client_ip), avoid);
+    const std::optional<size_t> picked = runtime->Pick(listener.cluster, HashKey(client_ip), avoid);
     if (!picked.has_value()) {
       Inc(cm.no_endpoint);
       break;
@@ -910,12 +918,12 @@ asio::awaitable<void> ProxyTcp(Worker& w, size_t listener_index, ClientStream cl
     avoid = endpoint = *picked;
     auto [outcome, s] = co_await Connect(w, cluster, endpoint, *deadline);
     if (outcome == ConnectOutcome::kOk) {
-      w.ReportOutcome(listener.cluster, endpoint, RequestOutcome::kSuccess);
+      runtime->ReportOutcome(listener.cluster, endpoint, RequestOutcome::kSuccess);
       upstream = std::move(s);
       break;
     }
     Inc(cm.connect_failures);
-    w.ReportOutcome(listener.cluster, endpoint, RequestOutcome::kConnectFailure);
+    runtime->ReportOutcome(listener.cluster, endpoint, RequestOutcome::kConnectFailure);
     if (attempt > 0) Inc(cm.retries);
   }
   if (!upstream.has_value()) {
@@ -923,21 +931,22 @@ asio::awaitable<void> ProxyTcp(Worker& w, size_t listener_index, ClientStream cl
     co_return;
   }
   Inc(cm.active_connections);
-  w.BeginRequest(listener.cluster, endpoint);
+  runtime->BeginRequest(listener.cluster, endpoint);
   // One deadline for both directions: traffic either way keeps the connection alive; when it
   // passes, both sockets close and both pumps end.
   deadline->Arm(listener.idle_timeout, &Lowest(client), &*upstream);
   using namespace asio::experimental::awaitable_operators;
   co_await (Pump(client, *upstream, *deadline, listener.idle_timeout) &&
             Pump(*upstream, client, *deadline, listener.idle_timeout));
-  w.EndRequest(listener.cluster, endpoint);
+  runtime->EndRequest(listener.cluster, endpoint);
   Dec(cm.active_connections);
 }
 
 }  // namespace
 
 asio::awaitable<void> TcpSession(Worker& w, size_t listener, tcp::socket client) {
-  const ListenerConfig& l = w.config()->listeners[listener];
+  const std::shared_ptr<Runtime> runtime = w.Current();
+  const ListenerConfig& l = runtime->config().listeners[listener];
   if (l.tls != nullptr) {
     co_await ProxyTcp(w, listener, TlsStream(std::move(client), SSL_new(l.tls->initial())));
   } else {

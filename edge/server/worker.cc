@@ -18,7 +18,8 @@
 
 namespace holdfast::edge {
 
-struct Worker::ClusterState {
+struct Runtime::ClusterState {
+  ClusterMetrics* metrics = nullptr;
   std::unique_ptr<Balancer> balancer;
   std::vector<EndpointHealth> health;
   Eligibility eligibility;
@@ -27,6 +28,13 @@ struct Worker::ClusterState {
   std::vector<uint32_t> active_requests;
   // By endpoint: the last outcome sent to the monitor was a failure.
   std::vector<uint8_t> last_failed;
+
+  ~ClusterState() {
+    // Idle connections still pooled close with the state; they leave the gauge with it.
+    for (auto& sockets : idle) {
+      for (size_t i = 0; i < sockets.size(); ++i) Dec(metrics->active_connections);
+    }
+  }
 };
 
 namespace {
@@ -39,14 +47,15 @@ constexpr size_t kMaxIdlePerEndpoint = 64;
 
 }  // namespace
 
-Worker::Worker(int id, SharedState& shared)
-    : id_(id),
-      shared_(shared),
-      config_(shared.config.Current()),
-      random_(static_cast<uint64_t>(id) * 0x9e3779b97f4a7c15ULL + 1) {
-  for (const ClusterConfig& c : config_->clusters) {
+Runtime::Runtime(std::shared_ptr<const Serving> serving, SharedState& shared,
+                 std::mt19937_64& random, bool log_panic)
+    : serving_(std::move(serving)), shared_(shared), log_panic_(log_panic) {
+  const EdgeConfig& config = *serving_->config;
+  for (size_t i = 0; i < config.clusters.size(); ++i) {
+    const ClusterConfig& c = config.clusters[i];
     auto state = std::make_unique<ClusterState>();
-    state->balancer = c.lb->NewBalancer([this] { return random_(); });
+    state->metrics = serving_->cluster_metrics[i];
+    state->balancer = c.lb->NewBalancer([&random] { return random(); });
     // Until the monitor's first table: unchecked where checks are configured (which fails
     // open), healthy elsewhere.
     state->health.assign(
@@ -61,11 +70,26 @@ Worker::Worker(int id, SharedState& shared)
   }
 }
 
+Runtime::~Runtime() = default;
+
+Worker::Worker(int id, SharedState& shared)
+    : id_(id), shared_(shared), random_(static_cast<uint64_t>(id) * 0x9e3779b97f4a7c15ULL + 1) {}
+
+std::shared_ptr<Runtime> Worker::Current() {
+  const uint64_t sequence = shared_.serving.sequence();
+  if (sequence != serving_sequence_ || runtime_ == nullptr) {
+    serving_sequence_ = sequence;
+    runtime_ = std::make_shared<Runtime>(shared_.serving.Current(), shared_, random_, id_ == 0);
+  }
+  return runtime_;
+}
+
 Worker::~Worker() { Stop(); }
 
 absl::Status Worker::Listen() {
-  for (size_t li = 0; li < config_->listeners.size(); ++li) {
-    const ListenerConfig& l = config_->listeners[li];
+  const std::shared_ptr<const EdgeConfig> config = shared_.serving.Current()->config;
+  for (size_t li = 0; li < config->listeners.size(); ++li) {
+    const ListenerConfig& l = config->listeners[li];
     if (l.protocol == v1::Listener::PROTOCOL_DNS) continue;  // not served by this edge yet
     for (const asio::ip::tcp::endpoint& bind : l.binds) {
       auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
@@ -102,9 +126,7 @@ void Worker::StopAccepting() {
       acceptor->close(ignored);
     }
     // Idle pooled backend connections are not needed any more.
-    for (auto& c : clusters_) {
-      for (auto& sockets : c->idle) sockets.clear();
-    }
+    if (runtime_ != nullptr) runtime_->DropIdle();
   });
 }
 
@@ -114,10 +136,12 @@ void Worker::Stop() {
 }
 
 asio::awaitable<void> Worker::AcceptLoop(size_t listener, asio::ip::tcp::acceptor& acceptor) {
-  const ListenerConfig& l = config_->listeners[listener];
   ListenerMetrics& m = shared_.metrics->listener[listener];
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kAwait);
+    // The listener as the newest config has it (max_connections may have been reloaded).
+    const std::shared_ptr<Runtime> runtime = Current();
+    const ListenerConfig& l = runtime->config().listeners[listener];
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // EMFILE and friends: wait a moment instead of spinning, keep what is admitted.
@@ -156,7 +180,7 @@ asio::awaitable<void> Worker::AcceptLoop(size_t listener, asio::ip::tcp::accepto
   }
 }
 
-void Worker::RefreshHealth() {
+void Runtime::RefreshHealth() {
   const uint64_t sequence = shared_.health.sequence();
   if (sequence == health_sequence_) return;
   health_sequence_ = sequence;
@@ -164,7 +188,7 @@ void Worker::RefreshHealth() {
   // Counters alone are republished under the same generation: nothing to recompute then. A
   // table of another config has other indices and is not used.
   if (table == nullptr || table->generation == health_generation_ ||
-      table->config_version != config_->version || table->clusters.size() != clusters_.size()) {
+      table->config_version != config().version || table->clusters.size() != clusters_.size()) {
     return;
   }
   health_generation_ = table->generation;
@@ -173,42 +197,42 @@ void Worker::RefreshHealth() {
     if (table->clusters[i].endpoints.size() != c.health.size()) continue;
     c.health = table->clusters[i].endpoints;
     const bool was_panic = c.eligibility.panic();
-    c.eligibility = ComputeEligibility(c.health, config_->clusters[i].panic_threshold_percent);
+    const ClusterConfig& cluster = config().clusters[i];
+    c.eligibility = ComputeEligibility(c.health, cluster.panic_threshold_percent);
     // Every worker computes the same; one of them says so.
-    if (id_ == 0 && was_panic != c.eligibility.panic()) {
+    if (log_panic_ && was_panic != c.eligibility.panic()) {
       const EligibilityCounts& n = c.eligibility.counts();
       if (c.eligibility.panic()) {
         spdlog::warn(
             "event=cluster.panic_entered cluster={} usable={} total={} threshold_percent={} "
             "reason=\"too few healthy endpoints: balancing over all of them\"",
-            config_->clusters[i].name, n.usable, n.total,
-            config_->clusters[i].panic_threshold_percent);
+            cluster.name, n.usable, n.total, cluster.panic_threshold_percent);
       } else {
-        spdlog::info("event=cluster.panic_left cluster={} usable={} total={}",
-                     config_->clusters[i].name, n.usable, n.total);
+        spdlog::info("event=cluster.panic_left cluster={} usable={} total={}", cluster.name,
+                     n.usable, n.total);
       }
     }
   }
 }
 
-void Worker::ReportOutcome(size_t cluster, size_t endpoint, RequestOutcome outcome) {
-  if (shared_.health_monitor == nullptr) return;
+void Runtime::ReportOutcome(size_t cluster, size_t endpoint, RequestOutcome outcome) {
+  if (serving_->monitor == nullptr) return;
   uint8_t& last_failed = clusters_[cluster]->last_failed[endpoint];
   const bool failed = outcome != RequestOutcome::kSuccess;
   // A run of successes needs no message: the monitor already counts none against it.
   if (!failed && last_failed == 0) return;
   last_failed = failed ? 1 : 0;
-  shared_.health_monitor->ReportOutcome(cluster, endpoint, outcome);
+  serving_->monitor->ReportOutcome(cluster, endpoint, outcome);
 }
 
-std::optional<size_t> Worker::Pick(size_t index, uint64_t hash, std::optional<size_t> avoid) {
+std::optional<size_t> Runtime::Pick(size_t index, uint64_t hash, std::optional<size_t> avoid) {
   RefreshHealth();
   ClusterState& c = *clusters_[index];
-  if (c.eligibility.panic()) Inc(shared_.metrics->cluster[index].panic_picks);
+  if (c.eligibility.panic()) Inc(c.metrics->panic_picks);
   return c.balancer->Pick(PickRequest{c.eligibility, hash, c.active_requests, avoid});
 }
 
-std::optional<asio::ip::tcp::socket> Worker::TakeIdle(size_t cluster, size_t endpoint) {
+std::optional<asio::ip::tcp::socket> Runtime::TakeIdle(size_t cluster, size_t endpoint) {
   // Newest first: the least likely to have been closed by the backend's keep-alive timeout.
   // One that was closed anyway fails before any response byte, and the session sends the
   // (bodiless) request again on a fresh connection; no probe syscall on every request.
@@ -219,10 +243,10 @@ std::optional<asio::ip::tcp::socket> Worker::TakeIdle(size_t cluster, size_t end
   return s;
 }
 
-void Worker::PutIdle(size_t cluster, size_t endpoint, asio::ip::tcp::socket socket) {
+void Runtime::PutIdle(size_t cluster, size_t endpoint, asio::ip::tcp::socket socket) {
   auto& idle = clusters_[cluster]->idle[endpoint];
   if (idle.size() >= kMaxIdlePerEndpoint || shared_.draining.load()) {
-    Dec(shared_.metrics->cluster[cluster].active_connections);
+    Dec(clusters_[cluster]->metrics->active_connections);
     return;  // the socket closes as it goes out of scope
   }
   idle.push_back(std::move(socket));
@@ -232,14 +256,23 @@ void Worker::PutIdle(size_t cluster, size_t endpoint, asio::ip::tcp::socket sock
 
 namespace holdfast::edge {
 
-void Worker::BeginRequest(size_t cluster, size_t endpoint) {
+void Runtime::BeginRequest(size_t cluster, size_t endpoint) {
   ++clusters_[cluster]->active_requests[endpoint];
-  Inc(shared_.metrics->cluster[cluster].active_requests);
+  Inc(clusters_[cluster]->metrics->active_requests);
 }
 
-void Worker::EndRequest(size_t cluster, size_t endpoint) {
+void Runtime::EndRequest(size_t cluster, size_t endpoint) {
   --clusters_[cluster]->active_requests[endpoint];
-  Dec(shared_.metrics->cluster[cluster].active_requests);
+  Dec(clusters_[cluster]->metrics->active_requests);
+}
+
+void Runtime::DropIdle() {
+  for (auto& c : clusters_) {
+    for (auto& sockets : c->idle) {
+      for (size_t i = 0; i < sockets.size(); ++i) Dec(c->metrics->active_connections);
+      sockets.clear();
+    }
+  }
 }
 
 }  // namespace holdfast::edge

@@ -1,7 +1,7 @@
 // One worker: an event loop on its own thread, its own acceptor on every listener address
 // (SO_REUSEPORT: the kernel spreads connections over the workers), its own balancers and its
 // own pool of idle backend connections. Nothing on the request path is shared with another
-// worker except the immutable config snapshot and the relaxed metric counters.
+// worker except immutable snapshots and the relaxed metric counters.
 #ifndef HOLDFAST_EDGE_SERVER_WORKER_H_
 #define HOLDFAST_EDGE_SERVER_WORKER_H_
 
@@ -28,9 +28,17 @@
 
 namespace holdfast::edge {
 
+// What the edge serves: a compiled config, the health monitor that checks its endpoints, and
+// the metrics of its clusters (by index). Replaced as a whole on reload; immutable.
+struct Serving {
+  std::shared_ptr<const EdgeConfig> config;
+  std::shared_ptr<HealthMonitor> monitor;  // may be null (tests)
+  std::vector<ClusterMetrics*> cluster_metrics;
+};
+
 // What every worker shares with the daemon. Outlives the workers.
 struct SharedState {
-  Snapshot<EdgeConfig> config;
+  Snapshot<Serving> serving;
   std::shared_ptr<EdgeMetrics> metrics;
   // Set by SIGTERM: stop accepting, finish what is in flight, close idle keep-alive connections.
   std::atomic<bool> draining{false};
@@ -38,9 +46,53 @@ struct SharedState {
   std::atomic<int64_t> open_connections{0};
   // Endpoint health, published by the monitor; the one place balancers and reports read it.
   Snapshot<HealthTable> health;
-  // Where workers report request outcomes (outlier detection). Set before the workers start,
-  // outlives them; null runs without (tests).
-  HealthMonitor* health_monitor = nullptr;
+};
+
+// A worker's state for one Serving: per cluster its balancer, its view of endpoint health,
+// its idle backend connections and in-flight counts. A request keeps the Runtime it started
+// with, so a reload never changes the indices under a request in flight; the old Runtime goes
+// when its last request does. Used on its worker's thread only.
+class Runtime {
+ public:
+  Runtime(std::shared_ptr<const Serving> serving, SharedState& shared, std::mt19937_64& random,
+          bool log_panic);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  const EdgeConfig& config() const { return *serving_->config; }
+  const std::shared_ptr<const EdgeConfig>& config_ptr() const { return serving_->config; }
+  ClusterMetrics& cluster_metrics(size_t cluster) const {
+    return *serving_->cluster_metrics[cluster];
+  }
+
+  // Picks an endpoint of cluster `index`, avoiding `avoid` when another is eligible. nullopt:
+  // nothing eligible.
+  std::optional<size_t> Pick(size_t index, uint64_t hash, std::optional<size_t> avoid);
+  // An idle pooled connection to the endpoint, if one is left open.
+  std::optional<asio::ip::tcp::socket> TakeIdle(size_t cluster, size_t endpoint);
+  void PutIdle(size_t cluster, size_t endpoint, asio::ip::tcp::socket socket);
+  // Drops every idle backend connection (draining).
+  void DropIdle();
+  // How a request to an endpoint went, for outlier detection. Only what can change the
+  // monitor's view is sent: every failure, and the first success after one.
+  void ReportOutcome(size_t cluster, size_t endpoint, RequestOutcome outcome);
+  // In-flight requests per endpoint, which least_request balances on.
+  void BeginRequest(size_t cluster, size_t endpoint);
+  void EndRequest(size_t cluster, size_t endpoint);
+
+ private:
+  struct ClusterState;
+
+  // Takes a new health table when the monitor published one for this config.
+  void RefreshHealth();
+
+  std::shared_ptr<const Serving> serving_;
+  SharedState& shared_;
+  bool log_panic_;
+  std::vector<std::unique_ptr<ClusterState>> clusters_;
+  uint64_t health_sequence_ = ~uint64_t{0};
+  uint64_t health_generation_ = ~uint64_t{0};
 };
 
 class Worker {
@@ -63,37 +115,21 @@ class Worker {
   // What the sessions (session.h) use, on this worker's thread only.
   asio::io_context& io() { return io_; }
   SharedState& shared() { return shared_; }
-  const std::shared_ptr<const EdgeConfig>& config() const { return config_; }
-
-  // Picks an endpoint of cluster `index`, avoiding `avoid` when another is eligible. nullopt:
-  // nothing eligible.
-  std::optional<size_t> Pick(size_t index, uint64_t hash, std::optional<size_t> avoid);
-  // An idle pooled connection to the endpoint, if one is left open.
-  std::optional<asio::ip::tcp::socket> TakeIdle(size_t cluster, size_t endpoint);
-  void PutIdle(size_t cluster, size_t endpoint, asio::ip::tcp::socket socket);
-  // How a request to an endpoint went, for outlier detection. Only what can change the
-  // monitor's view is sent: every failure, and the first success after one.
-  void ReportOutcome(size_t cluster, size_t endpoint, RequestOutcome outcome);
-  // In-flight requests per endpoint, which least_request balances on.
-  void BeginRequest(size_t cluster, size_t endpoint);
-  void EndRequest(size_t cluster, size_t endpoint);
+  // The Runtime for the newest Serving (built on first use after a reload).
+  std::shared_ptr<Runtime> Current();
 
  private:
-  struct ClusterState;
-
   asio::awaitable<void> AcceptLoop(size_t listener, asio::ip::tcp::acceptor& acceptor);
-  // Takes a new health table when the monitor published one for this config.
-  void RefreshHealth();
 
   int id_;
   SharedState& shared_;
-  std::shared_ptr<const EdgeConfig> config_;  // the snapshot this worker was started on
   asio::io_context io_{1};
+  // By listener index: the listener set is fixed for the process's life (reload refuses to
+  // change it), so indices stay valid across reloads.
   std::vector<std::pair<size_t, std::unique_ptr<asio::ip::tcp::acceptor>>> acceptors_;
-  std::vector<std::unique_ptr<ClusterState>> clusters_;
   std::mt19937_64 random_;
-  uint64_t health_sequence_ = ~uint64_t{0};
-  uint64_t health_generation_ = ~uint64_t{0};
+  std::shared_ptr<Runtime> runtime_;
+  uint64_t serving_sequence_ = ~uint64_t{0};
   std::thread thread_;
 };
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -74,22 +75,33 @@ class EdgeLab {
     tcp_port_ = FreePort();
     https_port_ = FreePort();
     tls_port_ = FreePort();
-    std::map<std::string, std::string> vars = {{"{http}", std::to_string(http_port_)},
-                                               {"{tcp}", std::to_string(tcp_port_)},
-                                               {"{https}", std::to_string(https_port_)},
-                                               {"{tls}", std::to_string(tls_port_)}};
+    vars_ = {{"{http}", std::to_string(http_port_)},
+             {"{tcp}", std::to_string(tcp_port_)},
+             {"{https}", std::to_string(https_port_)},
+             {"{tls}", std::to_string(tls_port_)}};
     if (listeners_yaml.find("certs/") != std::string::npos) MakeCertificates();
-    for (const Backend& b : backends_) vars["{" + b.name + "}"] = std::to_string(b.port);
-    std::string config = "listeners:\n" + listeners_yaml + "routes:\n" + routes_yaml +
-                         "clusters:\n" + clusters_yaml +
-                         "pops:\n  - name: test\n    region: local\n"
-                         "    nodes: [{name: node-1, addresses: [127.0.0.1]}]\n";
-    for (const auto& [k, v] : vars) {
+    for (const Backend& b : backends_) vars_["{" + b.name + "}"] = std::to_string(b.port);
+    config_path_ = dir_.path() / "edge.yaml";
+    WriteConfig(listeners_yaml, routes_yaml, clusters_yaml);
+    StartEdge();
+  }
+
+  // (Re)writes the config file, with the lab's ports in place of {http}, {web1}, ...
+  void WriteConfig(const std::string& listeners_yaml, const std::string& routes_yaml,
+                   const std::string& clusters_yaml) const {
+    WriteRawConfig("listeners:\n" + listeners_yaml + "routes:\n" + routes_yaml + "clusters:\n" +
+                   clusters_yaml +
+                   "pops:\n  - name: test\n    region: local\n"
+                   "    nodes: [{name: node-1, addresses: [127.0.0.1]}]\n");
+  }
+  void WriteRawConfig(std::string config) const {
+    for (const auto& [k, v] : vars_) {
       for (size_t at; (at = config.find(k)) != std::string::npos;) config.replace(at, k.size(), v);
     }
-    config_path_ = dir_.path() / "edge.yaml";
-    std::ofstream(config_path_) << config;
-    StartEdge();
+    // Written aside and renamed, as an editor or a deploy tool would: never read half-written.
+    const std::filesystem::path tmp = config_path_.string() + ".tmp";
+    std::ofstream(tmp) << config;
+    std::filesystem::rename(tmp, config_path_);
   }
 
   // Every lab ends with a drain: the edge must exit 0 and its log hold no sanitizer report.
@@ -237,6 +249,7 @@ class EdgeLab {
   }
 
   int workers_;
+  std::map<std::string, std::string> vars_;
   TempDir dir_;
   std::vector<Backend> backends_;
   std::filesystem::path config_path_;
