@@ -173,6 +173,8 @@ int Run(const Flags& flags) {
       if (auto s = shared.serving.Current(); s != nullptr && s->monitor) s->monitor->Stop();
       io.stop();
       thread.join();
+      // The monitor's timers belong to `io`: they go before it does.
+      shared.serving.Set(nullptr);
     }
   } stop_health{health_io, health_thread, shared};
 

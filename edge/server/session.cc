@@ -329,7 +329,8 @@ enum class Failure {
   kConnectTimeout,
   kReset,
   kTimeout,
-  kBadResponse
+  kBadResponse,
+  k5xx,  // the backend answered 5xx and the route retries those
 };
 
 int StatusFor(Failure f) {
@@ -361,6 +362,8 @@ std::string_view Describe(Failure f) {
       return "backend timed out";
     case Failure::kBadResponse:
       return "invalid response from backend";
+    case Failure::k5xx:
+      return "backend answered 5xx";
     case Failure::kNone:
       return "";
   }
@@ -518,6 +521,9 @@ class HttpConnection {
         break;
       }
       avoid = endpoint;
+      // A 5xx is retried only while the client has seen nothing, the request can be sent again
+      // (no body) and means the same twice (idempotent), and another attempt is left.
+      retry_5xx_ = route->retry_5xx && !has_body && IsIdempotent(method_) && attempt + 1 < attempts;
       const int status =
           co_await Exchange(*route, cluster, cm, *endpoint, upstream_head, has_body, failure);
       if (status != 0) co_return status;
@@ -525,7 +531,8 @@ class HttpConnection {
       const bool retriable =
           ((failure == Failure::kConnect || failure == Failure::kConnectTimeout) &&
            route->retry_connect_failure) ||
-          (failure == Failure::kReset && route->retry_reset && IsIdempotent(method_));
+          (failure == Failure::kReset && route->retry_reset && IsIdempotent(method_)) ||
+          failure == Failure::k5xx;
       if (!retriable) break;
     }
     spdlog::warn("event=http.upstream_failed listener={} route={} cluster={} reason=\"{}\"",
@@ -698,6 +705,12 @@ class HttpConnection {
       }
     }
 
+    if (retry_5xx_ && response.status >= 500) {
+      // Not forwarded: another endpoint gets the request. This connection, with the unread
+      // rest of the 5xx, is closed.
+      failure = Failure::k5xx;
+      co_return 0;
+    }
     const bool dechunk = response.framing == BodyFraming::kChunked && head_.minor_version == 0;
     if (response.framing == BodyFraming::kUntilClose || dechunk) keep_alive_ = false;
     if (w_.shared().draining.load()) keep_alive_ = false;
@@ -769,6 +782,7 @@ class HttpConnection {
   std::string method_;
   bool keep_alive_ = true;
   bool reuse_upstream_ = false;
+  bool retry_5xx_ = false;
 };
 
 // Copies one direction of an L4 connection; at the source's end, half-closes the destination.

@@ -149,6 +149,23 @@ TEST_CASE("a dead backend is routed around, and a dead cluster is a 502", "[edge
   CHECK(lab.Status("/v1/x", {"-H", "Host: api.example.net"}) == 502);
 }
 
+TEST_CASE("a route that retries 5xx sends an idempotent request to another endpoint",
+          "[edge][http]") {
+  EdgeLab lab(EdgeLab::kListeners,
+              "  - {name: web, match: {path_prefix: /}, cluster: web,"
+              " retry: {attempts: 1, on: [5xx]}}\n",
+              EdgeLab::kClusters, /*workers=*/1);
+  lab.BackendGet("web2", "/fail-all");
+  for (int i = 0; i < 4; ++i) CHECK(lab.Get("/x") == "web1 /x\n");
+  CHECK(lab.Metric("holdfast_upstream_retries_total{cluster=\"web\"}") >= 2);
+  // A POST is not sent twice: web2's 500 reaches the client.
+  std::multiset<std::string> statuses;
+  for (int i = 0; i < 2; ++i) {
+    statuses.insert(std::to_string(lab.Status("/x", {"-X", "POST", "--data", "a=1"})));
+  }
+  CHECK(statuses == std::multiset<std::string>{"200", "500"});
+}
+
 TEST_CASE("a TCP listener passes bytes both ways to its cluster", "[edge][tcp]") {
   EdgeLab lab;
   std::set<std::string> seen;
