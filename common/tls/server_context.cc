@@ -11,7 +11,7 @@ namespace holdfast::tls {
 namespace {
 
 std::string OpenSslError() {
-  const unsigned long e = ERR_get_error();
+  const auto e = ERR_get_error();  // OpenSSL's unsigned long
   ERR_clear_error();
   if (e == 0) return "unknown OpenSSL error";
   char buf[256];

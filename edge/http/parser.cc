@@ -132,8 +132,9 @@ std::string_view ParseFieldLine(std::string_view line, Header& out) {
   const std::string_view value = TrimWs(line.substr(colon + 1));
   for (const char c : value) {
     if (c == '\r') return "bare CR";
-    if (!IsFieldValueChar(static_cast<unsigned char>(c)))
+    if (!IsFieldValueChar(static_cast<unsigned char>(c))) {
       return "control character in header value";
+    }
   }
   out.name = name;
   out.value = value;
@@ -353,8 +354,9 @@ ParseResult RequestParser::Parse(std::string_view buffer, RequestHead& out) {
   if (framing.content_lengths > 1) return Invalid(400, "more than one Content-Length");
   if (framing.bad_length) return Invalid(400, "invalid Content-Length");
   if (framing.transfer_encodings > 0) {
-    if (framing.content_lengths > 0)
+    if (framing.content_lengths > 0) {
       return Invalid(400, "both Content-Length and Transfer-Encoding");
+    }
     if (minor == 0) return Invalid(400, "Transfer-Encoding in an HTTP/1.0 request");
     if (framing.transfer_encodings > 1) return Invalid(400, "more than one Transfer-Encoding");
     if (framing.unknown_coding) return Invalid(501, "transfer coding not supported");
@@ -429,8 +431,9 @@ ParseResult ResponseParser::Parse(std::string_view buffer, std::string_view requ
   if (framing.transfer_encodings > 0) {
     // Allowed by the RFC (chunked wins, then close), but a backend that sends both is confused
     // or compromised; holdfast does not guess.
-    if (framing.content_lengths > 0)
+    if (framing.content_lengths > 0) {
       return Invalid(502, "both Content-Length and Transfer-Encoding");
+    }
     if (framing.transfer_encodings > 1 || framing.unknown_coding) {
       return Invalid(502, "transfer coding not supported");
     }

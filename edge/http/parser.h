@@ -24,9 +24,9 @@ namespace holdfast::edge::http {
 
 struct Limits {
   // Request or status line plus every header field, CRLFs included.
-  size_t max_head_bytes = 32 * 1024;
+  size_t max_head_bytes = size_t{32} * 1024;
   // Request target; longer is 414.
-  size_t max_target_bytes = 8 * 1024;
+  size_t max_target_bytes = size_t{8} * 1024;
   // Header fields; more is 431.
   size_t max_headers = 100;
 };
