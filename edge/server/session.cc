@@ -478,6 +478,11 @@ class HttpConnection {
   // the client went away before one was.
   asio::awaitable<int> Serve() {
     keep_alive_ = head_.keep_alive;
+    // The head leaves the buffer now, whatever the answer: a request answered early (404, 503)
+    // must not be read again as the next one. Its string_views stay valid until the next read
+    // into in_ (the bytes are not moved); what is needed after that is copied first.
+    in_.Consume(head_bytes_);
+    method_.assign(head_.method);
     const RouteConfig* route = nullptr;
     {
       std::string storage;
@@ -507,10 +512,6 @@ class HttpConnection {
     Failure failure = Failure::kNone;
     const std::string upstream_head =
         UpstreamRequestHead(head_, client_ip_, kTls ? "https" : "http", head_.expect_continue);
-    // The head's string_views point into in_: what is still needed is copied before the head
-    // is dropped from the buffer (the body, if any, follows it there).
-    method_.assign(head_.method);
-    in_.Consume(head_bytes_);
 
     for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
       if (attempt > 0) Inc(cm.retries);
@@ -776,7 +777,7 @@ class HttpConnection {
   ByteBuffer in_;
   ByteBuffer upstream_buf_;
   http::RequestParser parser_;
-  // Views into in_, valid until Serve() drops the head from it.
+  // Views into in_, valid until the next read into it (Serve() copies what it needs first).
   http::RequestHead head_;
   size_t head_bytes_ = 0;
   std::string method_;

@@ -55,6 +55,20 @@ TEST_CASE("a request with no route is answered 404 by the edge", "[edge][http]")
   CHECK(lab.Status("/", {"-H", "Host: api.example.net"}) == 200);
 }
 
+TEST_CASE("a request the edge answers itself is answered once, then the next is served",
+          "[edge][http]") {
+  EdgeLab lab(EdgeLab::kListeners,
+              "  - {name: api, match: {host: api.example.net}, cluster: api}\n");
+  const std::string reply =
+      RawExchange(lab.http_port(),
+                  "GET /nowhere HTTP/1.1\r\nHost: other.example.net\r\n\r\n"
+                  "GET /next HTTP/1.1\r\nHost: api.example.net\r\nConnection: close\r\n\r\n");
+  const size_t not_found = reply.find("HTTP/1.1 404");
+  REQUIRE(not_found != std::string::npos);
+  CHECK(reply.find("HTTP/1.1 404", not_found + 1) == std::string::npos);
+  CHECK(reply.find("api1 /next\n") != std::string::npos);
+}
+
 TEST_CASE("the backend sees forwarding fields and the client's own fields, not hop-by-hop ones",
           "[edge][http]") {
   EdgeLab lab;
@@ -164,6 +178,55 @@ TEST_CASE("a route that retries 5xx sends an idempotent request to another endpo
     statuses.insert(std::to_string(lab.Status("/x", {"-X", "POST", "--data", "a=1"})));
   }
   CHECK(statuses == std::multiset<std::string>{"200", "500"});
+}
+
+TEST_CASE("pipelined requests are answered in order on one connection", "[edge][http]") {
+  EdgeLab lab(EdgeLab::kListeners, EdgeLab::kRoutes, EdgeLab::kClusters, /*workers=*/1);
+  const std::string reply =
+      RawExchange(lab.http_port(),
+                  "GET /first HTTP/1.1\r\nHost: a\r\n\r\n"
+                  "GET /second HTTP/1.1\r\nHost: a\r\n\r\n"
+                  "GET /third HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  const size_t first = reply.find(" /first\n");
+  const size_t second = reply.find(" /second\n");
+  const size_t third = reply.find(" /third\n");
+  REQUIRE(first != std::string::npos);
+  REQUIRE(second != std::string::npos);
+  REQUIRE(third != std::string::npos);
+  CHECK(first < second);
+  CHECK(second < third);
+  CHECK(lab.Metric("holdfast_listener_connections_total{listener=\"http\"}") == 1);
+}
+
+TEST_CASE("a backend slower than the route's timeout gets the client a 504", "[edge][http]") {
+  EdgeLab lab(EdgeLab::kListeners,
+              "  - {name: web, match: {path_prefix: /}, cluster: web, timeout: 300ms}\n");
+  const RunResult r = lab.Curl({"-i", lab.Url("/slow?ms=3000")});
+  CHECK(r.out.rfind("HTTP/1.1 504 Gateway Timeout", 0) == 0);
+  CHECK(lab.Metric("holdfast_upstream_timeouts_total{cluster=\"web\"}") == 1);
+  // The edge goes on serving.
+  CHECK(lab.Status("/") == 200);
+}
+
+TEST_CASE("a cluster over its request limit sheds with 503 and Retry-After", "[edge][http]") {
+  EdgeLab lab(EdgeLab::kListeners, EdgeLab::kRoutes,
+              "  - name: web\n"
+              "    endpoints: [{address: 127.0.0.1, port: {web1}}]\n"
+              "    circuit_breakers: {max_requests: 1}\n"
+              "  - name: api\n"
+              "    endpoints: [{address: 127.0.0.1, port: {api1}}]\n");
+  std::string slow;
+  std::thread holder([&] { slow = lab.Get("/slow?ms=1500"); });
+  REQUIRE(WaitUntil(
+      [&] { return lab.Metric("holdfast_upstream_requests_active{cluster=\"web\"}") == 1; }, 5s));
+  const RunResult shed = lab.Curl({"-i", lab.Url("/x")});
+  CHECK(shed.out.rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(shed.out.find("Retry-After: 1") != std::string::npos);
+  CHECK(lab.Metric("holdfast_shed_total{cluster=\"web\"}") == 1);
+  // Another cluster is not affected, and what was admitted completes.
+  CHECK(lab.Get("/v1/x", {"-H", "Host: api.example.net"}) == "api1 /v1/x\n");
+  holder.join();
+  CHECK(slow.find("slow 1500") != std::string::npos);
 }
 
 TEST_CASE("a TCP listener passes bytes both ways to its cluster", "[edge][tcp]") {
