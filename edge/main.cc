@@ -20,6 +20,7 @@
 
 #include "absl/time/clock.h"
 #include "common/cat.h"
+#include "common/log/log.h"
 #include "common/tls/certificate_facts.h"
 #include "edge/config/edge_config.h"
 #include "edge/health/monitor.h"
@@ -27,7 +28,6 @@
 #include "edge/server/worker.h"
 #include "policy/finding.h"
 #include "policy/validate/validator.h"
-#include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::edge {
@@ -40,6 +40,7 @@ struct Flags {
   int workers = 0;
   double drain_seconds = 30;
   std::string log_level = "info";
+  std::string log_format = "text";
 };
 
 void LogFindings(const std::vector<policy::Finding>& findings) {
@@ -308,12 +309,15 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
       ->default_val("info")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--log-format", flags.log_format,
+                 "text (event=... key=value) or json (one object per line), on stderr")
+      ->default_val("text")
+      ->check(CLI::IsMember({"text", "json"}));
   CLI11_PARSE(app, argc, argv);
 
-  // Logs go to stderr, one line per event; stdout stays free for what a caller may parse.
-  spdlog::set_default_logger(spdlog::stderr_logger_mt("holdfast-edge"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  holdfast::InitLogging(
+      flags.log_format == "json" ? holdfast::LogFormat::kJson : holdfast::LogFormat::kText,
+      flags.log_level);
   std::signal(SIGPIPE, SIG_IGN);
   return holdfast::edge::Run(flags);
 }

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -323,6 +324,33 @@ TEST_CASE("an invalid config stops the edge at start with the finding", "[edge][
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("event=config.finding") != std::string::npos);
   CHECK(r.err.find("event=edge.config_rejected") != std::string::npos);
+}
+
+TEST_CASE("with --log-format json every log line is one JSON object with the event's fields",
+          "[edge][lifecycle]") {
+  TempDir dir;
+  std::ofstream(dir.path() / "bad.yaml")
+      << "listeners:\n  - {name: http, port: 0, protocol: http}\n";
+  const RunResult r =
+      holdfast::testing::Run({HF_EDGE, "--config", (dir.path() / "bad.yaml").string(), "--node",
+                              "n", "--log-format", "json"},
+                             dir.path());
+  REQUIRE(r.exited);
+  CHECK(r.exit_code == 1);
+  std::set<std::string> events;
+  std::istringstream lines(r.err);
+  for (std::string line; std::getline(lines, line);) {
+    INFO(line);
+    const nlohmann::json j = nlohmann::json::parse(line);
+    CHECK(j.contains("time"));
+    CHECK(j.contains("level"));
+    events.insert(j.value("event", ""));
+    if (j["event"] == "config.finding") {
+      CHECK(j["code"] == "HF2004");
+      CHECK(j["line"] == 2);
+    }
+  }
+  CHECK(events == std::set<std::string>{"config.finding", "edge.config_rejected"});
 }
 
 }  // namespace
