@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -23,6 +25,7 @@
 #include "common/log/log.h"
 #include "common/tls/certificate_facts.h"
 #include "edge/config/edge_config.h"
+#include "edge/discovery/resolver.h"
 #include "edge/health/monitor.h"
 #include "edge/server/admin.h"
 #include "edge/server/worker.h"
@@ -41,6 +44,7 @@ struct Flags {
   double drain_seconds = 30;
   std::string log_level = "info";
   std::string log_format = "text";
+  std::string dns_resolvers;
 };
 
 void LogFindings(const std::vector<policy::Finding>& findings) {
@@ -146,15 +150,6 @@ int Run(const Flags& flags) {
           l.name, v1::Listener::Protocol_Name(l.protocol));
     }
   }
-  for (const ClusterConfig& c : config->clusters) {
-    if (!c.dns_hostname.empty()) {
-      spdlog::warn(
-          "event=edge.cluster_unresolved cluster={} hostname={} reason=\"DNS discovery "
-          "is not built yet: the cluster has no endpoints and answers 503\"",
-          c.name, c.dns_hostname);
-    }
-  }
-
   // Health checks and outlier ejection run on their own thread; workers read the table.
   asio::io_context health_io(1);
   auto health_work = asio::make_work_guard(health_io);
@@ -201,9 +196,53 @@ int Run(const Flags& flags) {
   spdlog::info("event=edge.started node={} pop={} version={} workers={} admin_port={} pid={}",
                config->node, config->pop, config->version, worker_count, admin.port(), getpid());
 
+  // What is served is the loaded config (`base`) with the DNS-discovered clusters' addresses
+  // filled in. Both a reload and a new DNS answer publish a new Serving the same way: one Set()
+  // switches every worker over (each at its next request), and the old monitor stops.
+  std::shared_ptr<const EdgeConfig> base = config;
+  std::map<std::string, std::vector<asio::ip::address>> resolved;
+  auto publish = [&](std::string_view trigger) -> absl::Status {
+    auto next = WithResolvedEndpoints(*base, resolved);
+    if (!next.ok()) return next.status();
+    if ((*next)->version == config->version) return absl::OkStatus();
+    auto next_serving = MakeServing(*next, health_io, shared);
+    if (!next_serving.ok()) return next_serving.status();
+    const std::shared_ptr<const Serving> previous = shared.serving.Current();
+    shared.serving.Set(*next_serving);
+    previous->monitor->Stop();
+    spdlog::info("event=edge.serving trigger={} version={} previous_version={}", trigger,
+                 (*next)->version, config->version);
+    config = *next;
+    return absl::OkStatus();
+  };
+  auto discovery_targets = [](const EdgeConfig& c) {
+    std::vector<DiscoveryLoop::Target> targets;
+    for (const ClusterConfig& cluster : c.clusters) {
+      if (!cluster.dns_hostname.empty()) {
+        targets.push_back({cluster.name, cluster.dns_hostname, cluster.dns_refresh});
+      }
+    }
+    return targets;
+  };
+
+  asio::io_context main_loop(1);
+  // Resolutions run on the discovery thread; what they change is applied on this one.
+  DiscoveryLoop discovery(
+      [&](const std::string& cluster, std::vector<asio::ip::address> found) {
+        asio::post(main_loop, [&, cluster, found = std::move(found)]() mutable {
+          resolved[cluster] = std::move(found);
+          if (const absl::Status s = publish("dns"); !s.ok()) {
+            spdlog::error("event=discovery.apply_failed cluster={} reason=\"{}\"", cluster,
+                          std::string(s.message()));
+          }
+        });
+      },
+      flags.dns_resolvers);
+  discovery.SetTargets(discovery_targets(*base));
+  discovery.Start();
+
   // Reload: load, validate and compile the new config completely before anything changes; any
-  // error leaves the running config serving. Then one Set() switches every worker over (each
-  // at its next request), and the old monitor stops.
+  // error leaves the running config serving.
   auto reload = [&](std::string_view trigger) {
     auto next = Load(flags);
     if (!next.ok()) {
@@ -213,32 +252,29 @@ int Run(const Flags& flags) {
     }
     files = next->files;
     stamps = Stamps(files);
-    if (next->config->version == config->version) {
+    if (next->config->version == base->version) {
       spdlog::info("event=edge.reload_unchanged trigger={} version={}", trigger, config->version);
       return;
     }
-    if (const std::string why = ListenerChange(*config, *next->config); !why.empty()) {
+    if (const std::string why = ListenerChange(*base, *next->config); !why.empty()) {
       spdlog::error(
           "event=edge.reload_rejected trigger={} reason=\"{}: restart to apply it\" "
           "version={}",
           trigger, why, config->version);
       return;
     }
-    auto next_serving = MakeServing(next->config, health_io, shared);
-    if (!next_serving.ok()) {
+    const std::shared_ptr<const EdgeConfig> previous_base = base;
+    base = next->config;
+    if (const absl::Status s = publish(trigger); !s.ok()) {
+      base = previous_base;
       spdlog::error("event=edge.reload_rejected trigger={} reason=\"{}\" version={}", trigger,
-                    std::string(next_serving.status().message()), config->version);
+                    std::string(s.message()), config->version);
       return;
     }
-    const std::shared_ptr<const Serving> previous = shared.serving.Current();
-    shared.serving.Set(*next_serving);
-    previous->monitor->Stop();
-    spdlog::info("event=edge.reloaded trigger={} version={} previous_version={}", trigger,
-                 next->config->version, config->version);
-    config = next->config;
+    discovery.SetTargets(discovery_targets(*base));
+    spdlog::info("event=edge.reloaded trigger={} version={}", trigger, config->version);
   };
 
-  asio::io_context main_loop(1);
   asio::signal_set signals(main_loop, SIGTERM, SIGINT, SIGHUP);
   bool stop = false;
   std::function<void(const asio::error_code&, int)> on_signal = [&](const asio::error_code& ec,
@@ -269,6 +305,7 @@ int Run(const Flags& flags) {
   spdlog::info("event=edge.draining open_connections={} deadline_s={}",
                shared.open_connections.load(), flags.drain_seconds);
   shared.draining.store(true);
+  discovery.Stop();
   for (auto& w : workers) w->StopAccepting();
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(static_cast<int64_t>(flags.drain_seconds * 1000));
@@ -309,6 +346,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
       ->default_val("info")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--dns-resolvers", flags.dns_resolvers,
+                 "Resolvers for DNS-discovered clusters, HOST:PORT[,HOST:PORT...]; default: "
+                 "the system's (/etc/hosts, then /etc/resolv.conf)");
   app.add_option("--log-format", flags.log_format,
                  "text (event=... key=value) or json (one object per line), on stderr")
       ->default_val("text")

@@ -43,7 +43,11 @@ absl::StatusOr<ClusterConfig> CompileCluster(const v1::Cluster& c) {
     out.addresses.emplace_back(*address, static_cast<uint16_t>(e.port()));
     out.endpoints.push_back(Endpoint{Cat(e.address(), ":", e.port()), e.weight()});
   }
-  if (c.has_dns()) out.dns_hostname = c.dns().hostname();
+  if (c.has_dns()) {
+    out.dns_hostname = c.dns().hostname();
+    out.dns_port = static_cast<uint16_t>(c.dns().port());
+    out.dns_refresh = FromProto(c.dns().refresh());
+  }
   auto policy = ToLbPolicy(c.lb_policy());
   if (!policy.ok()) return policy.status();
   auto lb = ClusterLb::Compile(*policy, out.endpoints);
@@ -219,6 +223,33 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
       }
     }
     out->listeners.push_back(std::move(listener));
+  }
+  return std::shared_ptr<const EdgeConfig>(std::move(out));
+}
+
+absl::StatusOr<std::shared_ptr<const EdgeConfig>> WithResolvedEndpoints(
+    const EdgeConfig& config,
+    const std::map<std::string, std::vector<asio::ip::address>>& resolved) {
+  auto out = std::make_shared<EdgeConfig>(config);
+  std::string fingerprint;
+  for (ClusterConfig& c : out->clusters) {
+    const auto it = resolved.find(c.name);
+    if (c.dns_hostname.empty() || it == resolved.end()) continue;
+    c.addresses.clear();
+    c.endpoints.clear();
+    for (const asio::ip::address& a : it->second) {
+      c.addresses.emplace_back(a, c.dns_port);
+      const std::string host = a.is_v6() ? Cat("[", a.to_string(), "]") : a.to_string();
+      c.endpoints.push_back(Endpoint{Cat(host, ":", c.dns_port), 1});
+      Append(fingerprint, c.name, "=", c.endpoints.back().key, ";");
+    }
+    auto lb = ClusterLb::Compile(c.lb->policy(), c.endpoints);
+    if (!lb.ok()) return lb.status();
+    c.lb = *std::move(lb);
+  }
+  if (!fingerprint.empty()) {
+    out->version = absl::StrFormat("%s-%08x", config.version,
+                                   std::hash<std::string>{}(fingerprint)&0xffffffffu);
   }
   return std::shared_ptr<const EdgeConfig>(std::move(out));
 }

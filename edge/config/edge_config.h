@@ -7,6 +7,7 @@
 
 #include <asio/ip/tcp.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,8 +39,11 @@ struct ClusterConfig {
   uint32_t max_connections = 0;
   uint32_t max_pending = 0;
   uint32_t max_requests = 0;
-  // Endpoints come from DNS (not resolved yet by this edge: the cluster has none).
+  // Endpoints come from DNS (edge/discovery): empty until the name is resolved, then one
+  // endpoint per address, on `dns_port`, weight 1.
   std::string dns_hostname;
+  uint16_t dns_port = 0;
+  absl::Duration dns_refresh;
   // Active health checks (edge/health); nullopt when the cluster configures none, and then
   // every endpoint counts as healthy.
   std::optional<ActiveCheckParams> health_check;
@@ -97,6 +101,12 @@ struct EdgeConfig {
 // for what this edge cannot run, or a certificate it cannot load.
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     const v1::Config& config, const policy::SourceMap& sources, std::string_view node);
+
+// `config` with the DNS-discovered clusters' endpoints set to `resolved` (by cluster name;
+// clusters not in it keep theirs). The version says which endpoints it holds.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<const EdgeConfig>> WithResolvedEndpoints(
+    const EdgeConfig& config,
+    const std::map<std::string, std::vector<asio::ip::address>>& resolved);
 
 // Lowercases the Host field's name part and drops its port ("WWW.Example.net:8080" ->
 // "www.example.net"); IPv6 literals keep their brackets.

@@ -68,8 +68,9 @@ class EdgeLab {
   // `clusters_yaml` may use {web1} {web2} {api1} for the backends' ports, `listeners_yaml`
   // {http} and {tcp} for the listeners'.
   explicit EdgeLab(std::string listeners_yaml = kListeners, std::string routes_yaml = kRoutes,
-                   std::string clusters_yaml = kClusters, int workers = 2)
-      : workers_(workers) {
+                   std::string clusters_yaml = kClusters, int workers = 2,
+                   std::vector<std::string> edge_args = {})
+      : workers_(workers), edge_args_(std::move(edge_args)) {
     for (const char* name : {"web1", "web2", "api1"}) StartBackend(name);
     http_port_ = FreePort();
     tcp_port_ = FreePort();
@@ -117,11 +118,12 @@ class EdgeLab {
   }
 
   void StartEdge() {
-    edge_ = std::make_unique<Process>(
-        std::vector<std::string>{HF_EDGE, "--config", config_path_.string(), "--node", "node-1",
-                                 "--admin", "127.0.0.1:0", "--workers", std::to_string(workers_),
-                                 "--drain-timeout", "10"},
-        dir_.path() / "edge.log");
+    std::vector<std::string> argv = {HF_EDGE,           "--config",  config_path_.string(),
+                                     "--node",          "node-1",    "--admin",
+                                     "127.0.0.1:0",     "--workers", std::to_string(workers_),
+                                     "--drain-timeout", "10"};
+    argv.insert(argv.end(), edge_args_.begin(), edge_args_.end());
+    edge_ = std::make_unique<Process>(argv, dir_.path() / "edge.log");
     const bool started = WaitUntil(
         [&] {
           return edge_->Output().find("event=edge.started") != std::string::npos ||
@@ -197,6 +199,7 @@ class EdgeLab {
   }
 
   Process& edge() { return *edge_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
   uint16_t http_port() const { return http_port_; }
   uint16_t tcp_port() const { return tcp_port_; }
   uint16_t https_port() const { return https_port_; }
@@ -249,6 +252,7 @@ class EdgeLab {
   }
 
   int workers_;
+  std::vector<std::string> edge_args_;
   std::map<std::string, std::string> vars_;
   TempDir dir_;
   std::vector<Backend> backends_;
