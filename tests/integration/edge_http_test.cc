@@ -138,6 +138,18 @@ TEST_CASE("smuggling vectors are answered 400 and never forwarded", "[edge][http
   CHECK(lab.Metric("holdfast_http_bad_requests_total{listener=\"http\"}") == 1);
 }
 
+TEST_CASE("too many header fields are a 431, a target too long a 414", "[edge][http]") {
+  EdgeLab lab;
+  std::string many = "GET / HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 150; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+  CHECK(RawExchange(lab.http_port(), many + "\r\n")
+            .rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0) == 0);
+  const std::string long_target =
+      "GET /" + std::string(10000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n";
+  CHECK(RawExchange(lab.http_port(), long_target).rfind("HTTP/1.1 414 URI Too Long\r\n", 0) == 0);
+  CHECK(lab.Metric("holdfast_upstream_requests_total{cluster=\"web\"}") == 0);
+}
+
 TEST_CASE("a request with a bad chunk size is cut off, and nothing after it is forwarded",
           "[edge][http]") {
   EdgeLab lab;
@@ -228,6 +240,38 @@ TEST_CASE("a cluster over its request limit sheds with 503 and Retry-After", "[e
   CHECK(lab.Get("/v1/x", {"-H", "Host: api.example.net"}) == "api1 /v1/x\n");
   holder.join();
   CHECK(slow.find("slow 1500") != std::string::npos);
+}
+
+TEST_CASE("flooded far past its limits, the edge sheds, keeps its admin answering, and recovers",
+          "[edge][overload]") {
+  EdgeLab lab("  - {name: http, port: {http}, protocol: http, max_connections: 50}\n",
+              EdgeLab::kRoutes,
+              "  - name: web\n"
+              "    endpoints: [{address: 127.0.0.1, port: {web1}},"
+              " {address: 127.0.0.1, port: {web2}}]\n"
+              "    circuit_breakers: {max_requests: 8}\n"
+              "  - name: api\n"
+              "    endpoints: [{address: 127.0.0.1, port: {api1}}]\n");
+  // 400 connections against a listener that admits 50, on a cluster that takes 8 at once.
+  std::thread flood([&] {
+    holdfast::testing::Run({"/usr/bin/wrk", "-t2", "-c400", "-d4s", lab.Url("/slow?ms=20")},
+                           lab.dir(), 30s);
+  });
+  REQUIRE(WaitUntil(
+      [&] {
+        return lab.Metric("holdfast_listener_connections_refused_total{listener=\"http\"}") > 0 &&
+               lab.Metric("holdfast_shed_total{cluster=\"web\"}") > 0;
+      },
+      10s));
+  // The admin listener answers during the flood.
+  CHECK(lab.Admin("/healthz") == "ok\n");
+  flood.join();
+  // Afterwards: every admitted connection is gone, and new requests are served.
+  CHECK(WaitUntil(
+      [&] { return lab.Metric("holdfast_listener_connections_active{listener=\"http\"}") == 0; },
+      10s));
+  CHECK(lab.Status("/") == 200);
+  CHECK(lab.Metric("holdfast_upstream_requests_active{cluster=\"web\"}") == 0);
 }
 
 TEST_CASE("a TCP listener passes bytes both ways to its cluster", "[edge][tcp]") {
