@@ -45,12 +45,20 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
 // session waits for with operation_aborted; `fired` tells the session why. Re-armed by the
 // session for each phase. Arming is cheap on purpose: it only moves `at`, and the timer is
 // touched only when the new deadline is earlier than the one it sleeps towards, so a request
-// costs about one timer wakeup, not one per phase. One per session, on the session's worker.
-struct Deadline {
+// costs about one timer wakeup, not one per phase. A plain completion handler, not a
+// coroutine: an idle connection holds one timer wait, nothing more. One per session, on the
+// session's worker; the handler holds it weakly, so it may go while a wait is pending.
+class Deadline : public std::enable_shared_from_this<Deadline> {
+ public:
   using Clock = std::chrono::steady_clock;
 
-  explicit Deadline(const asio::any_io_executor& ex) : timer(ex) {
-    timer.expires_at(Clock::time_point::max());
+  explicit Deadline(asio::io_context& io) : timer_(io) {}
+
+  static std::shared_ptr<Deadline> Start(asio::io_context& io) {
+    auto d = std::make_shared<Deadline>(io);
+    d->timer_.expires_at(Clock::time_point::max());
+    d->Wait();
+    return d;
   }
 
   // At `d` from now, cancels the I/O of `s` and `second` (when given).
@@ -58,46 +66,54 @@ struct Deadline {
     target = s;
     also = second;
     fired = false;
-    at = Clock::now() + ToChrono(d);
-    if (at < timer.expiry()) timer.expires_at(at);
+    at_ = Clock::now() + ToChrono(d);
+    if (at_ < timer_.expiry()) {
+      timer_.expires_at(at_);  // the pending wait ends aborted; this one replaces it
+      Wait();
+    }
   }
-  void Disarm() { at = Clock::time_point::max(); }
+  void Disarm() { at_ = Clock::time_point::max(); }
   void Finish() {
-    done = true;
     target = also = nullptr;
-    timer.cancel();
+    at_ = Clock::time_point::max();
+    timer_.cancel();
   }
 
-  asio::steady_timer timer;
-  Clock::time_point at = Clock::time_point::max();
   tcp::socket* target = nullptr;
   tcp::socket* also = nullptr;
   bool fired = false;
-  bool done = false;
+
+ private:
+  using Timer =
+      asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, asio::io_context::executor_type>;
+
+  void Wait() {
+    timer_.async_wait([weak = weak_from_this()](const asio::error_code& ec) {
+      if (ec) return;  // replaced by a nearer deadline, or finished
+      if (const std::shared_ptr<Deadline> d = weak.lock()) d->OnTimer();
+    });
+  }
+
+  void OnTimer() {
+    if (Clock::now() < at_) {
+      timer_.expires_at(at_);  // the deadline moved on while the timer slept
+      Wait();
+      return;
+    }
+    fired = true;
+    asio::error_code ignored;
+    if (target != nullptr) target->cancel(ignored);
+    if (also != nullptr) also->cancel(ignored);
+    at_ = Clock::time_point::max();
+    timer_.expires_at(at_);
+    Wait();
+  }
+
+  Timer timer_;
+  Clock::time_point at_ = Clock::time_point::max();
 };
 
-asio::awaitable<void> Watch(std::shared_ptr<Deadline> d) {
-  while (!d->done) {
-    co_await d->timer.async_wait(kAwait);
-    if (d->done) break;
-    if (Deadline::Clock::now() < d->at) {
-      d->timer.expires_at(d->at);  // the deadline moved on while the timer slept
-      continue;
-    }
-    d->fired = true;
-    asio::error_code ignored;
-    if (d->target != nullptr) d->target->cancel(ignored);
-    if (d->also != nullptr) d->also->cancel(ignored);
-    d->at = Deadline::Clock::time_point::max();
-    d->timer.expires_at(d->at);
-  }
-}
-
-std::shared_ptr<Deadline> StartDeadline(Worker& w) {
-  auto d = std::make_shared<Deadline>(w.io().get_executor());
-  asio::co_spawn(w.io(), Watch(d), asio::detached);
-  return d;
-}
+std::shared_ptr<Deadline> StartDeadline(Worker& w) { return Deadline::Start(w.io()); }
 
 using TlsStream = asio::ssl::stream<tcp::socket>;
 
@@ -876,17 +892,24 @@ std::string ClientResponseHead(const http::ResponseHead& head, int client_minor_
   return out;
 }
 
+namespace {
+
+template <typename ClientStream>
+asio::awaitable<void> ServeHttp(Worker& worker, size_t listener, ClientStream client) {
+  HttpConnection<ClientStream> connection(worker, listener, std::move(client));
+  if (co_await connection.Handshake()) co_await connection.Run();
+}
+
+}  // namespace
+
+// Not a coroutine itself: each kind of connection gets a frame with only its own state.
 asio::awaitable<void> HttpSession(Worker& worker, size_t listener, tcp::socket client) {
   const std::shared_ptr<Runtime> runtime = worker.Current();
   const ListenerConfig& l = runtime->config().listeners[listener];
   if (l.tls != nullptr) {
-    HttpConnection<TlsStream> connection(worker, listener,
-                                         TlsStream(std::move(client), SSL_new(l.tls->initial())));
-    if (co_await connection.Handshake()) co_await connection.Run();
-  } else {
-    HttpConnection<tcp::socket> connection(worker, listener, std::move(client));
-    co_await connection.Run();
+    return ServeHttp(worker, listener, TlsStream(std::move(client), SSL_new(l.tls->initial())));
   }
+  return ServeHttp(worker, listener, std::move(client));
 }
 
 namespace {
