@@ -246,6 +246,9 @@ int Run(const Flags& flags) {
   auto reload = [&](std::string_view trigger) {
     auto next = Load(flags);
     if (!next.ok()) {
+      // Tried once per edit: the files' times are taken, so a broken file is not retried (and
+      // logged) every second until it changes again.
+      stamps = Stamps(files);
       spdlog::error("event=edge.reload_rejected trigger={} reason=\"{}\" version={}", trigger,
                     std::string(next.status().message()), config->version);
       return;

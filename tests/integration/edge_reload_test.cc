@@ -60,6 +60,11 @@ TEST_CASE("a bad config is refused with its reason and the running one keeps ser
   CHECK(Version(lab) == before);
   CHECK(lab.Get("/v1/x", {"-H", "Host: api.example.net"}) == "api1 /v1/x\n");
   CHECK(lab.Status("/") == 200);
+  // Not refused again every second while the file stays as it is. (The signal and the file
+  // poll may each have tried it once already.)
+  const size_t refusals = Count(lab.edge().Output(), "event=edge.reload_rejected");
+  std::this_thread::sleep_for(2500ms);
+  CHECK(Count(lab.edge().Output(), "event=edge.reload_rejected") == refusals);
 }
 
 TEST_CASE("an edited config file is picked up without a signal", "[edge][reload]") {
