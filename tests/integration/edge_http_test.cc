@@ -40,6 +40,32 @@ TEST_CASE("the edge proxies GETs to both backends of a cluster, round robin", "[
   CHECK(lab.Metric("holdfast_http_responses_total{listener=\"http\",class=\"2xx\"}") == 6);
 }
 
+TEST_CASE("maglev keeps a key on one backend; least request spreads over both", "[edge][http]") {
+  EdgeLab lab(
+      EdgeLab::kListeners, EdgeLab::kRoutes,
+      "  - name: web\n"
+      "    endpoints: [{address: 127.0.0.1, port: {web1}},"
+      " {address: 127.0.0.1, port: {web2}}]\n"
+      "    lb_policy: maglev\n"
+      "    hash_on: {header: x-user-id}\n"
+      "  - name: api\n"
+      "    endpoints: [{address: 127.0.0.1, port: {api1}}, {address: 127.0.0.1, port: {web1}},"
+      " {address: 127.0.0.1, port: {web2}}]\n"
+      "    lb_policy: least_request\n");
+  std::set<std::string> users_seen;
+  for (int user = 0; user < 12; ++user) {
+    const std::string header = "X-User-Id: user-" + std::to_string(user);
+    const std::string first = lab.Get("/x", {"-H", header});
+    for (int i = 0; i < 3; ++i) CHECK(lab.Get("/x", {"-H", header}) == first);
+    users_seen.insert(first);
+  }
+  CHECK(users_seen == std::set<std::string>{"web1 /x\n", "web2 /x\n"});
+
+  std::set<std::string> spread;
+  for (int i = 0; i < 30; ++i) spread.insert(lab.Get("/v1/y", {"-H", "Host: api.example.net"}));
+  CHECK(spread.size() == 3);
+}
+
 TEST_CASE("requests are routed by host and path prefix", "[edge][http]") {
   EdgeLab lab;
   CHECK(lab.Get("/v1/users", {"-H", "Host: api.example.net"}) == "api1 /v1/users\n");
