@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "common/cat.h"
-#include "edge/http/parser.h"
 #include "common/net/await.h"
+#include "edge/http/parser.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::edge {

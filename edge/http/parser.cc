@@ -270,6 +270,15 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+void ConnectionOptions(const std::vector<Header>& headers, std::vector<std::string_view>& out) {
+  out.clear();
+  for (const Header& h : headers) {
+    if (EqualsIgnoreCase(h.name, "connection")) {
+      ForEachListElement(h.value, [&out](std::string_view t) { out.push_back(t); });
+    }
+  }
+}
+
 std::string_view RequestHead::Find(std::string_view name) const {
   return FindHeader(headers, name);
 }

@@ -158,6 +158,10 @@ class ChunkedDecoder {
   size_t trailer_fields_ = 0;
 };
 
+// The options every Connection field of `headers` lists (RFC 9110 section 7.6.1), trimmed, in
+// order; `out` is cleared first. A proxy drops the fields they name.
+void ConnectionOptions(const std::vector<Header>& headers, std::vector<std::string_view>& out);
+
 // Field-name tokens (RFC 9110 section 5.6.2) and case-insensitive comparison, shared by the
 // proxy when it rewrites heads.
 bool IsToken(std::string_view s);

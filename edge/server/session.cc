@@ -195,28 +195,16 @@ bool IsHopByHop(std::string_view name) {
   return false;
 }
 
-// Fields the Connection field names are hop-by-hop too, except those that frame the message or
-// name its host: a client listing "Content-Length" there must not get it stripped on the way
-// (a smuggling trick), nor the backend lose the Host that was routed on.
-bool NamedByConnection(std::string_view name, const std::vector<http::Header>& headers) {
+// Fields the Connection field names (`options`) are hop-by-hop too, except those that frame the
+// message or name its host: a client listing "Content-Length" there must not get it stripped on
+// the way (a smuggling trick), nor the backend lose the Host that was routed on.
+bool NamedByConnection(std::string_view name, const std::vector<std::string_view>& options) {
   if (http::EqualsIgnoreCase(name, "content-length") ||
       http::EqualsIgnoreCase(name, "transfer-encoding") || http::EqualsIgnoreCase(name, "host")) {
     return false;
   }
-  for (const http::Header& h : headers) {
-    if (!http::EqualsIgnoreCase(h.name, "connection")) continue;
-    std::string_view v = h.value;
-    while (!v.empty()) {
-      const size_t comma = v.find(',');
-      std::string_view token = v.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
-        token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
-        token.remove_suffix(1);
-      if (http::EqualsIgnoreCase(token, name)) return true;
-      if (comma == std::string_view::npos) break;
-      v.remove_prefix(comma + 1);
-    }
+  for (const std::string_view option : options) {
+    if (http::EqualsIgnoreCase(option, name)) return true;
   }
   return false;
 }
@@ -520,8 +508,12 @@ class HttpConnection {
       co_return 503;
     }
 
-    const uint64_t hash = HashKey(cluster.hash_header.empty() ? std::string_view(client_ip_)
-                                                              : head_.Find(cluster.hash_header));
+    // Only Maglev hashes; the others are spared the work.
+    uint64_t hash = 0;
+    if (cluster.lb->policy() == LbPolicy::kMaglev) {
+      hash = HashKey(cluster.hash_header.empty() ? std::string_view(client_ip_)
+                                                 : head_.Find(cluster.hash_header));
+    }
     // Retries need the request again: only bodiless requests are retried.
     const uint32_t attempts = 1 + (has_body ? 0 : route->retries);
     std::optional<size_t> avoid;
@@ -833,8 +825,10 @@ std::string UpstreamRequestHead(const http::RequestHead& head, std::string_view 
   std::string_view forwarded;
   std::string_view via;
   bool host_sent = false;
+  std::vector<std::string_view> options;
+  http::ConnectionOptions(head.headers, options);
   for (const http::Header& h : head.headers) {
-    if (IsHopByHop(h.name) || NamedByConnection(h.name, head.headers)) continue;
+    if (IsHopByHop(h.name) || NamedByConnection(h.name, options)) continue;
     if (drop_expect && http::EqualsIgnoreCase(h.name, "expect")) continue;
     // Appended to below, as one field each.
     if (http::EqualsIgnoreCase(h.name, "x-forwarded-for")) {
@@ -873,8 +867,10 @@ std::string ClientResponseHead(const http::ResponseHead& head, int client_minor_
   std::string out =
       Cat("HTTP/1.", client_minor_version, " ", head.status, " ", head.reason, "\r\n");
   std::string_view via;
+  std::vector<std::string_view> options;
+  http::ConnectionOptions(head.headers, options);
   for (const http::Header& h : head.headers) {
-    if (IsHopByHop(h.name) || NamedByConnection(h.name, head.headers)) continue;
+    if (IsHopByHop(h.name) || NamedByConnection(h.name, options)) continue;
     if (dechunk && http::EqualsIgnoreCase(h.name, "transfer-encoding")) continue;
     if (http::EqualsIgnoreCase(h.name, "via")) {
       via = h.value;

@@ -75,6 +75,17 @@ TEST_CASE("an incomplete head asks for more, whatever byte it stops at", "[edge]
   CHECK(head.content_length == 3);
 }
 
+TEST_CASE("Connection options are gathered from every Connection field, trimmed", "[edge][http]") {
+  RequestHead head;
+  REQUIRE(ParseAll("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive , X-A\r\nX-A: 1\r\n"
+                   "connection: ,X-B,\r\n\r\n",
+                   head)
+              .status == ParseStatus::kComplete);
+  std::vector<std::string_view> options = {"stale"};
+  ConnectionOptions(head.headers, options);
+  CHECK(options == std::vector<std::string_view>{"keep-alive", "X-A", "X-B"});
+}
+
 TEST_CASE("absolute-form targets take their host from the target", "[edge][http]") {
   RequestHead head;
   REQUIRE(ParseAll("GET http://api.example.net/v1 HTTP/1.1\r\nHost: other\r\n\r\n", head).status ==
