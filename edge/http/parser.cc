@@ -541,7 +541,9 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in, std::string* da
             bool closed = false;
             while (q < ext.size()) {
               const char qc = ext[q];
-              if (qc == '\\' && q + 1 < ext.size()) {
+              // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ) (RFC 9110 section 5.6.4)
+              if (qc == '\\' && q + 1 < ext.size() &&
+                  IsFieldValueChar(static_cast<unsigned char>(ext[q + 1]))) {
                 q += 2;
                 continue;
               }

@@ -253,5 +253,13 @@ TEST_CASE("refuses malformed chunked bodies", "[edge][http]") {
   CHECK_FALSE(r.done);
 }
 
+TEST_CASE("a quoted-pair in a chunk extension escapes only a visible character", "[edge][http]") {
+  ChunkedDecoder ok;
+  CHECK(ok.Feed("1;a=\"\\\"\\ \"\r\nx\r\n0\r\n\r\n").done);
+  ChunkedDecoder control;
+  const std::string nul = std::string("1;a=\"\\") + '\0' + "\"\r\nx\r\n0\r\n\r\n";
+  CHECK(control.Feed(nul).error);
+}
+
 }  // namespace
 }  // namespace holdfast::edge::http
