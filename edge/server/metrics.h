@@ -42,6 +42,8 @@ class LatencyHistogram {
 struct ListenerMetrics {
   Counter accepted{0};
   Counter active{0};
+  // Of the active ones: idle keep-alive connections parked (parking.h).
+  Counter parked{0};
   // Refused at accept: the listener's max_connections was reached.
   Counter refused{0};
   Counter requests{0};

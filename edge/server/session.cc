@@ -379,13 +379,14 @@ class HttpConnection {
  public:
   static constexpr bool kTls = std::is_same_v<ClientStream, TlsStream>;
 
-  HttpConnection(Worker& w, size_t listener, ClientStream client)
+  HttpConnection(Worker& w, size_t listener, ClientStream client, Admission admission)
       : w_(w),
         runtime_(w.Current()),
         listener_index_(listener),
         listener_(&runtime_->config().listeners[listener]),
         metrics_(w.shared().metrics->listener[listener]),
         client_(std::move(client)),
+        admission_(std::move(admission)),
         deadline_(StartDeadline(w)) {
     asio::error_code ec;
     const tcp::endpoint peer = Lowest(client_).remote_endpoint(ec);
@@ -459,6 +460,23 @@ class HttpConnection {
         // connections small.
         if (in_.capacity() > ByteBuffer::kInitialCapacity) in_.Release();
         upstream_buf_.Release();
+      }
+      if constexpr (!kTls) {
+        if (!started) {
+          // Idle: warm for a moment, then parked (parking.h). A TLS connection stays: its
+          // stream may hold decrypted bytes that the socket's readability would not show.
+          ParkingLot::Warm warm(w_.parking(), client_);
+          auto [ec, n] = co_await ReadSome(client_, in_);
+          if (warm.park_requested() && ec == asio::error::operation_aborted && !deadline_->fired) {
+            if (!w_.shared().draining.load()) {
+              w_.parking().Park(listener_index_, std::move(client_), std::move(admission_),
+                                warm.since() + ToChrono(listener_->idle_timeout));
+            }
+            co_return false;
+          }
+          if (ec || n == 0) co_return false;
+          continue;
+        }
       }
       auto [ec, n] = co_await ReadSome(client_, in_);
       if (ec || n == 0) {
@@ -780,6 +798,7 @@ class HttpConnection {
   const ListenerConfig* listener_;
   ListenerMetrics& metrics_;
   ClientStream client_;
+  Admission admission_;
   std::shared_ptr<Deadline> deadline_;
   std::string client_ip_;
   ByteBuffer in_;
@@ -891,27 +910,33 @@ std::string ClientResponseHead(const http::ResponseHead& head, int client_minor_
 namespace {
 
 template <typename ClientStream>
-asio::awaitable<void> ServeHttp(Worker& worker, size_t listener, ClientStream client) {
-  HttpConnection<ClientStream> connection(worker, listener, std::move(client));
+asio::awaitable<void> ServeHttp(Worker& worker, size_t listener, ClientStream client,
+                                Admission admission) {
+  HttpConnection<ClientStream> connection(worker, listener, std::move(client),
+                                          std::move(admission));
   if (co_await connection.Handshake()) co_await connection.Run();
 }
 
 }  // namespace
 
 // Not a coroutine itself: each kind of connection gets a frame with only its own state.
-asio::awaitable<void> HttpSession(Worker& worker, size_t listener, tcp::socket client) {
+asio::awaitable<void> HttpSession(Worker& worker, size_t listener, tcp::socket client,
+                                  Admission admission) {
   const std::shared_ptr<Runtime> runtime = worker.Current();
   const ListenerConfig& l = runtime->config().listeners[listener];
   if (l.tls != nullptr) {
-    return ServeHttp(worker, listener, TlsStream(std::move(client), SSL_new(l.tls->initial())));
+    return ServeHttp(worker, listener, TlsStream(std::move(client), SSL_new(l.tls->initial())),
+                     std::move(admission));
   }
-  return ServeHttp(worker, listener, std::move(client));
+  return ServeHttp(worker, listener, std::move(client), std::move(admission));
 }
 
 namespace {
 
+// `admission` lives in the frame: the connection counts as open until the coroutine ends.
 template <typename ClientStream>
-asio::awaitable<void> ProxyTcp(Worker& w, size_t listener_index, ClientStream client) {
+asio::awaitable<void> ProxyTcp(Worker& w, size_t listener_index, ClientStream client,
+                               [[maybe_unused]] Admission admission) {
   // One Runtime for the connection's life: an L4 connection is one exchange.
   const std::shared_ptr<Runtime> runtime = w.Current();
   const ListenerConfig& listener = runtime->config().listeners[listener_index];
@@ -978,13 +1003,15 @@ asio::awaitable<void> ProxyTcp(Worker& w, size_t listener_index, ClientStream cl
 
 }  // namespace
 
-asio::awaitable<void> TcpSession(Worker& w, size_t listener, tcp::socket client) {
+asio::awaitable<void> TcpSession(Worker& w, size_t listener, tcp::socket client,
+                                 Admission admission) {
   const std::shared_ptr<Runtime> runtime = w.Current();
   const ListenerConfig& l = runtime->config().listeners[listener];
   if (l.tls != nullptr) {
-    co_await ProxyTcp(w, listener, TlsStream(std::move(client), SSL_new(l.tls->initial())));
+    co_await ProxyTcp(w, listener, TlsStream(std::move(client), SSL_new(l.tls->initial())),
+                      std::move(admission));
   } else {
-    co_await ProxyTcp(w, listener, std::move(client));
+    co_await ProxyTcp(w, listener, std::move(client), std::move(admission));
   }
 }
 

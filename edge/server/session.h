@@ -9,18 +9,22 @@
 #include <string>
 
 #include "edge/http/parser.h"
+#include "edge/server/parking.h"
 
 namespace holdfast::edge {
 
 class Worker;
 
 // Serves HTTP/1.1 requests on `client` until it closes, times out, sends a request the edge
-// refuses, or the edge drains.
-asio::awaitable<void> HttpSession(Worker& worker, size_t listener, asio::ip::tcp::socket client);
+// refuses, or the edge drains. A plain-HTTP connection idle for a while is parked in the
+// worker's ParkingLot, which starts a new session for it when its next request comes.
+asio::awaitable<void> HttpSession(Worker& worker, size_t listener, asio::ip::tcp::socket client,
+                                  Admission admission);
 
 // Connects `client` to an endpoint of the listener's cluster and copies bytes both ways, with
 // half-close, until both sides are done or the idle timeout passes.
-asio::awaitable<void> TcpSession(Worker& worker, size_t listener, asio::ip::tcp::socket client);
+asio::awaitable<void> TcpSession(Worker& worker, size_t listener, asio::ip::tcp::socket client,
+                                 Admission admission);
 
 // The head forwarded to a backend: the request line in origin-form as HTTP/1.1, the client's
 // fields without hop-by-hop ones, then X-Forwarded-For, X-Forwarded-Proto, Forwarded and Via.

@@ -72,8 +72,30 @@ Runtime::Runtime(std::shared_ptr<const Serving> serving, SharedState& shared,
 
 Runtime::~Runtime() = default;
 
+namespace {
+
+// Sessions end by themselves; an exception escaping one is a bug, logged, never a crash.
+void LogFailure(const std::exception_ptr& e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("event=edge.session_failed error=\"{}\"", ex.what());
+  }
+}
+
+}  // namespace
+
 Worker::Worker(int id, SharedState& shared)
-    : id_(id), shared_(shared), random_(static_cast<uint64_t>(id) * 0x9e3779b97f4a7c15ULL + 1) {}
+    : id_(id),
+      shared_(shared),
+      parking_(io_, *shared.metrics,
+               [this](size_t listener, asio::ip::tcp::socket socket, Admission admission) {
+                 asio::co_spawn(
+                     io_, HttpSession(*this, listener, std::move(socket), std::move(admission)),
+                     LogFailure);
+               }),
+      random_(static_cast<uint64_t>(id) * 0x9e3779b97f4a7c15ULL + 1) {}
 
 std::shared_ptr<Runtime> Worker::Current() {
   const uint64_t sequence = shared_.serving.sequence();
@@ -125,8 +147,9 @@ void Worker::StopAccepting() {
       asio::error_code ignored;
       acceptor->close(ignored);
     }
-    // Idle pooled backend connections are not needed any more.
+    // Idle pooled backend connections are not needed any more, nor idle client ones.
     if (runtime_ != nullptr) runtime_->DropIdle();
+    parking_.CloseAll();
   });
 }
 
@@ -158,24 +181,14 @@ asio::awaitable<void> Worker::AcceptLoop(size_t listener, asio::ip::tcp::accepto
       continue;
     }
     Inc(m.accepted);
-    Inc(m.active);
+    Admission admission(m, shared_.open_connections);
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    auto done = [this, &m](const std::exception_ptr& e) {
-      Dec(m.active);
-      shared_.open_connections.fetch_sub(1, std::memory_order_relaxed);
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::error("event=edge.session_failed error=\"{}\"", ex.what());
-        }
-      }
-    };
-    shared_.open_connections.fetch_add(1, std::memory_order_relaxed);
     if (l.protocol == v1::Listener::PROTOCOL_TCP || l.protocol == v1::Listener::PROTOCOL_TLS) {
-      asio::co_spawn(io_, TcpSession(*this, listener, std::move(socket)), done);
+      asio::co_spawn(io_, TcpSession(*this, listener, std::move(socket), std::move(admission)),
+                     LogFailure);
     } else {
-      asio::co_spawn(io_, HttpSession(*this, listener, std::move(socket)), done);
+      asio::co_spawn(io_, HttpSession(*this, listener, std::move(socket), std::move(admission)),
+                     LogFailure);
     }
   }
 }

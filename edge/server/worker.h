@@ -23,6 +23,7 @@
 #include "edge/health/health_table.h"
 #include "edge/health/monitor.h"
 #include "edge/server/metrics.h"
+#include "edge/server/parking.h"
 #include "edge/upstream/balancer.h"
 #include "edge/upstream/eligibility.h"
 
@@ -115,6 +116,7 @@ class Worker {
   // What the sessions (session.h) use, on this worker's thread only.
   asio::io_context& io() { return io_; }
   SharedState& shared() { return shared_; }
+  ParkingLot& parking() { return parking_; }
   // The Runtime for the newest Serving (built on first use after a reload).
   std::shared_ptr<Runtime> Current();
 
@@ -124,6 +126,8 @@ class Worker {
   int id_;
   SharedState& shared_;
   asio::io_context io_{1};
+  // After io_: goes first, while the loop it registered with still exists.
+  ParkingLot parking_;
   // By listener index: the listener set is fixed for the process's life (reload refuses to
   // change it), so indices stay valid across reloads.
   std::vector<std::pair<size_t, std::unique_ptr<asio::ip::tcp::acceptor>>> acceptors_;

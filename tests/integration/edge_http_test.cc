@@ -346,6 +346,88 @@ TEST_CASE("connections over max_connections are closed at once, admitted ones ke
   CHECK(WaitUntil([&] { return lab.Status("/") == 200; }, 5s));
 }
 
+// A keep-alive client connection to 127.0.0.1:port with a 6 s receive timeout.
+int ConnectKeepAlive(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{6, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  return fd;
+}
+
+// Sends a GET for `path` on `fd` and reads one whole response (its Content-Length body).
+std::string KeepAliveGet(int fd, const std::string& path) {
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: a\r\n\r\n";
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size()));
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const size_t end = out.find("\r\n\r\n");
+    std::smatch m;
+    if (end != std::string::npos &&
+        std::regex_search(out, m, std::regex("Content-Length: ([0-9]+)", std::regex::icase)) &&
+        out.size() >= end + 4 + std::stoul(m[1])) {
+      return out;
+    }
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+TEST_CASE("an idle keep-alive connection is parked, serves its next request, and times out",
+          "[edge][http]") {
+  EdgeLab lab("  - {name: http, port: {http}, protocol: http, idle_timeout: 2s}\n");
+  const std::string parked = "holdfast_listener_connections_parked{listener=\"http\"}";
+  const int fd = ConnectKeepAlive(lab.http_port());
+  CHECK(KeepAliveGet(fd, "/first").find(" /first") != std::string::npos);
+  // Idle for a moment: parked, still open.
+  REQUIRE(WaitUntil([&] { return lab.Metric(parked) == 1; }, 5s));
+  CHECK(lab.Metric("holdfast_listener_connections_active{listener=\"http\"}") == 1);
+  // The next request on it is served as if nothing happened, and it parks again.
+  const std::string second = KeepAliveGet(fd, "/second");
+  CHECK(second.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(second.find(" /second") != std::string::npos);
+  REQUIRE(WaitUntil([&] { return lab.Metric(parked) == 1; }, 5s));
+  // The idle timeout still applies: the edge closes it (end of stream, not our 6 s timeout).
+  char byte;
+  CHECK(::recv(fd, &byte, 1, 0) == 0);
+  ::close(fd);
+  CHECK(WaitUntil([&] { return lab.Metric(parked) == 0; }, 5s));
+  CHECK(WaitUntil(
+      [&] { return lab.Metric("holdfast_listener_connections_active{listener=\"http\"}") == 0; },
+      5s));
+}
+
+TEST_CASE("a parked connection closed by its client is freed, and draining closes the others",
+          "[edge][lifecycle]") {
+  EdgeLab lab;
+  const std::string parked = "holdfast_listener_connections_parked{listener=\"http\"}";
+  const int gone = ConnectKeepAlive(lab.http_port());
+  const int stays = ConnectKeepAlive(lab.http_port());
+  CHECK(KeepAliveGet(gone, "/a").find(" /a") != std::string::npos);
+  CHECK(KeepAliveGet(stays, "/b").find(" /b") != std::string::npos);
+  REQUIRE(WaitUntil([&] { return lab.Metric(parked) == 2; }, 5s));
+  ::close(gone);
+  CHECK(WaitUntil([&] { return lab.Metric(parked) == 1; }, 5s));
+  CHECK(lab.Metric("holdfast_listener_connections_active{listener=\"http\"}") == 1);
+  // SIGTERM: the idle connection is closed at once, not held until the drain deadline (10 s).
+  lab.edge().Signal(SIGTERM);
+  char byte;
+  CHECK(::recv(stays, &byte, 1, 0) == 0);
+  ::close(stays);
+  const std::optional<int> code = lab.edge().Wait(10s);
+  INFO(lab.edge().Output());
+  REQUIRE(code == std::optional<int>(0));
+  CHECK(lab.edge().Output().find("event=edge.stopped connections_cut=0") != std::string::npos);
+}
+
 TEST_CASE("SIGTERM drains: in-flight requests finish, /ready says 503, then exit 0",
           "[edge][lifecycle]") {
   EdgeLab lab;
