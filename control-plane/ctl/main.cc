@@ -1,9 +1,11 @@
-// holdfastctl: the SRE's and CI's tool. `validate` checks a config offline, as CI runs it;
-// `describe` prints what a valid config sets up. Later issues add the control-plane commands
-// (plan, apply, rollback, status, ...) to this same tool.
+// holdfastctl: the SRE's and CI's tool. Offline: `validate` checks a config as CI runs it,
+// `describe` prints what a valid config sets up, `plan-offline` runs the planner on a health
+// scenario. Against a control plane (remote.h): status, plan, apply, rollback, history, show,
+// audit.
 //
 // Exit codes: 0 success (a valid config; warnings allowed unless --strict), 1 the config is
-// invalid, 2 the command line is wrong.
+// invalid or the change refused, 2 the command line is wrong, 3 the control plane is
+// unreachable.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -15,6 +17,7 @@
 #include "common/tls/certificate_facts.h"
 #include "control-plane/ctl/findings_output.h"
 #include "control-plane/ctl/plan_output.h"
+#include "control-plane/ctl/remote.h"
 #include "google/protobuf/util/json_util.h"
 #include "holdfast/v1/scenario.pb.h"
 #include "policy/config/loader.h"
@@ -168,7 +171,8 @@ void AddCheckOptions(CLI::App& cmd, CheckFlags& flags) {
 int Main(int argc, char** argv) {
   CLI::App app{
       "holdfastctl: validate and operate a holdfast edge routing config.\n"
-      "Exit codes: 0 success, 1 invalid config, 2 usage error.",
+      "Exit codes: 0 success, 1 invalid config or refused change, 2 usage error, 3 control "
+      "plane unreachable.",
       "holdfastctl"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "holdfastctl 0.1.0");
@@ -225,6 +229,8 @@ int Main(int argc, char** argv) {
   plan_offline->add_flag("--no-files", plan_flags.no_files,
                          "Skip the checks that read files the config names (TLS certificates)");
 
+  RemoteCommands remote(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -234,6 +240,7 @@ int Main(int argc, char** argv) {
   if (validate->parsed()) return RunValidate(validate_flags);
   if (describe->parsed()) return RunDescribe(describe_flags);
   if (plan_offline->parsed()) return RunPlanOffline(plan_flags);
+  if (std::optional<int> code = remote.Run()) return *code;
   return kExitUsage;
 }
 

@@ -1,0 +1,379 @@
+#include "control-plane/ctl/remote.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+#include "holdfast/v1/control.grpc.pb.h"
+#include "policy/bundle.h"
+#include "policy/config/loader.h"
+#include "policy/finding.h"
+
+namespace holdfast::ctl {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRefused = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnreachable = 3;
+
+using google::protobuf::util::TimeUtil;
+
+struct Connection {
+  std::string server = "127.0.0.1:7443";
+  std::string ca;
+  std::string cert;
+  std::string key;
+  bool insecure = false;
+  std::string format = "text";
+};
+
+bool ReadAll(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream s;
+  s << in.rdbuf();
+  out = s.str();
+  return true;
+}
+
+std::string Time(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+void PrintJson(const google::protobuf::Message& m) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &json, options);
+  std::cout << json;
+}
+
+void PrintFindings(const google::protobuf::RepeatedPtrField<v1::Finding>& findings) {
+  for (const v1::Finding& f : findings) {
+    std::cout << f.location() << ": " << f.severity() << ": " << f.message() << " [" << f.code()
+              << "]\n";
+  }
+}
+
+}  // namespace
+
+struct RemoteCommands::State {
+  Connection connection;
+  CLI::App* status_cmd = nullptr;
+  CLI::App* plan_cmd = nullptr;
+  CLI::App* apply_cmd = nullptr;
+  CLI::App* rollback_cmd = nullptr;
+  CLI::App* history_cmd = nullptr;
+  CLI::App* show_cmd = nullptr;
+  CLI::App* audit_cmd = nullptr;
+  std::vector<std::string> files;
+  std::string reason;
+  bool dry_run = false;
+  uint64_t version = 0;
+  uint32_t limit = 20;
+
+  std::unique_ptr<v1::Operator::Stub> stub;
+
+  int Fail(const grpc::Status& s) {
+    const bool unreachable = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                             s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    std::cerr << "holdfastctl: " << (unreachable ? "cannot reach the control plane at " : "")
+              << (unreachable ? connection.server + ": " : "") << s.error_message() << "\n";
+    return unreachable ? kExitUnreachable : kExitRefused;
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context() const {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+    return context;
+  }
+
+  // Connects; nullopt when the credentials could be read, else the exit code.
+  std::optional<int> Connect() {
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    if (connection.insecure) {
+      credentials = grpc::InsecureChannelCredentials();
+    } else {
+      grpc::SslCredentialsOptions options;
+      if (connection.ca.empty() || connection.cert.empty() || connection.key.empty()) {
+        std::cerr << "holdfastctl: give --ca, --cert and --key (mTLS), or --insecure\n";
+        return kExitUsage;
+      }
+      if (!ReadAll(connection.ca, options.pem_root_certs) ||
+          !ReadAll(connection.cert, options.pem_cert_chain) ||
+          !ReadAll(connection.key, options.pem_private_key)) {
+        std::cerr << "holdfastctl: cannot read --ca, --cert or --key\n";
+        return kExitUsage;
+      }
+      credentials = grpc::SslCredentials(options);
+    }
+    stub = v1::Operator::NewStub(grpc::CreateChannel(connection.server, credentials));
+    return std::nullopt;
+  }
+
+  // The config of `files` as a bundle; nullopt on success, else the exit code.
+  std::optional<int> Bundle(v1::ConfigBundle& out) {
+    const policy::LoadedConfig loaded = policy::LoadConfig(files);
+    for (const policy::Finding& f : loaded.findings) {
+      if (f.code == policy::Code::kFileUnreadable || f.code == policy::Code::kIncludeError) {
+        std::cerr << f.where.file << ":" << f.where.line << ":" << f.where.column
+                  << ": error: " << f.message << "\n";
+        return kExitRefused;
+      }
+    }
+    absl::StatusOr<v1::ConfigBundle> bundle = policy::MakeBundle(loaded.sources.files());
+    if (!bundle.ok()) {
+      std::cerr << "holdfastctl: " << bundle.status().message() << "\n";
+      return kExitRefused;
+    }
+    out = *std::move(bundle);
+    return std::nullopt;
+  }
+
+  int RunStatus() {
+    v1::StatusResponse response;
+    if (const grpc::Status s = stub->Status(Context().get(), {}, &response); !s.ok()) {
+      return Fail(s);
+    }
+    if (connection.format == "json") {
+      PrintJson(response);
+      return kExitOk;
+    }
+    std::cout << "version in force: " << response.version() << "\n";
+    std::printf("%-10s %-14s %-10s %-8s %-28s %-24s %s\n", "POP", "NODE", "STREAM", "VERSION",
+                "STATUS", "LAST SEEN", "HEALTH");
+    for (const v1::NodeStatus& n : response.nodes()) {
+      std::string status = n.acked_version() == response.version() ? "in sync" : "behind";
+      if (n.nacked_version() != 0) status = "NACK " + std::to_string(n.nacked_version());
+      uint32_t healthy = 0;
+      uint32_t total = 0;
+      for (const v1::ClusterHealth& c : n.report().clusters()) {
+        healthy += c.healthy_endpoints();
+        total += c.total_endpoints();
+      }
+      const std::string health =
+          n.has_report() ? std::to_string(healthy) + "/" + std::to_string(total) + " endpoints" +
+                               (n.report().listeners_up() ? "" : ", listeners down")
+                         : "-";
+      std::printf("%-10s %-14s %-10s %-8llu %-28s %-24s %s\n", n.pop().c_str(), n.node().c_str(),
+                  n.connected() ? "connected" : "gone",
+                  static_cast<unsigned long long>(n.acked_version()), status.c_str(),
+                  Time(n.last_seen()).c_str(), health.c_str());
+      if (n.nacked_version() != 0) std::cout << "    refused: " << n.nack_reason() << "\n";
+    }
+    return kExitOk;
+  }
+
+  // Plans `files`; fills `plan`. nullopt when the plan came back, else the exit code.
+  std::optional<int> Plan(v1::ChangeRequest& request, v1::PlanResponse& plan) {
+    if (auto code = Bundle(*request.mutable_config())) return code;
+    if (const grpc::Status s = stub->Plan(Context().get(), request, &plan); !s.ok()) {
+      return Fail(s);
+    }
+    if (connection.format == "json") {
+      PrintJson(plan);
+      return std::nullopt;
+    }
+    PrintFindings(plan.findings());
+    if (!plan.valid()) {
+      std::cerr << "holdfastctl: the config does not validate; nothing changes\n";
+      return std::nullopt;
+    }
+    std::cout << "against version " << plan.base_version() << ":\n";
+    if (plan.diff().empty()) std::cout << "  no change\n";
+    for (const std::string& line : plan.diff()) std::cout << "  " << line << "\n";
+    return std::nullopt;
+  }
+
+  int RunPlan() {
+    v1::ChangeRequest request;
+    v1::PlanResponse plan;
+    if (auto code = Plan(request, plan)) return *code;
+    return plan.valid() ? kExitOk : kExitRefused;
+  }
+
+  int RunApply() {
+    v1::ChangeRequest request;
+    request.set_reason(reason);
+    v1::PlanResponse plan;
+    if (auto code = Plan(request, plan)) return *code;
+    if (!plan.valid()) return kExitRefused;
+    if (dry_run) return kExitOk;
+    request.set_base_version(plan.base_version());
+    v1::ApplyResponse response;
+    if (const grpc::Status s = stub->Apply(Context().get(), request, &response); !s.ok()) {
+      return Fail(s);
+    }
+    if (connection.format == "json") {
+      PrintJson(response);
+    } else {
+      std::cout << "applied as version " << response.version() << "\n";
+    }
+    return kExitOk;
+  }
+
+  int RunRollback() {
+    v1::StatusResponse status;
+    if (const grpc::Status s = stub->Status(Context().get(), {}, &status); !s.ok()) {
+      return Fail(s);
+    }
+    v1::RollbackRequest request;
+    request.set_version(version);
+    request.set_reason(reason);
+    request.set_base_version(status.version());
+    v1::ApplyResponse response;
+    if (const grpc::Status s = stub->Rollback(Context().get(), request, &response); !s.ok()) {
+      return Fail(s);
+    }
+    if (connection.format == "json") {
+      PrintJson(response);
+    } else {
+      std::cout << "rolled back: version " << response.version() << " is in force\n";
+    }
+    return kExitOk;
+  }
+
+  int RunHistory() {
+    v1::HistoryRequest request;
+    request.set_limit(limit);
+    v1::HistoryResponse response;
+    if (const grpc::Status s = stub->History(Context().get(), request, &response); !s.ok()) {
+      return Fail(s);
+    }
+    if (connection.format == "json") {
+      PrintJson(response);
+      return kExitOk;
+    }
+    for (const v1::VersionInfo& v : response.versions()) {
+      std::cout << v.version() << "  " << Time(v.created()) << "  " << v.author() << "  "
+                << (v.restores() != 0 ? "rollback to " + std::to_string(v.restores()) + ": " : "")
+                << v.reason() << "\n";
+    }
+    return kExitOk;
+  }
+
+  int RunShow() {
+    v1::ShowRequest request;
+    request.set_version(version);
+    v1::ShowResponse response;
+    if (const grpc::Status s = stub->Show(Context().get(), request, &response); !s.ok()) {
+      return Fail(s);
+    }
+    if (connection.format == "json") {
+      PrintJson(response);
+      return kExitOk;
+    }
+    std::cout << "# version " << response.info().version() << " by " << response.info().author()
+              << " at " << Time(response.info().created()) << ": " << response.info().reason()
+              << "\n";
+    for (const v1::ConfigBundle::File& f : response.config().files()) {
+      std::cout << "# --- " << f.path() << "\n" << f.content();
+      if (!f.content().empty() && f.content().back() != '\n') std::cout << "\n";
+    }
+    return kExitOk;
+  }
+
+  int RunAudit() {
+    v1::AuditRequest request;
+    request.set_limit(limit);
+    v1::AuditResponse response;
+    if (const grpc::Status s = stub->Audit(Context().get(), request, &response); !s.ok()) {
+      return Fail(s);
+    }
+    if (connection.format == "json") {
+      PrintJson(response);
+      return kExitOk;
+    }
+    for (const v1::AuditEntry& e : response.entries()) {
+      std::cout << Time(e.time()) << "  " << (e.allowed() ? "ok     " : "REFUSED") << "  "
+                << e.actor() << " (" << (e.role().empty() ? "-" : e.role()) << ")  " << e.action()
+                << "  " << e.detail() << "\n";
+    }
+    return kExitOk;
+  }
+};
+
+RemoteCommands::RemoteCommands(CLI::App& app) : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  auto connect = [&s](CLI::App* cmd) {
+    cmd->add_option("--server", s.connection.server, "The control plane, HOST:PORT")
+        ->envname("HOLDFAST_SERVER")
+        ->capture_default_str();
+    cmd->add_option("--ca", s.connection.ca, "CA of the control plane's certificate (PEM)")
+        ->envname("HOLDFAST_CA");
+    cmd->add_option("--cert", s.connection.cert, "Your certificate (PEM); its OU is your role")
+        ->envname("HOLDFAST_CERT");
+    cmd->add_option("--key", s.connection.key, "Your private key (PEM)")->envname("HOLDFAST_KEY");
+    cmd->add_flag("--insecure", s.connection.insecure,
+                  "Plaintext, for a control plane started with --insecure (local lab)");
+    cmd->add_option("--format", s.connection.format, "text or json")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    return cmd;
+  };
+  s.status_cmd = connect(app.add_subcommand(
+      "status",
+      "The version in force, and every edge node: its stream, the version it "
+      "acknowledged or refused (and why), when it was last heard of, its health."));
+  s.plan_cmd = connect(app.add_subcommand(
+      "plan",
+      "Validate a config on the control plane and show what it would change against "
+      "the version in force (routes, clusters, POPs, prefixes, DNS names), without "
+      "applying it."));
+  s.plan_cmd->add_option("CONFIG", s.files, "The config's top-level file (includes follow)")
+      ->required();
+  s.apply_cmd = connect(app.add_subcommand(
+      "apply",
+      "Plan a config, then store it as the new version in force and push it to every "
+      "edge node. Refused when another version landed since the plan."));
+  s.apply_cmd->add_option("CONFIG", s.files, "The config's top-level file (includes follow)")
+      ->required();
+  s.apply_cmd->add_option("--reason", s.reason, "Why: kept in the history and the audit log")
+      ->required();
+  s.apply_cmd->add_flag("--dry-run", s.dry_run, "Plan only (the same as holdfastctl plan)");
+  s.rollback_cmd = connect(
+      app.add_subcommand("rollback",
+                         "Make an earlier version's config the one in force again (as a new "
+                         "version): by default the one before the version in force."));
+  s.rollback_cmd->add_option("VERSION", s.version, "The version to restore");
+  s.rollback_cmd->add_option("--reason", s.reason, "Why: kept in the history and the audit log")
+      ->required();
+  s.history_cmd = connect(app.add_subcommand("history", "Config versions, newest first."));
+  s.history_cmd->add_option("--limit", s.limit, "How many")->capture_default_str();
+  s.show_cmd = connect(app.add_subcommand("show", "One version's config files."));
+  s.show_cmd->add_option("VERSION", s.version, "The version (default: the one in force)");
+  s.audit_cmd = connect(app.add_subcommand(
+      "audit", "The audit log, newest first: every apply and rollback, and every refusal."));
+  s.audit_cmd->add_option("--limit", s.limit, "How many")->capture_default_str();
+}
+
+RemoteCommands::~RemoteCommands() = default;
+
+std::optional<int> RemoteCommands::Run() {
+  State& s = *state_;
+  int (State::*run)() = nullptr;
+  if (s.status_cmd->parsed()) run = &State::RunStatus;
+  if (s.plan_cmd->parsed()) run = &State::RunPlan;
+  if (s.apply_cmd->parsed()) run = &State::RunApply;
+  if (s.rollback_cmd->parsed()) run = &State::RunRollback;
+  if (s.history_cmd->parsed()) run = &State::RunHistory;
+  if (s.show_cmd->parsed()) run = &State::RunShow;
+  if (s.audit_cmd->parsed()) run = &State::RunAudit;
+  if (run == nullptr) return std::nullopt;
+  if (auto code = s.Connect()) return code;
+  return (s.*run)();
+}
+
+}  // namespace holdfast::ctl

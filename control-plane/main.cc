@@ -1,0 +1,153 @@
+// holdfast-control: the control plane. Keeps every config version and the audit log in its
+// store, validates and applies operators' changes, and keeps every edge node's stream: the
+// version in force goes down, ACK/NACK and health reports come up. SIGTERM or SIGINT stops it.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "common/log/log.h"
+#include "control-plane/server/control_plane.h"
+#include "control-plane/server/services.h"
+#include "control-plane/store/store.h"
+#include "spdlog/spdlog.h"
+
+namespace holdfast::control {
+namespace {
+
+struct Flags {
+  std::string listen;
+  std::string store;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string client_ca;
+  bool insecure = false;
+  std::string log_level;
+  std::string log_format;
+};
+
+bool ReadAll(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream s;
+  s << in.rdbuf();
+  out = s.str();
+  return true;
+}
+
+int Run(const Flags& flags) {
+  constexpr std::string_view kSqlite = "sqlite:";
+  if (!flags.store.starts_with(kSqlite)) {
+    spdlog::critical("event=control.bad_flag flag=--store reason=\"expected sqlite:PATH\"");
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(flags.store.substr(kSqlite.size()));
+  if (!store.ok()) {
+    spdlog::critical("event=control.store_failed error=\"{}\"", store.status().ToString());
+    return 1;
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (flags.insecure) {
+    spdlog::warn(
+        "event=control.insecure reason=\"--insecure: plaintext, no authentication; every "
+        "caller is an operator. For the local lab only.\"");
+    credentials = grpc::InsecureServerCredentials();
+  } else {
+    grpc::SslServerCredentialsOptions options(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+    if (!ReadAll(flags.client_ca, options.pem_root_certs) ||
+        !ReadAll(flags.tls_key, pair.private_key) || !ReadAll(flags.tls_cert, pair.cert_chain)) {
+      spdlog::critical(
+          "event=control.tls_failed reason=\"cannot read --tls-cert, --tls-key or --client-ca\"");
+      return 1;
+    }
+    options.pem_key_cert_pairs.push_back(std::move(pair));
+    credentials = grpc::SslServerCredentials(options);
+  }
+
+  ControlPlane control(*std::move(store), [] { return absl::Now(); });
+  SyncService sync(control, !flags.insecure);
+  OperatorService operators(control, !flags.insecure);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(flags.listen, credentials, &port);
+  builder.RegisterService(&sync);
+  builder.RegisterService(&operators);
+  // Edges keep their streams open for days: keepalives find the ones that silently went away.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    spdlog::critical("event=control.listen_failed listen={}", flags.listen);
+    return 1;
+  }
+  spdlog::info("event=control.started listen={} port={} tls={}", flags.listen, port,
+               !flags.insecure);
+
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  int signal = 0;
+  sigwait(&stop, &signal);
+  spdlog::info("event=control.stopping signal={}", signal);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  spdlog::info("event=control.stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace holdfast::control
+
+int main(int argc, char** argv) {
+  holdfast::control::Flags flags;
+  CLI::App app{
+      "holdfast-control: the control plane. Stores config versions and the audit log, applies "
+      "operators' changes (holdfastctl plan/apply/rollback) and keeps every edge node on the "
+      "version in force over gRPC (mTLS; --insecure for the local lab only)."};
+  app.add_option("--listen", flags.listen, "gRPC address, HOST:PORT (port 0: any free)")
+      ->default_val("127.0.0.1:7443");
+  app.add_option("--store", flags.store, "Where versions and the audit log live: sqlite:PATH")
+      ->default_val("sqlite:/var/lib/holdfast/control.db");
+  auto* cert = app.add_option("--tls-cert", flags.tls_cert, "Server certificate chain (PEM)");
+  auto* key = app.add_option("--tls-key", flags.tls_key, "Server private key (PEM)");
+  auto* ca = app.add_option("--client-ca", flags.client_ca,
+                            "CA that signs edge and operator certificates (PEM); the "
+                            "certificate's OU is the role: edge, viewer or operator");
+  auto* insecure = app.add_flag("--insecure", flags.insecure,
+                                "Plaintext without authentication (local lab only)");
+  insecure->excludes(cert)->excludes(key)->excludes(ca);
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
+      ->default_val("info")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--log-format", flags.log_format, "text or json, on stderr")
+      ->default_val("text")
+      ->check(CLI::IsMember({"text", "json"}));
+  CLI11_PARSE(app, argc, argv);
+  if (!flags.insecure &&
+      (flags.tls_cert.empty() || flags.tls_key.empty() || flags.client_ca.empty())) {
+    std::cerr << "holdfast-control: give --tls-cert, --tls-key and --client-ca, or --insecure\n";
+    return 2;
+  }
+
+  holdfast::InitLogging(
+      flags.log_format == "json" ? holdfast::LogFormat::kJson : holdfast::LogFormat::kText,
+      flags.log_level);
+  // The signals are waited for by the main thread; block them before gRPC starts its threads.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  return holdfast::control::Run(flags);
+}
