@@ -1,6 +1,9 @@
 // holdfast-edge: the per-node daemon. Loads and validates the config with the same code as
 // `holdfastctl validate`, compiles what its node runs, and serves it on one event loop per
-// worker until SIGTERM, which drains.
+// worker until SIGTERM, which drains. The config comes from a file (--config), or from the
+// control plane (--control): then every snapshot it sends is applied like a reload and
+// answered ACK or NACK, and the last one applied is kept on disk to start from when the control
+// plane cannot be reached (fail static).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +16,7 @@
 #include <csignal>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -22,13 +26,19 @@
 
 #include "absl/time/clock.h"
 #include "common/cat.h"
+#include "common/file/read_file.h"
 #include "common/log/log.h"
+#include "common/status_macros.h"
 #include "common/tls/certificate_facts.h"
+#include "edge/agent/control_client.h"
+#include "edge/agent/report.h"
+#include "edge/agent/snapshot_file.h"
 #include "edge/config/edge_config.h"
 #include "edge/discovery/resolver.h"
 #include "edge/health/monitor.h"
 #include "edge/server/admin.h"
 #include "edge/server/worker.h"
+#include "policy/bundle.h"
 #include "policy/finding.h"
 #include "policy/validate/validator.h"
 #include "spdlog/spdlog.h"
@@ -45,6 +55,27 @@ struct Flags {
   std::string log_level = "info";
   std::string log_format = "text";
   std::string dns_resolvers;
+  std::string control;
+  std::string control_ca;
+  std::string control_cert;
+  std::string control_key;
+  bool control_insecure = false;
+  std::string state_dir;
+  std::string files_dir;
+};
+
+// Where relative file names of a control plane's config (certificates, keys) are looked up.
+std::string FilesDir(const Flags& flags) {
+  if (!flags.files_dir.empty()) return flags.files_dir;
+  if (!flags.config.empty()) return std::filesystem::path(flags.config).parent_path().string();
+  return flags.state_dir;
+}
+
+// Where the served config comes from: a file (with what it includes), or a snapshot from the
+// control plane.
+struct Source {
+  std::string file;
+  std::shared_ptr<const v1::ConfigSnapshot> snapshot;
 };
 
 void LogFindings(const std::vector<policy::Finding>& findings) {
@@ -63,20 +94,28 @@ struct Loaded {
   std::vector<std::string> files;
 };
 
-// The one load path, at start and on reload: the same checks as `holdfastctl validate`, each
-// finding logged. An error says why the config cannot be served.
-absl::StatusOr<Loaded> Load(const Flags& flags) {
+// The one load path, at start, on reload and for every snapshot: the same checks as
+// `holdfastctl validate`, each finding logged. An error says why the config cannot be served.
+absl::StatusOr<Loaded> Load(const Source& source, const Flags& flags) {
   policy::ValidateOptions validate;
   validate.now = absl::Now();
   validate.inspect_tls = tls::InspectCertificatePair;
-  const policy::LoadedConfig loaded = policy::LoadAndValidate({flags.config}, {}, validate);
+  policy::LoadedConfig loaded;
+  if (source.snapshot != nullptr) {
+    HF_RETURN_IF_ERROR(policy::CheckBundle(source.snapshot->config()));
+    loaded = policy::LoadBundle(source.snapshot->config(), validate, FilesDir(flags));
+  } else {
+    loaded = policy::LoadAndValidate({source.file}, {}, validate);
+  }
   LogFindings(loaded.findings);
   if (policy::HasErrors(loaded.findings)) {
-    return absl::InvalidArgumentError("invalid config, see the findings");
+    return absl::InvalidArgumentError(policy::SummarizeErrors(loaded.findings));
   }
   auto compiled = CompileEdgeConfig(loaded.config, loaded.sources, flags.node);
   if (!compiled.ok()) return compiled.status();
-  return Loaded{*std::move(compiled), loaded.sources.files()};
+  // A snapshot's files are not on disk: nothing to watch.
+  return Loaded{*std::move(compiled),
+                source.snapshot != nullptr ? std::vector<std::string>{} : loaded.sources.files()};
 }
 
 // What the edge serves for `config`: its health monitor (started) and its clusters' counters.
@@ -129,18 +168,113 @@ std::vector<std::filesystem::file_time_type> Stamps(const std::vector<std::strin
   return out;
 }
 
-int Run(const Flags& flags) {
-  auto loaded = Load(flags);
-  if (!loaded.ok()) {
-    spdlog::error("event=edge.config_rejected file={} reason=\"{}\"", flags.config,
-                  std::string(loaded.status().message()));
-    return 1;
+// The credentials for --control: mTLS with the node's certificate, or plaintext.
+std::shared_ptr<grpc::ChannelCredentials> ControlCredentials(const Flags& flags) {
+  if (flags.control_insecure) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions options;
+  for (auto [path, out] : {std::pair{&flags.control_ca, &options.pem_root_certs},
+                           std::pair{&flags.control_cert, &options.pem_cert_chain},
+                           std::pair{&flags.control_key, &options.pem_private_key}}) {
+    absl::StatusOr<std::string> pem = ReadFile(*path);
+    if (!pem.ok()) {
+      spdlog::error("event=control.credentials_unreadable file={} reason=\"{}\"", *path,
+                    std::string(pem.status().message()));
+      return nullptr;
+    }
+    *out = *std::move(pem);
   }
-  std::shared_ptr<const EdgeConfig> config = loaded->config;
-  std::vector<std::string> files = loaded->files;
+  return grpc::SslCredentials(options);
+}
+
+int Run(const Flags& flags) {
+  asio::io_context main_loop(1);
+  SharedState shared;
+  Source source;
+  source.file = flags.config;
+
+  // With a control plane: its snapshots are applied on the main loop (apply_snapshot, below),
+  // while the client's thread waits for the outcome to answer ACK or NACK.
+  std::function<absl::Status(std::shared_ptr<const v1::ConfigSnapshot>)> apply_snapshot;
+  std::atomic<bool> main_loop_done{false};
+  ControlClientOptions control_options;
+  ControlClient::Apply apply;
+  std::unique_ptr<ControlClient> control;
+  if (!flags.control.empty()) {
+    absl::StatusOr<v1::ConfigSnapshot> persisted = ReadSnapshot(flags.state_dir);
+    if (persisted.ok()) {
+      source = Source{"", std::make_shared<const v1::ConfigSnapshot>(*std::move(persisted))};
+      spdlog::info("event=edge.snapshot_loaded state_dir={} version={}", flags.state_dir,
+                   source.snapshot->version());
+    } else if (!absl::IsNotFound(persisted.status())) {
+      spdlog::warn("event=edge.snapshot_unreadable state_dir={} reason=\"{}\"", flags.state_dir,
+                   std::string(persisted.status().message()));
+    }
+    std::shared_ptr<grpc::ChannelCredentials> credentials = ControlCredentials(flags);
+    if (credentials == nullptr) return 1;
+    control_options = ControlClientOptions{flags.control, std::move(credentials), "", flags.node};
+    apply = [&](const v1::ConfigSnapshot& received) -> absl::Status {
+      auto snapshot = std::make_shared<const v1::ConfigSnapshot>(received);
+      auto outcome = std::make_shared<std::promise<absl::Status>>();
+      std::future<absl::Status> done = outcome->get_future();
+      asio::post(main_loop, [&apply_snapshot, snapshot, outcome] {
+        outcome->set_value(apply_snapshot(snapshot));
+      });
+      while (done.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+        if (main_loop_done.load()) return absl::UnavailableError("the edge is stopping");
+      }
+      return done.get();
+    };
+  }
+
+  // Before anything is served, a snapshot only has to load.
+  std::optional<Loaded> first;
+  apply_snapshot = [&](std::shared_ptr<const v1::ConfigSnapshot> snapshot) -> absl::Status {
+    Source next{"", snapshot};
+    absl::StatusOr<Loaded> loaded = Load(next, flags);
+    if (!loaded.ok()) return loaded.status();
+    source = std::move(next);
+    first = *std::move(loaded);
+    return absl::OkStatus();
+  };
+  if (source.snapshot != nullptr || !source.file.empty()) {
+    absl::StatusOr<Loaded> loaded = Load(source, flags);
+    if (!loaded.ok()) {
+      spdlog::error("event=edge.config_rejected source={} reason=\"{}\"",
+                    source.snapshot != nullptr ? "snapshot" : source.file,
+                    std::string(loaded.status().message()));
+      if (flags.control.empty() || source.snapshot == nullptr) return 1;
+      source = Source{};  // a snapshot that no longer loads: wait for the control plane's
+    } else {
+      first = *std::move(loaded);
+    }
+  }
+  if (!flags.control.empty()) {
+    if (first.has_value()) control_options.pop = first->config->pop;
+    control = std::make_unique<ControlClient>(
+        std::move(control_options), apply, [&shared] { return MakeReport(shared, absl::Now()); });
+    control->Start(source.snapshot != nullptr ? source.snapshot->version() : 0);
+  }
+  if (!first.has_value()) {
+    // Nothing to serve yet: wait for the control plane's first snapshot (or a signal).
+    spdlog::info("event=edge.waiting_for_config control={}", flags.control);
+    asio::signal_set boot_signals(main_loop, SIGTERM, SIGINT);
+    bool stopped = false;
+    boot_signals.async_wait([&](const asio::error_code& ec, int) { stopped = !ec; });
+    while (!first.has_value() && !stopped) main_loop.run_one();
+    if (stopped) {
+      main_loop_done = true;
+      return 0;
+    }
+  }
+  if (source.snapshot != nullptr) {
+    if (const absl::Status s = WriteSnapshot(flags.state_dir, *source.snapshot); !s.ok()) {
+      spdlog::error("event=edge.snapshot_not_saved reason=\"{}\"", std::string(s.message()));
+    }
+  }
+  std::shared_ptr<const EdgeConfig> config = first->config;
+  std::vector<std::string> files = first->files;
   std::vector<std::filesystem::file_time_type> stamps = Stamps(files);
 
-  SharedState shared;
   shared.metrics = std::make_shared<EdgeMetrics>(config->listeners.size());
   for (const ListenerConfig& l : config->listeners) {
     if (l.protocol == v1::Listener::PROTOCOL_DNS) {
@@ -155,7 +289,7 @@ int Run(const Flags& flags) {
   auto health_work = asio::make_work_guard(health_io);
   auto serving = MakeServing(config, health_io, shared);
   if (!serving.ok()) {
-    spdlog::error("event=edge.config_rejected file={} reason=\"{}\"", flags.config,
+    spdlog::error("event=edge.config_rejected reason=\"{}\"",
                   std::string(serving.status().message()));
     return 1;
   }
@@ -225,7 +359,6 @@ int Run(const Flags& flags) {
     return targets;
   };
 
-  asio::io_context main_loop(1);
   // Resolutions run on the discovery thread; what they change is applied on this one.
   DiscoveryLoop discovery(
       [&](const std::string& cluster, std::vector<asio::ip::address> found) {
@@ -241,41 +374,64 @@ int Run(const Flags& flags) {
   discovery.SetTargets(discovery_targets(*base));
   discovery.Start();
 
-  // Reload: load, validate and compile the new config completely before anything changes; any
-  // error leaves the running config serving.
-  auto reload = [&](std::string_view trigger) {
-    auto next = Load(flags);
-    if (!next.ok()) {
-      // Tried once per edit: the files' times are taken, so a broken file is not retried (and
-      // logged) every second until it changes again.
-      stamps = Stamps(files);
-      spdlog::error("event=edge.reload_rejected trigger={} reason=\"{}\" version={}", trigger,
-                    std::string(next.status().message()), config->version);
-      return;
-    }
-    files = next->files;
-    stamps = Stamps(files);
-    if (next->config->version == base->version) {
+  // Switches to a loaded config: the same listeners, or an error saying why it cannot be taken
+  // without a restart. Nothing changes on error.
+  auto adopt = [&](const Loaded& next, std::string_view trigger) -> absl::Status {
+    if (next.config->version == base->version) {
       spdlog::info("event=edge.reload_unchanged trigger={} version={}", trigger, config->version);
-      return;
+      return absl::OkStatus();
     }
-    if (const std::string why = ListenerChange(*base, *next->config); !why.empty()) {
-      spdlog::error(
-          "event=edge.reload_rejected trigger={} reason=\"{}: restart to apply it\" "
-          "version={}",
-          trigger, why, config->version);
-      return;
+    if (const std::string why = ListenerChange(*base, *next.config); !why.empty()) {
+      return absl::FailedPreconditionError(Cat(why, ": restart to apply it"));
     }
     const std::shared_ptr<const EdgeConfig> previous_base = base;
-    base = next->config;
+    base = next.config;
     if (const absl::Status s = publish(trigger); !s.ok()) {
       base = previous_base;
-      spdlog::error("event=edge.reload_rejected trigger={} reason=\"{}\" version={}", trigger,
-                    std::string(s.message()), config->version);
-      return;
+      return s;
     }
     discovery.SetTargets(discovery_targets(*base));
     spdlog::info("event=edge.reloaded trigger={} version={}", trigger, config->version);
+    return absl::OkStatus();
+  };
+
+  // Reload (SIGHUP, an edited file): load, validate and compile the new config completely
+  // before anything changes; any error leaves the running config serving.
+  auto reload = [&](std::string_view trigger) {
+    auto next = Load(source, flags);
+    // Tried once per edit: the files' times are taken, so a broken file is not retried (and
+    // logged) every second until it changes again.
+    if (next.ok()) files = next->files;
+    stamps = Stamps(files);
+    const absl::Status s = next.ok() ? adopt(*next, trigger) : next.status();
+    if (!s.ok()) {
+      spdlog::error("event=edge.reload_rejected trigger={} reason=\"{}\" version={}", trigger,
+                    std::string(s.message()), config->version);
+    }
+  };
+
+  // A snapshot from the control plane: applied like a reload, kept on disk once it serves.
+  apply_snapshot = [&](std::shared_ptr<const v1::ConfigSnapshot> snapshot) -> absl::Status {
+    if (source.snapshot != nullptr && source.snapshot->version() == snapshot->version()) {
+      return absl::OkStatus();
+    }
+    Source next_source{"", snapshot};
+    absl::StatusOr<Loaded> next = Load(next_source, flags);
+    absl::Status s = next.ok() ? adopt(*next, "control") : next.status();
+    if (!s.ok()) {
+      spdlog::error("event=edge.snapshot_rejected version={} reason=\"{}\" serving={}",
+                    snapshot->version(), std::string(s.message()), config->version);
+      return s;
+    }
+    source = std::move(next_source);
+    files.clear();  // no file to watch any more
+    stamps.clear();
+    if (s = WriteSnapshot(flags.state_dir, *snapshot); !s.ok()) {
+      spdlog::error("event=edge.snapshot_not_saved reason=\"{}\"", std::string(s.message()));
+    }
+    spdlog::info("event=edge.snapshot_applied version={} config_version={}", snapshot->version(),
+                 config->version);
+    return absl::OkStatus();
   };
 
   asio::signal_set signals(main_loop, SIGTERM, SIGINT, SIGHUP);
@@ -308,6 +464,8 @@ int Run(const Flags& flags) {
   spdlog::info("event=edge.draining open_connections={} deadline_s={}",
                shared.open_connections.load(), flags.drain_seconds);
   shared.draining.store(true);
+  main_loop_done = true;
+  if (control != nullptr) control->Stop();
   discovery.Stop();
   for (auto& w : workers) w->StopAccepting();
   const auto deadline = std::chrono::steady_clock::now() +
@@ -330,12 +488,13 @@ int main(int argc, char** argv) {
   CLI::App app{
       "holdfast-edge: the per-node edge daemon. Serves the listeners, routes and clusters of one "
       "node of the config (http, https, tcp and tls listeners in this version), with an admin "
-      "listener for /healthz, /ready, /metrics, /clusters and /config. SIGHUP, or an edit of a "
-      "config file, reloads (an invalid config is refused and the running one kept); SIGTERM "
-      "drains and exits 0."};
-  app.add_option("--config", flags.config, "The config file (as for holdfastctl validate)")
-      ->required()
-      ->check(CLI::ExistingFile);
+      "listener for /healthz, /ready, /metrics, /clusters and /config. The config comes from a "
+      "file (SIGHUP or an edit reloads it) or from the control plane (--control); an invalid "
+      "config is refused and the running one kept. SIGTERM drains and exits 0."};
+  auto* config = app.add_option("--config", flags.config,
+                                "The config file (as for holdfastctl validate); with --control, "
+                                "what to serve until the control plane sends a config")
+                     ->check(CLI::ExistingFile);
   app.add_option("--node", flags.node, "This node's name in the config's pops[].nodes")->required();
   app.add_option("--admin", flags.admin, "Admin listener address, HOST:PORT (port 0: any free)")
       ->default_val("127.0.0.1:9901");
@@ -352,11 +511,44 @@ int main(int argc, char** argv) {
   app.add_option("--dns-resolvers", flags.dns_resolvers,
                  "Resolvers for DNS-discovered clusters, HOST:PORT[,HOST:PORT...]; default: "
                  "the system's (/etc/hosts, then /etc/resolv.conf)");
+  auto* control = app.add_option(
+      "--control", flags.control,
+      "The control plane, HOST:PORT: take the config from it (ACK/NACK each version, report "
+      "health), and start from the last version applied when it is unreachable");
+  auto* control_insecure =
+      app.add_flag("--control-insecure", flags.control_insecure,
+                   "Plaintext to the control plane (a control plane run with --insecure)");
+  app.add_option("--control-ca", flags.control_ca, "CA of the control plane's certificate")
+      ->needs(control)
+      ->excludes(control_insecure);
+  app.add_option("--control-cert", flags.control_cert,
+                 "This node's certificate (PEM): CN the node's name, OU edge")
+      ->needs(control)
+      ->excludes(control_insecure);
+  app.add_option("--control-key", flags.control_key, "This node's private key (PEM)")
+      ->needs(control)
+      ->excludes(control_insecure);
+  app.add_option("--state-dir", flags.state_dir,
+                 "Where the last config from the control plane is kept (snapshot.pb)")
+      ->default_val("/var/lib/holdfast");
+  app.add_option("--files-dir", flags.files_dir,
+                 "Where files a control plane's config names by relative path (certificates, "
+                 "keys) are; default: the --config file's directory, else --state-dir");
   app.add_option("--log-format", flags.log_format,
                  "text (event=... key=value) or json (one object per line), on stderr")
       ->default_val("text")
       ->check(CLI::IsMember({"text", "json"}));
   CLI11_PARSE(app, argc, argv);
+  if (config->count() == 0 && control->count() == 0) {
+    std::cerr << "holdfast-edge: give --config FILE, or --control HOST:PORT (or both)\n";
+    return 2;
+  }
+  if (control->count() > 0 && !flags.control_insecure &&
+      (flags.control_ca.empty() || flags.control_cert.empty() || flags.control_key.empty())) {
+    std::cerr << "holdfast-edge: --control needs --control-ca, --control-cert and --control-key "
+                 "(mTLS), or --control-insecure\n";
+    return 2;
+  }
 
   holdfast::InitLogging(
       flags.log_format == "json" ? holdfast::LogFormat::kJson : holdfast::LogFormat::kText,

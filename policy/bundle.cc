@@ -64,17 +64,23 @@ absl::StatusOr<v1::ConfigBundle> MakeBundle(const std::vector<std::string>& file
   return bundle;
 }
 
-LoadedConfig LoadBundle(const v1::ConfigBundle& bundle, const ValidateOptions& validate) {
+LoadedConfig LoadBundle(const v1::ConfigBundle& bundle, const ValidateOptions& validate,
+                        const std::string& base_dir) {
+  namespace fs = std::filesystem;
+  const fs::path base(base_dir);
   LoadOptions load;
-  load.read_file = [&bundle](const std::string& path) -> absl::StatusOr<std::string> {
+  load.read_file = [&bundle, &base](const std::string& path) -> absl::StatusOr<std::string> {
     // The loader names included files by joining them to the including file's directory.
-    const std::string wanted = std::filesystem::path(path).lexically_normal().generic_string();
+    const std::string wanted = fs::path(path)
+                                   .lexically_normal()
+                                   .lexically_relative(base.empty() ? "." : base)
+                                   .generic_string();
     for (const v1::ConfigBundle::File& f : bundle.files()) {
       if (f.path() == wanted) return f.content();
     }
     return absl::NotFoundError("not in the config bundle");
   };
-  return LoadAndValidate({bundle.files(0).path()}, load, validate);
+  return LoadAndValidate({(base / bundle.files(0).path()).string()}, load, validate);
 }
 
 }  // namespace holdfast::policy

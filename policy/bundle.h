@@ -27,8 +27,11 @@ namespace holdfast::policy {
 [[nodiscard]] absl::StatusOr<v1::ConfigBundle> MakeBundle(const std::vector<std::string>& files);
 
 // Loads and validates `bundle` as LoadAndValidate does files, reading from the bundle itself.
-// The bundle must have passed CheckBundle.
-LoadedConfig LoadBundle(const v1::ConfigBundle& bundle, const ValidateOptions& validate);
+// The bundle must have passed CheckBundle. Its files are named as if they lay in `base_dir`, so
+// the files a config names by relative path (certificates, keys) resolve there: an edge passes
+// the directory where its node keeps them; the control plane, which has none, passes "".
+LoadedConfig LoadBundle(const v1::ConfigBundle& bundle, const ValidateOptions& validate,
+                        const std::string& base_dir = "");
 
 }  // namespace holdfast::policy
 

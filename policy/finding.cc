@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/cat.h"
+
 namespace holdfast::policy {
 
 const std::vector<CodeInfo>& AllCodes() {
@@ -21,6 +23,23 @@ absl::string_view SeverityName(Severity s) { return s == Severity::kError ? "err
 bool HasErrors(const std::vector<Finding>& findings) {
   return std::any_of(findings.begin(), findings.end(),
                      [](const Finding& f) { return f.severity == Severity::kError; });
+}
+
+std::string SummarizeErrors(const std::vector<Finding>& findings, int max) {
+  std::string lines;
+  int shown = 0;
+  int errors = 0;
+  for (const Finding& f : findings) {
+    if (f.severity != Severity::kError) continue;
+    ++errors;
+    if (shown++ < max) {
+      Append(lines, shown == 1 ? " " : "; ", f.where.file, ":", f.where.line, ":", f.where.column,
+             ": ", f.message, " [", std::string(Info(f.code).id), "]");
+    }
+  }
+  if (errors > max) Append(lines, "; and ", errors - max, " more");
+  return Cat("the config does not validate (", errors, " error", errors == 1 ? "" : "s",
+             "):", lines);
 }
 
 }  // namespace holdfast::policy

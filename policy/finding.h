@@ -102,6 +102,10 @@ struct Finding {
 
 absl::string_view SeverityName(Severity s);  // "error" / "warning"
 bool HasErrors(const std::vector<Finding>& findings);
+// The errors among `findings` in one line, for a refusal's message (a NACK, an apply the control
+// plane refuses, a log line): "the config does not validate (2 errors): FILE:L:C: MESSAGE [CODE];
+// FILE:L:C: ...", at most `max` of them.
+std::string SummarizeErrors(const std::vector<Finding>& findings, int max = 5);
 
 }  // namespace holdfast::policy
 

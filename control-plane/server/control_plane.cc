@@ -19,23 +19,6 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
 
-// A few findings in one line, for a refusal's message (the CLI prints it as it is).
-std::string Summarize(const std::vector<policy::Finding>& findings) {
-  std::string out;
-  int shown = 0;
-  int errors = 0;
-  for (const policy::Finding& f : findings) {
-    if (f.severity != policy::Severity::kError) continue;
-    ++errors;
-    if (shown++ < 5) {
-      Append(out, "\n  ", f.where.file, ":", f.where.line, ":", f.where.column, ": ", f.message,
-             " [", std::string(policy::Info(f.code).id), "]");
-    }
-  }
-  if (errors > shown) Append(out, "\n  ... and ", errors - shown, " more");
-  return Cat("the config does not validate (", errors, " error", errors == 1 ? "" : "s", "):", out);
-}
-
 void AddFindings(const std::vector<policy::Finding>& findings,
                  google::protobuf::RepeatedPtrField<v1::Finding>& out) {
   for (const policy::Finding& f : findings) {
@@ -109,7 +92,7 @@ absl::StatusOr<v1::ApplyResponse> ControlPlane::Apply(const v1::ChangeRequest& r
   options.now = now;
   const policy::LoadedConfig loaded = policy::LoadBundle(request.config(), options);
   if (policy::HasErrors(loaded.findings)) {
-    return absl::InvalidArgumentError(Summarize(loaded.findings));
+    return absl::InvalidArgumentError(policy::SummarizeErrors(loaded.findings));
   }
   std::lock_guard lock(mu_);
   absl::StatusOr<int64_t> stored =
@@ -148,7 +131,7 @@ absl::StatusOr<v1::ApplyResponse> ControlPlane::Rollback(const v1::RollbackReque
   options.now = now;
   const policy::LoadedConfig loaded = policy::LoadBundle(bundle, options);
   if (policy::HasErrors(loaded.findings)) {
-    return absl::InvalidArgumentError(Summarize(loaded.findings));
+    return absl::InvalidArgumentError(policy::SummarizeErrors(loaded.findings));
   }
   absl::StatusOr<int64_t> stored = store_->Rollback(
       target, actor, request.reason(), static_cast<int64_t>(request.base_version()), now);
@@ -302,6 +285,7 @@ void ControlPlane::Report(EdgeStream* stream, const v1::HealthReport& report) {
   // Kept in memory: reports come every few seconds from every node, and the store is written
   // with fsync. The last one is stored when the stream ends.
   node->record.report = report.SerializeAsString();
+  if (!report.pop().empty()) node->record.pop = report.pop();  // a node that booted configless
   node->record.last_seen = clock_();
 }
 

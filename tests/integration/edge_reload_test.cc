@@ -56,7 +56,7 @@ TEST_CASE("a bad config is refused with its reason and the running one keeps ser
       10s));
   const std::string log = lab.edge().Output();
   CHECK(log.find("event=config.finding") != std::string::npos);
-  CHECK(log.find("invalid config") != std::string::npos);
+  CHECK(log.find("the config does not validate (1 error): ") != std::string::npos);
   CHECK(Version(lab) == before);
   CHECK(lab.Get("/v1/x", {"-H", "Host: api.example.net"}) == "api1 /v1/x\n");
   CHECK(lab.Status("/") == 200);

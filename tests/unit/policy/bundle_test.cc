@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/tls/certificate_facts.h"
 
 namespace holdfast::policy {
 namespace {
@@ -49,6 +51,25 @@ TEST_CASE("the example config bundles with its includes and loads from the bundl
   CHECK_FALSE(HasErrors(loaded.findings));
   CHECK(loaded.config.pops_size() == from_disk.config.pops_size());
   CHECK(loaded.config.dns().zones_size() == from_disk.config.dns().zones_size());
+}
+
+TEST_CASE("files a bundle names by relative path are found in the node's base directory",
+          "[policy][bundle]") {
+  const auto bundle = MakeBundle(LoadConfig({kExample}).sources.files());
+  REQUIRE(bundle.ok());
+  ValidateOptions with_files;
+  with_files.now = absl::Now();
+  with_files.inspect_tls = tls::InspectCertificatePair;
+  // Where the example's certificates are: no finding about them.
+  const LoadedConfig here =
+      LoadBundle(*bundle, with_files, std::string(HF_SOURCE_DIR) + "/deploy/examples");
+  CHECK_FALSE(HasErrors(here.findings));
+  // A node without them: the certificate is unreadable (what an edge NACKs).
+  const LoadedConfig elsewhere = LoadBundle(*bundle, with_files, "/nonexistent");
+  REQUIRE(HasErrors(elsewhere.findings));
+  bool unreadable = false;
+  for (const Finding& f : elsewhere.findings) unreadable |= f.code == Code::kTlsUnreadable;
+  CHECK(unreadable);
 }
 
 TEST_CASE("a bundle whose include is missing is a finding, not a crash", "[policy][bundle]") {

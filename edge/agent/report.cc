@@ -1,0 +1,37 @@
+#include "edge/agent/report.h"
+
+#include "google/protobuf/util/time_util.h"
+
+namespace holdfast::edge {
+
+v1::HealthReport MakeReport(const SharedState& shared, absl::Time now) {
+  v1::HealthReport report;
+  *report.mutable_at() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  const std::shared_ptr<const Serving> serving = shared.serving.Current();
+  if (serving == nullptr) return report;
+  const EdgeConfig& config = *serving->config;
+  report.set_pop(config.pop);
+  report.set_node(config.node);
+  report.set_listeners_up(!shared.draining.load());
+  const std::shared_ptr<const HealthTable> table = shared.health.Current();
+  const bool current = table != nullptr && table->config_version == config.version &&
+                       table->clusters.size() == config.clusters.size();
+  for (size_t i = 0; i < config.clusters.size(); ++i) {
+    v1::ClusterHealth* c = report.add_clusters();
+    c->set_cluster(config.clusters[i].name);
+    c->set_total_endpoints(static_cast<uint32_t>(config.clusters[i].endpoints.size()));
+    uint32_t healthy = 0;
+    if (current) {
+      for (const EndpointHealth& e : table->clusters[i].endpoints) {
+        healthy += e.state == HealthState::kHealthy && !e.ejected ? 1 : 0;
+      }
+    } else if (!config.clusters[i].health_check.has_value()) {
+      healthy = c->total_endpoints();  // no checks and no table yet: all count as healthy
+    }
+    c->set_healthy_endpoints(healthy);
+  }
+  return report;
+}
+
+}  // namespace holdfast::edge
