@@ -1,0 +1,398 @@
+#include "dns/server/server.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
+#include <asio/post.hpp>
+#include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/write.hpp>
+#include <exception>
+#include <random>
+#include <span>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "common/cat.h"
+#include "common/net/await.h"
+#include "dns/wire/message.h"
+
+namespace holdfast::dns {
+
+size_t ServerMetrics::SlotOf(uint16_t qtype) {
+  switch (qtype) {
+    case kTypeA:
+      return kQtypeA;
+    case kTypeNs:
+      return kQtypeNs;
+    case kTypeCname:
+      return kQtypeCname;
+    case kTypeSoa:
+      return kQtypeSoa;
+    case kTypeMx:
+      return kQtypeMx;
+    case kTypeTxt:
+      return kQtypeTxt;
+    case kTypeAaaa:
+      return kQtypeAaaa;
+    case kTypeAny:
+      return kQtypeAny;
+    default:
+      return kQtypeOther;
+  }
+}
+
+void ServerMetrics::RecordLatency(std::chrono::nanoseconds d) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  size_t i = 0;
+  while (i < kLatencyBoundsUs.size() && us > kLatencyBoundsUs[i]) ++i;
+  Inc(latency[i]);
+}
+
+namespace {
+
+using asio::ip::tcp;
+using asio::ip::udp;
+using Clock = std::chrono::steady_clock;
+
+// SO_REUSEPORT: every worker binds the same address and port; the kernel spreads queries.
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+// Datagrams read in one go before yielding to the loop's other work.
+constexpr int kUdpBatch = 64;
+
+ClientKey KeyOf(const asio::ip::address& a) {
+  return a.is_v4() ? ClientKey::FromV4(a.to_v4().to_bytes())
+                   : ClientKey::FromV6(a.to_v6().to_bytes());
+}
+
+struct Connection {
+  explicit Connection(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+  tcp::socket socket;
+  asio::steady_timer timer;
+  Clock::time_point deadline;
+};
+
+}  // namespace
+
+struct Server::State {
+  State(asio::io_context& io_context, const ServerOptions& opts, const Snapshot<DnsData>& d,
+        ServerMetrics& m)
+      : io(io_context),
+        udp_socket(io_context),
+        acceptor(io_context),
+        options(opts),
+        data(d),
+        metrics(m),
+        limiter(opts.rate_limit),
+        random(opts.random_seed) {}
+
+  // The current zones and services: the snapshot is read again only when it moved.
+  const DnsData& Data() {
+    const uint64_t sequence = data.sequence();
+    if (current == nullptr || sequence != data_sequence) {
+      data_sequence = sequence;
+      current = data.Current();
+      if (current == nullptr) current = std::make_shared<const DnsData>();
+    }
+    return *current;
+  }
+
+  // A client is proven when its prefix is trusted or has completed a TCP handshake (which a
+  // spoofed source cannot).
+  bool Proven(const asio::ip::address& client) {
+    if (proven.contains(KeyOf(client))) return true;
+    if (options.trusted_prefixes.empty()) return false;
+    // Rare: only for an answer past the amplification cap, so the text round trip is fine.
+    const std::optional<net::IpAddress> ip = net::IpAddress::Parse(
+        client.is_v6() && client.to_v6().is_v4_mapped()
+            ? asio::ip::make_address_v4(asio::ip::v4_mapped, client.to_v6()).to_string()
+            : client.to_string());
+    if (!ip.has_value()) return false;
+    return std::any_of(options.trusted_prefixes.begin(), options.trusted_prefixes.end(),
+                       [&](const net::IpPrefix& p) { return p.Contains(*ip); });
+  }
+
+  void Prove(const asio::ip::address& client) {
+    if (proven.size() >= options.rate_limit.max_clients) proven.clear();
+    proven.insert(KeyOf(client));
+  }
+
+  // Answers one message into `out` (appending); false when nothing is to be sent.
+  bool Handle(std::span<const uint8_t> in, const asio::ip::address& client, bool over_tcp,
+              ByteWriter& out);
+
+  asio::io_context& io;
+  udp::socket udp_socket;
+  tcp::acceptor acceptor;
+  ServerOptions options;
+  const Snapshot<DnsData>& data;
+  ServerMetrics& metrics;
+  RateLimiter limiter;
+  std::mt19937_64 random;
+  absl::flat_hash_set<ClientKey> proven;
+  uint64_t data_sequence = 0;
+  std::shared_ptr<const DnsData> current;
+  absl::flat_hash_set<Connection*> connections;
+  bool stopped = false;
+};
+
+bool Server::State::Handle(std::span<const uint8_t> in, const asio::ip::address& client,
+                           bool over_tcp, ByteWriter& out) {
+  const Clock::time_point start = Clock::now();
+  Inc(over_tcp ? metrics.tcp_queries : metrics.udp_queries);
+  const std::optional<Header> header = DecodeHeader(in);
+  // Never answer a response, decodable or not (two servers would echo each other forever), nor
+  // bytes too short to carry an ID to answer to.
+  if (!header.has_value() || header->qr) {
+    Inc(metrics.ignored);
+    return false;
+  }
+  absl::StatusOr<Message> query = DecodeMessage(in);
+  // Rate limiting first, so a flood costs no answers (UDP only: TCP proves the source).
+  RateLimiter::Action action = RateLimiter::Action::kSend;
+  if (!over_tcp) {
+    action = limiter.Check(KeyOf(client), start);
+    if (action == RateLimiter::Action::kDrop) {
+      Inc(metrics.rate_limited_dropped);
+      return false;
+    }
+  }
+
+  AnswerResult result;
+  if (!query.ok()) {
+    Inc(metrics.malformed);
+    result.response = FormErrResponse(*header);
+  } else {
+    Inc(metrics.queries_by_qtype[ServerMetrics::SlotOf(
+        query->questions.empty() ? 0 : query->questions.front().type)]);
+    result = Answer(
+        Data(), *query, [this] { return random(); }, AnswerOptions{options.max_udp_size});
+  }
+  if (action == RateLimiter::Action::kSlip) {
+    // A truncated answer with no records: useless to a reflection attack, and it tells a real
+    // client to retry over TCP, which the rate limit does not cover.
+    Inc(metrics.rate_limited_slipped);
+    result.response.answers.clear();
+    result.response.authority.clear();
+    result.response.additional.clear();
+    result.response.header.tc = true;
+    result.fail_open = false;
+  }
+
+  size_t limit = 0xffff;
+  if (!over_tcp) {
+    // RFC 6891 section 6.2.5: sizes below 512 count as 512; above our maximum, ours.
+    limit = kMinUdpSize;
+    if (query.ok() && query->edns.has_value()) {
+      limit = std::clamp<size_t>(query->edns->udp_size, kMinUdpSize,
+                                 std::max<size_t>(options.max_udp_size, kMinUdpSize));
+    }
+  }
+
+  const size_t base = out.size();
+  bool truncated = false;
+  if (!EncodeResponse(result.response, limit, out, &truncated).ok()) {
+    // The engine builds only valid records; should one not encode, SERVFAIL says so.
+    Message servfail;
+    servfail.header = result.response.header;
+    servfail.questions = result.response.questions;
+    servfail.edns = result.response.edns;
+    servfail.set_rcode(kRcodeServFail);
+    if (!EncodeResponse(servfail, limit, out).ok()) return false;
+  }
+  if (!over_tcp && options.amplification_factor > 0) {
+    const size_t cap = in.size() * options.amplification_factor;
+    if (out.size() - base > cap && !Proven(client)) {
+      out.Rewind(base);
+      if (!EncodeResponse(result.response, cap, out, &truncated).ok()) return false;
+      Inc(metrics.amplification_truncated);
+    }
+  }
+  if (truncated) Inc(metrics.truncated);
+  if (result.fail_open) Inc(metrics.fail_open_answers);
+  Inc(metrics.responses_by_rcode[std::min<size_t>(result.response.rcode(),
+                                                  ServerMetrics::kRcodeSlots - 1)]);
+  metrics.RecordLatency(Clock::now() - start);
+  return true;
+}
+
+namespace {
+
+asio::awaitable<void> UdpLoop(std::shared_ptr<Server::State> s) {
+  std::vector<uint8_t> buffer(0xffff);
+  udp::endpoint from;
+  ByteWriter out;
+  auto process = [&](size_t n) {
+    out.Clear();
+    if (!s->Handle({buffer.data(), n}, from.address(), false, out)) return;
+    // Non-blocking: with the send buffer full the answer is lost, as the network may lose it;
+    // the client retries.
+    asio::error_code ignored;
+    s->udp_socket.send_to(asio::buffer(out.data()), from, 0, ignored);
+  };
+  for (;;) {
+    auto [ec, n] = co_await s->udp_socket.async_receive_from(asio::buffer(buffer), from, kAwait);
+    if (s->stopped || !s->udp_socket.is_open()) co_return;
+    if (ec) continue;
+    process(n);
+    // Whatever else is queued, without a trip through the event loop per datagram.
+    for (int i = 1; i < kUdpBatch; ++i) {
+      asio::error_code more;
+      const size_t m = s->udp_socket.receive_from(asio::buffer(buffer), from, 0, more);
+      if (more) break;
+      process(m);
+    }
+  }
+}
+
+asio::awaitable<void> Watchdog(std::shared_ptr<Connection> c, std::shared_ptr<Server::State> s) {
+  while (c->socket.is_open()) {
+    c->timer.expires_at(c->deadline);
+    co_await c->timer.async_wait(kAwait);
+    if (!c->socket.is_open()) co_return;
+    if (c->deadline <= Clock::now()) {
+      Inc(s->metrics.tcp_connections_idle_closed);
+      asio::error_code ignored;
+      c->socket.close(ignored);
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> Serve(std::shared_ptr<Server::State> s, std::shared_ptr<Connection> c) {
+  // Runs also when the frame is destroyed without finishing (the io_context goes away): the
+  // frame holds `s`, so the state is still there.
+  struct Leave {
+    Server::State& s;
+    Connection* c;
+    ~Leave() {
+      s.connections.erase(c);
+      s.metrics.tcp_connections_active.fetch_sub(1, std::memory_order_relaxed);
+    }
+  } leave{*s, c.get()};
+  asio::error_code ec;
+  const asio::ip::address client = c->socket.remote_endpoint(ec).address();
+  // Grown to the largest query seen, not 64 KiB up front: idle connections stay cheap.
+  std::vector<uint8_t> buffer;
+  uint8_t length[2];
+  ByteWriter out;
+  for (;;) {
+    c->deadline = Clock::now() + s->options.tcp_idle_timeout;
+    // RFC 1035 section 4.2.2 and RFC 7766 section 8: each message after a 2-octet length.
+    auto [ec1, n1] = co_await asio::async_read(c->socket, asio::buffer(length), kAwait);
+    if (ec1) break;
+    const size_t size = (size_t{length[0]} << 8) | length[1];
+    if (buffer.size() < size) buffer.resize(size);
+    auto [ec2, n2] =
+        co_await asio::async_read(c->socket, asio::buffer(buffer.data(), size), kAwait);
+    if (ec2) break;
+    out.Clear();
+    out.U16(0);
+    if (!s->Handle({buffer.data(), size}, client, true, out)) continue;
+    out.PatchU16(0, static_cast<uint16_t>(out.size() - 2));
+    // Answers go out in query order; RFC 7766 section 6.2.1.1 allows any order, in order is
+    // what every client handles.
+    auto [ec3, n3] = co_await asio::async_write(c->socket, asio::buffer(out.data()), kAwait);
+    if (ec3) break;
+  }
+  c->socket.close(ec);
+  c->timer.cancel();
+}
+
+asio::awaitable<void> AcceptLoop(std::shared_ptr<Server::State> s) {
+  for (;;) {
+    auto [ec, socket] = co_await s->acceptor.async_accept(kAwait);
+    if (s->stopped || !s->acceptor.is_open()) co_return;
+    if (ec) {
+      // Out of descriptors, say: wait a little rather than spin on the error.
+      asio::steady_timer pause(s->io, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kAwait);
+      continue;
+    }
+    if (s->connections.size() >= s->options.max_tcp_connections) {
+      Inc(s->metrics.tcp_connections_refused);
+      asio::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    Inc(s->metrics.tcp_connections_accepted);
+    s->metrics.tcp_connections_active.fetch_add(1, std::memory_order_relaxed);
+    asio::error_code ep_ec;
+    const tcp::endpoint remote = socket.remote_endpoint(ep_ec);
+    if (!ep_ec) s->Prove(remote.address());
+    auto c = std::make_shared<Connection>(std::move(socket));
+    c->deadline = Clock::now() + s->options.tcp_idle_timeout;
+    s->connections.insert(c.get());
+    asio::co_spawn(s->io, Watchdog(c, s), [](const std::exception_ptr&) {});
+    asio::co_spawn(s->io, Serve(s, c), [s](const std::exception_ptr& e) {
+      if (e) Inc(s->metrics.ignored);
+    });
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(asio::io_context& io,
+                                                       const ServerOptions& options,
+                                                       const Snapshot<DnsData>& data,
+                                                       ServerMetrics& metrics) {
+  auto s = std::make_shared<State>(io, options, data, metrics);
+  // With port 0 the UDP socket picks the port and TCP must get the same one; another program
+  // may hold it for TCP, so try a few.
+  const int attempts = options.port == 0 ? 16 : 1;
+  asio::error_code ec;
+  uint16_t port = options.port;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    ec.clear();
+    asio::error_code ignored;
+    s->udp_socket.close(ignored);
+    s->acceptor.close(ignored);
+    const udp::endpoint udp_bind(options.address, options.port);
+    s->udp_socket.open(udp_bind.protocol(), ec);
+    if (!ec) s->udp_socket.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) s->udp_socket.set_option(ReusePort(true), ec);
+    if (!ec) s->udp_socket.bind(udp_bind, ec);
+    if (!ec) port = s->udp_socket.local_endpoint(ec).port();
+    if (ec) continue;
+    const tcp::endpoint tcp_bind(options.address, port);
+    s->acceptor.open(tcp_bind.protocol(), ec);
+    if (!ec) s->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) s->acceptor.set_option(ReusePort(true), ec);
+    if (!ec) s->acceptor.bind(tcp_bind, ec);
+    if (!ec) s->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) break;
+  }
+  if (!ec) s->udp_socket.non_blocking(true, ec);
+  if (ec) {
+    return absl::UnavailableError(Cat("dns: cannot listen on ", options.address.to_string(), ":",
+                                      options.port, ": ", ec.message()));
+  }
+  return std::unique_ptr<Server>(new Server(std::move(s), port));
+}
+
+Server::~Server() = default;
+
+void Server::Start() {
+  asio::co_spawn(state_->io, UdpLoop(state_), [s = state_](const std::exception_ptr& e) {
+    if (e) Inc(s->metrics.ignored);
+  });
+  asio::co_spawn(state_->io, AcceptLoop(state_), [s = state_](const std::exception_ptr& e) {
+    if (e) Inc(s->metrics.ignored);
+  });
+}
+
+void Server::Stop() {
+  asio::post(state_->io, [s = state_] {
+    s->stopped = true;
+    asio::error_code ignored;
+    s->udp_socket.close(ignored);
+    s->acceptor.close(ignored);
+    for (Connection* c : s->connections) c->socket.close(ignored);
+  });
+}
+
+}  // namespace holdfast::dns
