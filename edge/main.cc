@@ -276,14 +276,6 @@ int Run(const Flags& flags) {
   std::vector<std::filesystem::file_time_type> stamps = Stamps(files);
 
   shared.metrics = std::make_shared<EdgeMetrics>(config->listeners.size());
-  for (const ListenerConfig& l : config->listeners) {
-    if (l.protocol == v1::Listener::PROTOCOL_DNS) {
-      spdlog::warn(
-          "event=edge.listener_skipped listener={} reason=\"{} listeners are not served "
-          "by this version of holdfast-edge\"",
-          l.name, v1::Listener::Protocol_Name(l.protocol));
-    }
-  }
   // Health checks and outlier ejection run on their own thread; workers read the table.
   asio::io_context health_io(1);
   auto health_work = asio::make_work_guard(health_io);
@@ -294,6 +286,7 @@ int Run(const Flags& flags) {
     return 1;
   }
   shared.serving.Set(*serving);
+  shared.dns.Set(config->dns);
   std::thread health_thread([&health_io] { health_io.run(); });
   struct StopHealth {
     asio::io_context& io;
@@ -343,6 +336,7 @@ int Run(const Flags& flags) {
     if (!next_serving.ok()) return next_serving.status();
     const std::shared_ptr<const Serving> previous = shared.serving.Current();
     shared.serving.Set(*next_serving);
+    shared.dns.Set((*next)->dns);
     previous->monitor->Stop();
     spdlog::info("event=edge.serving trigger={} version={} previous_version={}", trigger,
                  (*next)->version, config->version);

@@ -224,6 +224,11 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     }
     out->listeners.push_back(std::move(listener));
   }
+  auto zones = dns::ZoneSet::Compile(config.dns());
+  if (!zones.ok()) return zones.status();
+  auto services = dns::ServiceState::FromConfig(config);
+  if (!services.ok()) return services.status();
+  out->dns = std::make_shared<const dns::DnsData>(dns::DnsData{*zones, *services});
   return std::shared_ptr<const EdgeConfig>(std::move(out));
 }
 

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/tls/server_context.h"
+#include "dns/answer/engine.h"
 #include "edge/health/active_check.h"
 #include "edge/health/outlier.h"
 #include "edge/upstream/endpoint.h"
@@ -89,6 +90,9 @@ struct EdgeConfig {
   std::vector<ListenerConfig> listeners;
   std::vector<RouteConfig> routes;
   std::vector<ClusterConfig> clusters;
+  // What dns listeners answer from: the config's zones, and service names answered from the
+  // config alone (every POP serving) until the control plane's plan says otherwise.
+  std::shared_ptr<const dns::DnsData> dns;
 
   // The first route of `listener` matching the request, or null (404).
   const RouteConfig* Match(const ListenerConfig& listener, std::string_view host,

@@ -41,6 +41,93 @@ void Metric(std::string& out, std::string_view name, std::string_view help, std:
   Append(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
 }
 
+// The dns listeners' counters (dns/server/metrics.h), summed over the workers by construction.
+void WriteDnsMetrics(const EdgeConfig& config, const EdgeMetrics& m, std::string& out) {
+  std::vector<size_t> dns;
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    if (config.listeners[i].protocol == v1::Listener::PROTOCOL_DNS) dns.push_back(i);
+  }
+  if (dns.empty()) return;
+  auto read = [](const auto& c) { return c.load(std::memory_order_relaxed); };
+  Metric(out, "holdfast_dns_queries_total", "DNS queries received, by transport.", "counter");
+  for (const size_t i : dns) {
+    const dns::ServerMetrics& d = m.listener[i].dns;
+    const std::string l = Labels("listener", config.listeners[i].name);
+    absl::StrAppendFormat(&out, "holdfast_dns_queries_total{%s,transport=\"udp\"} %d\n", l,
+                          read(d.udp_queries));
+    absl::StrAppendFormat(&out, "holdfast_dns_queries_total{%s,transport=\"tcp\"} %d\n", l,
+                          read(d.tcp_queries));
+  }
+  Metric(out, "holdfast_dns_queries_by_type_total", "DNS queries, by query type.", "counter");
+  for (const size_t i : dns) {
+    const dns::ServerMetrics& d = m.listener[i].dns;
+    for (size_t t = 0; t < dns::ServerMetrics::kQtypeSlots; ++t) {
+      absl::StrAppendFormat(&out, "holdfast_dns_queries_by_type_total{%s,type=\"%s\"} %d\n",
+                            Labels("listener", config.listeners[i].name),
+                            dns::ServerMetrics::kQtypeNames[t], read(d.queries_by_qtype[t]));
+    }
+  }
+  Metric(out, "holdfast_dns_responses_total", "DNS responses, by rcode (16: extended).", "counter");
+  for (const size_t i : dns) {
+    const dns::ServerMetrics& d = m.listener[i].dns;
+    for (size_t r = 0; r < dns::ServerMetrics::kRcodeSlots; ++r) {
+      const uint64_t n = read(d.responses_by_rcode[r]);
+      if (n == 0 && r != 0 && r != 3 && r != 5) continue;  // NOERROR, NXDOMAIN, REFUSED always
+      absl::StrAppendFormat(&out, "holdfast_dns_responses_total{%s,rcode=\"%d\"} %d\n",
+                            Labels("listener", config.listeners[i].name), r, n);
+    }
+  }
+  struct DnsCounter {
+    const char* name;
+    const char* help;
+    const std::atomic<uint64_t> dns::ServerMetrics::*field;
+  };
+  static constexpr DnsCounter kDns[] = {
+      {"holdfast_dns_truncated_total", "Answers sent truncated (TC) because they did not fit.",
+       &dns::ServerMetrics::truncated},
+      {"holdfast_dns_amplification_truncated_total",
+       "UDP answers to clients not yet seen over TCP, cut to the amplification limit.",
+       &dns::ServerMetrics::amplification_truncated},
+      {"holdfast_dns_fail_open_answers_total",
+       "Service-name answers from the floor set because no POP served (never empty).",
+       &dns::ServerMetrics::fail_open_answers},
+      {"holdfast_dns_rate_limited_dropped_total", "Answers dropped by response rate limiting.",
+       &dns::ServerMetrics::rate_limited_dropped},
+      {"holdfast_dns_rate_limited_slipped_total",
+       "Answers sent truncated by response rate limiting (slip).",
+       &dns::ServerMetrics::rate_limited_slipped},
+      {"holdfast_dns_malformed_total", "Messages that did not decode.",
+       &dns::ServerMetrics::malformed},
+      {"holdfast_dns_tcp_connections_refused_total", "TCP connections over the limit.",
+       &dns::ServerMetrics::tcp_connections_refused},
+  };
+  for (const DnsCounter& c : kDns) {
+    Metric(out, c.name, c.help, "counter");
+    for (const size_t i : dns) {
+      absl::StrAppendFormat(&out, "%s{%s} %d\n", c.name,
+                            Labels("listener", config.listeners[i].name),
+                            read(m.listener[i].dns.*c.field));
+    }
+  }
+  Metric(out, "holdfast_dns_query_duration_seconds", "From a query received to its answer sent.",
+         "histogram");
+  for (const size_t i : dns) {
+    const dns::ServerMetrics& d = m.listener[i].dns;
+    const std::string l = Labels("listener", config.listeners[i].name);
+    uint64_t cumulative = 0;
+    uint64_t count = 0;
+    for (const auto& b : d.latency) count += read(b);
+    for (size_t b = 0; b < dns::ServerMetrics::kLatencyBoundsUs.size(); ++b) {
+      cumulative += read(d.latency[b]);
+      absl::StrAppendFormat(&out, "holdfast_dns_query_duration_seconds_bucket{%s,le=\"%g\"} %d\n",
+                            l, dns::ServerMetrics::kLatencyBoundsUs[b] / 1e6, cumulative);
+    }
+    absl::StrAppendFormat(&out, "holdfast_dns_query_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n",
+                          l, count);
+    absl::StrAppendFormat(&out, "holdfast_dns_query_duration_seconds_count{%s} %d\n", l, count);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<tcp::endpoint> ParseHostPort(const std::string& text) {
@@ -265,6 +352,8 @@ std::string AdminServer::Metrics() const {
     m.listener[i].latency.Write("holdfast_http_request_duration_seconds",
                                 Labels("listener", config->listeners[i].name), out);
   }
+
+  WriteDnsMetrics(*config, m, out);
 
   struct ClusterCounter {
     const char* name;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "dns/server/metrics.h"
 
 namespace holdfast::edge {
 
@@ -54,6 +55,8 @@ struct ListenerMetrics {
   // TLS handshakes that failed or timed out (tls and https listeners).
   Counter tls_handshake_failures{0};
   LatencyHistogram latency;
+  // dns listeners: what their servers count, over every worker.
+  dns::ServerMetrics dns;
 };
 
 struct ClusterMetrics {

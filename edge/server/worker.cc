@@ -112,8 +112,21 @@ absl::Status Worker::Listen() {
   const std::shared_ptr<const EdgeConfig> config = shared_.serving.Current()->config;
   for (size_t li = 0; li < config->listeners.size(); ++li) {
     const ListenerConfig& l = config->listeners[li];
-    if (l.protocol == v1::Listener::PROTOCOL_DNS) continue;  // not served by this edge yet
     for (const asio::ip::tcp::endpoint& bind : l.binds) {
+      if (l.protocol == v1::Listener::PROTOCOL_DNS) {
+        dns::ServerOptions options;
+        options.address = bind.address();
+        options.port = bind.port();
+        options.random_seed = static_cast<uint64_t>(id_) * 0x9e3779b97f4a7c15ULL + li + 1;
+        auto server =
+            dns::Server::Create(io_, options, shared_.dns, shared_.metrics->listener[li].dns);
+        if (!server.ok()) {
+          return absl::UnavailableError(
+              Cat("listener ", l.name, ": ", std::string(server.status().message())));
+        }
+        dns_servers_.push_back(*std::move(server));
+        continue;
+      }
       auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io_);
       asio::error_code ec;
       acceptor->open(bind.protocol(), ec);
@@ -138,6 +151,7 @@ void Worker::Start() {
       if (e) spdlog::critical("event=edge.accept_loop_failed");
     });
   }
+  for (auto& server : dns_servers_) server->Start();
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -154,6 +168,7 @@ void Worker::StopAccepting() {
 }
 
 void Worker::Stop() {
+  for (auto& server : dns_servers_) server->Stop();
   io_.stop();
   if (thread_.joinable()) thread_.join();
 }

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "common/snapshot.h"
+#include "dns/server/server.h"
 #include "edge/config/edge_config.h"
 #include "edge/health/health_table.h"
 #include "edge/health/monitor.h"
@@ -47,6 +48,8 @@ struct SharedState {
   std::atomic<int64_t> open_connections{0};
   // Endpoint health, published by the monitor; the one place balancers and reports read it.
   Snapshot<HealthTable> health;
+  // What dns listeners answer from; set with every Serving (and, later, every plan).
+  Snapshot<dns::DnsData> dns;
 };
 
 // A worker's state for one Serving: per cluster its balancer, its view of endpoint health,
@@ -131,6 +134,8 @@ class Worker {
   // By listener index: the listener set is fixed for the process's life (reload refuses to
   // change it), so indices stay valid across reloads.
   std::vector<std::pair<size_t, std::unique_ptr<asio::ip::tcp::acceptor>>> acceptors_;
+  // One per address of every dns listener, on this worker's loop.
+  std::vector<std::unique_ptr<dns::Server>> dns_servers_;
   std::mt19937_64 random_;
   std::shared_ptr<Runtime> runtime_;
   uint64_t serving_sequence_ = ~uint64_t{0};

@@ -66,7 +66,8 @@ inline std::string RawExchange(uint16_t port, const std::string& request) {
 class EdgeLab {
  public:
   // `clusters_yaml` may use {web1} {web2} {api1} for the backends' ports, `listeners_yaml`
-  // {http} and {tcp} for the listeners'.
+  // {http}, {tcp}, {https}, {tls} and {dns} for the listeners'. `listeners_yaml` may go on with
+  // further top-level keys (dns:, prefixes:) after its list.
   explicit EdgeLab(std::string listeners_yaml = kListeners, std::string routes_yaml = kRoutes,
                    std::string clusters_yaml = kClusters, int workers = 2,
                    std::vector<std::string> edge_args = {})
@@ -76,10 +77,12 @@ class EdgeLab {
     tcp_port_ = FreePort();
     https_port_ = FreePort();
     tls_port_ = FreePort();
+    dns_port_ = FreePort();
     vars_ = {{"{http}", std::to_string(http_port_)},
              {"{tcp}", std::to_string(tcp_port_)},
              {"{https}", std::to_string(https_port_)},
-             {"{tls}", std::to_string(tls_port_)}};
+             {"{tls}", std::to_string(tls_port_)},
+             {"{dns}", std::to_string(dns_port_)}};
     if (listeners_yaml.find("certs/") != std::string::npos) MakeCertificates();
     for (const Backend& b : backends_) vars_["{" + b.name + "}"] = std::to_string(b.port);
     config_path_ = dir_.path() / "edge.yaml";
@@ -204,6 +207,7 @@ class EdgeLab {
   uint16_t tcp_port() const { return tcp_port_; }
   uint16_t https_port() const { return https_port_; }
   uint16_t tls_port() const { return tls_port_; }
+  uint16_t dns_port() const { return dns_port_; }
   // The test CA that signed certs/www.pem (www.example.net) and certs/api.pem (api.example.net).
   std::string ca() const { return (dir_.path() / "certs" / "ca.pem").string(); }
   uint16_t admin_port() const { return admin_port_; }
@@ -262,6 +266,7 @@ class EdgeLab {
   uint16_t tcp_port_ = 0;
   uint16_t https_port_ = 0;
   uint16_t tls_port_ = 0;
+  uint16_t dns_port_ = 0;
   uint16_t admin_port_ = 0;
 };
 

@@ -1,0 +1,82 @@
+// holdfast-edge's dns listeners: dig (bind9-dnsutils) and kdig (knot-dnsutils) against the edge,
+// UDP and TCP on the listener's port, the zone from the config, and a reload that changes it.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "tests/integration/edge_lab.h"
+
+namespace {
+
+using holdfast::testing::EdgeLab;
+using holdfast::testing::RunResult;
+using holdfast::testing::WaitUntil;
+using namespace std::chrono_literals;
+
+std::string Zone(const std::string& www) {
+  return "dns:\n"
+         "  zones:\n"
+         "    - name: example.net.\n"
+         "      soa: {mname: ns1.example.net., rname: hostmaster.example.net., minimum: 120}\n"
+         "      ns: [ns1.example.net.]\n"
+         "      records:\n"
+         "        - {name: ns1, type: a, value: 192.0.2.53}\n"
+         "        - {name: www, type: a, value: " +
+         www +
+         "}\n"
+         "        - {name: \"@\", type: mx, priority: 10, value: mail.example.net.}\n"
+         "        - {name: mail, type: a, value: 192.0.2.25}\n";
+}
+
+std::string Listeners(const std::string& www) {
+  return "  - {name: http, port: {http}, protocol: http}\n"
+         "  - {name: dns, port: {dns}, protocol: dns}\n" +
+         Zone(www);
+}
+
+RunResult Dig(const EdgeLab& lab, std::vector<std::string> args) {
+  std::vector<std::string> argv = {
+      "/usr/bin/dig", "@127.0.0.1", "-p",      std::to_string(lab.dns_port()),
+      "+norecurse",   "+time=2",    "+tries=1"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return holdfast::testing::Run(argv, lab.dir(), 10s);
+}
+
+TEST_CASE("a dns listener answers the config's zone over UDP and TCP", "[edge][dns]") {
+  EdgeLab lab(Listeners("192.0.2.80"));
+  const RunResult a = Dig(lab, {"+short", "www.example.net", "A"});
+  INFO(a.out << a.err);
+  CHECK(a.out == "192.0.2.80\n");
+  const RunResult mx = Dig(lab, {"+tcp", "+short", "example.net", "MX"});
+  CHECK(mx.out == "10 mail.example.net.\n");
+  // Authoritative, NXDOMAIN with the SOA, and never a resolver for other names.
+  const RunResult missing = Dig(lab, {"nope.example.net", "A"});
+  CHECK(missing.out.find("status: NXDOMAIN") != std::string::npos);
+  CHECK(missing.out.find("flags: qr aa") != std::string::npos);
+  CHECK(missing.out.find("IN\tSOA\tns1.example.net.") != std::string::npos);
+  CHECK(Dig(lab, {"www.example.com", "A"}).out.find("status: REFUSED") != std::string::npos);
+  const RunResult kdig =
+      holdfast::testing::Run({"/usr/bin/kdig", "@127.0.0.1", "-p", std::to_string(lab.dns_port()),
+                              "+short", "+tcp", "www.EXAMPLE.net", "A"},
+                             lab.dir(), 10s);
+  CHECK(kdig.out == "192.0.2.80\n");
+  // The edge counts them.
+  CHECK(lab.Metric("holdfast_dns_queries_total{listener=\"dns\",transport=\"udp\"}") >= 2);
+  CHECK(lab.Metric("holdfast_dns_queries_total{listener=\"dns\",transport=\"tcp\"}") >= 2);
+  CHECK(lab.Metric("holdfast_dns_responses_total{listener=\"dns\",rcode=\"5\"}") == 1);
+}
+
+TEST_CASE("a reload changes what the dns listener answers", "[edge][dns][reload]") {
+  EdgeLab lab(Listeners("192.0.2.80"));
+  REQUIRE(Dig(lab, {"+short", "www.example.net", "A"}).out == "192.0.2.80\n");
+  lab.WriteConfig(Listeners("192.0.2.81"), EdgeLab::kRoutes, EdgeLab::kClusters);
+  lab.edge().Signal(SIGHUP);
+  CHECK(WaitUntil(
+      [&] {
+        return Dig(lab, {"+short", "www.example.net", "A"}).out == "192.0.2.81\n";
+      },
+      10s));
+}
+
+}  // namespace
