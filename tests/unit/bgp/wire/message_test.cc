@@ -1,0 +1,295 @@
+#include "bgp/wire/message.h"
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace holdfast::bgp {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+Prefix P(const char* text) { return *Prefix::Parse(text); }
+net::IpAddress A(const char* text) { return *net::IpAddress::Parse(text); }
+
+// An UPDATE body with no withdrawn routes, the given attribute bytes and NLRI bytes.
+Bytes UpdateBody(const Bytes& attrs, const Bytes& nlri) {
+  Bytes b{0, 0, static_cast<uint8_t>(attrs.size() >> 8), static_cast<uint8_t>(attrs.size())};
+  b.insert(b.end(), attrs.begin(), attrs.end());
+  b.insert(b.end(), nlri.begin(), nlri.end());
+  return b;
+}
+
+// ORIGIN IGP, AS_PATH [64512] (4-octet), NEXT_HOP 192.0.2.1.
+Bytes BaseAttrs() {
+  return {0x40, 1, 1, 0,                         // ORIGIN
+          0x40, 2, 6, 2,   1, 0, 0, 0xfc, 0x00,  // AS_PATH
+          0x40, 3, 4, 192, 0, 2, 1};             // NEXT_HOP
+}
+const Bytes kNlri = {24, 198, 51, 100};  // 198.51.100.0/24
+
+Bytes Concat(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::optional<NotificationMessage> ErrorOf(const absl::Status& s) {
+  return NotificationFromStatus(s);
+}
+
+TEST_CASE("open with every capability round-trips", "[bgp][wire]") {
+  OpenMessage open;
+  open.my_as = kAsTrans;
+  open.hold_time = 90;
+  open.bgp_id = 0xc0000201;
+  open.capabilities.multiprotocol = {kIpv4Unicast, kIpv6Unicast};
+  open.capabilities.route_refresh = true;
+  open.capabilities.four_octet_as = 4200000000u;
+  GracefulRestartCapability gr;
+  gr.restarting = true;
+  gr.restart_time = 120;
+  gr.families = {{kIpv4Unicast, true}, {kIpv6Unicast, false}};
+  open.capabilities.graceful_restart = gr;
+  open.capabilities.unknown = {{70, {}}};
+
+  absl::StatusOr<Bytes> wire = EncodeMessage(open, {});
+  REQUIRE(wire.ok());
+  absl::StatusOr<DecodedMessage> back = DecodeMessage(*wire, {});
+  REQUIRE(back.ok());
+  const auto& got = std::get<OpenMessage>(back->message);
+  CHECK(got == open);
+  CHECK(got.asn() == 4200000000u);
+}
+
+TEST_CASE("open errors name the notification of RFC 4271 section 6.2", "[bgp][wire]") {
+  OpenMessage open;
+  open.my_as = 64512;
+  open.hold_time = 90;
+  open.bgp_id = 1;
+  auto [mutate, code, subcode] = GENERATE(table<int, uint8_t, uint8_t>({
+      {0, kOpenMessageError, kUnsupportedVersionNumber},
+      {1, kOpenMessageError, kUnacceptableHoldTime},
+      {2, kOpenMessageError, kBadBgpIdentifier},
+      {3, kOpenMessageError, kUnsupportedOptionalParameter},
+  }));
+  Bytes wire = *EncodeMessage(open, {});
+  if (mutate == 0) wire[19] = 3;                                   // version
+  if (mutate == 1) wire[23] = 2;                                   // hold time 2
+  if (mutate == 2) wire[24] = wire[25] = wire[26] = wire[27] = 0;  // identifier 0
+  if (mutate == 3) {  // an optional parameter of type 1
+    wire.insert(wire.end(), {1, 1, 0});
+    wire[28] = 3;
+    wire[17] = static_cast<uint8_t>(wire.size());
+  }
+  absl::StatusOr<DecodedMessage> got = DecodeMessage(wire, {});
+  REQUIRE_FALSE(got.ok());
+  REQUIRE(ErrorOf(got.status()));
+  CHECK(ErrorOf(got.status())->code == code);
+  CHECK(ErrorOf(got.status())->subcode == subcode);
+}
+
+TEST_CASE("header errors follow RFC 4271 section 6.1", "[bgp][wire]") {
+  Bytes keepalive = *EncodeMessage(KeepaliveMessage{}, {});
+  REQUIRE(keepalive.size() == 19);
+  SECTION("marker") {
+    keepalive[3] = 0;
+    CHECK(ErrorOf(FrameLength(keepalive).status())->subcode == kConnectionNotSynchronized);
+  }
+  SECTION("length over 4096") {
+    keepalive[16] = 0x20;
+    CHECK(ErrorOf(FrameLength(keepalive).status())->subcode == kBadMessageLength);
+  }
+  SECTION("keepalive with a body") {
+    keepalive.push_back(0);
+    keepalive[17] = 20;
+    CHECK(ErrorOf(DecodeMessage(keepalive, {}).status())->subcode == kBadMessageLength);
+  }
+  SECTION("unknown type") {
+    keepalive[18] = 9;
+    const auto n = ErrorOf(DecodeMessage(keepalive, {}).status());
+    CHECK(n->subcode == kBadMessageType);
+    CHECK(n->data == Bytes{9});
+  }
+  SECTION("incomplete header waits") { CHECK(*FrameLength(std::span(keepalive).first(10)) == 0); }
+}
+
+TEST_CASE("update with IPv4 and IPv6 and every attribute round-trips", "[bgp][wire]") {
+  UpdateMessage u;
+  u.withdrawn = {P("203.0.113.0/24"), P("2001:db8:ffff::/48")};
+  u.announced = {P("198.51.100.0/24"), P("2001:db8:1::/48")};
+  PathAttributes& a = u.attributes;
+  a.origin = Origin::kIgp;
+  a.as_path = std::vector<AsPathSegment>{{AsPathSegment::kAsSequence, {64512, 64512, 4200000000u}},
+                                         {AsPathSegment::kAsSet, {65001, 65002}}};
+  a.next_hop = A("192.0.2.1");
+  a.ipv6_next_hop = A("2001:db8::1");
+  a.ipv6_link_local = A("fe80::1");
+  a.med = 50;
+  a.communities = {Community(64512, 100), kGracefulShutdownCommunity};
+  a.large_communities = {{4200000000u, 1, 2}};
+  a.other = {{kFlagOptional | kFlagTransitive | kFlagPartial, 99, {1, 2, 3}}};
+
+  absl::StatusOr<std::vector<Bytes>> parts = EncodeUpdate(u, {});
+  REQUIRE(parts.ok());
+  REQUIRE(parts->size() == 4);  // IPv4 withdrawal, IPv6 withdrawal, IPv4 and IPv6 announcements
+  std::vector<Prefix> withdrawn, announced;
+  for (const Bytes& m : *parts) {
+    absl::StatusOr<DecodedMessage> d = DecodeMessage(m, {});
+    REQUIRE(d.ok());
+    CHECK(d->action == UpdateAction::kOk);
+    const auto& got = std::get<UpdateMessage>(d->message);
+    withdrawn.insert(withdrawn.end(), got.withdrawn.begin(), got.withdrawn.end());
+    announced.insert(announced.end(), got.announced.begin(), got.announced.end());
+    if (!got.announced.empty() && got.announced[0].afi == Afi::kIpv6) {
+      CHECK(got.attributes == a);
+    }
+  }
+  CHECK(withdrawn == u.withdrawn);
+  CHECK(announced == u.announced);
+}
+
+TEST_CASE("encoder splits NLRI to stay within 4096 octets", "[bgp][wire]") {
+  UpdateMessage u;
+  u.attributes.origin = Origin::kIgp;
+  u.attributes.as_path = std::vector<AsPathSegment>{{AsPathSegment::kAsSequence, {64512}}};
+  u.attributes.next_hop = A("192.0.2.1");
+  u.attributes.ipv6_next_hop = A("2001:db8::1");
+  for (int i = 0; i < 3000; ++i) {
+    u.announced.push_back(
+        P(("10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24").c_str()));
+  }
+  for (int i = 0; i < 1000; ++i) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "2001:db8:%x::/48", i);
+    u.announced.push_back(P(buf));
+  }
+  u.withdrawn = u.announced;
+  absl::StatusOr<std::vector<Bytes>> parts = EncodeUpdate(u, {});
+  REQUIRE(parts.ok());
+  CHECK(parts->size() > 4);
+  size_t announced = 0, withdrawn = 0;
+  for (const Bytes& m : *parts) {
+    CHECK(m.size() <= kMaxMessageSize);
+    absl::StatusOr<DecodedMessage> d = DecodeMessage(m, {});
+    REQUIRE(d.ok());
+    announced += std::get<UpdateMessage>(d->message).announced.size();
+    withdrawn += std::get<UpdateMessage>(d->message).withdrawn.size();
+  }
+  CHECK(announced == 4000);
+  CHECK(withdrawn == 4000);
+}
+
+TEST_CASE("end-of-rib markers round-trip for both families", "[bgp][wire]") {
+  const AfiSafi family = GENERATE(kIpv4Unicast, kIpv6Unicast);
+  UpdateMessage eor;
+  eor.end_of_rib = family;
+  Bytes wire = *EncodeMessage(eor, {});
+  CHECK(wire.size() == (family == kIpv4Unicast ? 23u : 29u));
+  absl::StatusOr<DecodedMessage> d = DecodeMessage(wire, {});
+  REQUIRE(d.ok());
+  CHECK(std::get<UpdateMessage>(d->message) == eor);
+}
+
+TEST_CASE("RFC 7606 treat-as-withdraw cases withdraw the NLRI", "[bgp][wire]") {
+  const Bytes attrs = GENERATE(
+      // ORIGIN value 3 (section 7.1)
+      Bytes{0x40, 1, 1, 3, 0x40, 2, 0, 0x40, 3, 4, 192, 0, 2, 1},
+      // AS_PATH segment of count 0 (section 7.2)
+      Bytes{0x40, 1, 1, 0, 0x40, 2, 2, 2, 0, 0x40, 3, 4, 192, 0, 2, 1},
+      // COMMUNITIES of 3 octets (section 7.8)
+      Concat(BaseAttrs(), {0xc0, 8, 3, 1, 2, 3}),
+      // LARGE_COMMUNITY of 8 octets (RFC 8092 section 5)
+      Concat(BaseAttrs(), {0xc0, 32, 8, 0, 0, 0, 1, 0, 0, 0, 2}),
+      // MED of 2 octets (section 7.4)
+      Concat(BaseAttrs(), {0x80, 4, 2, 0, 1}),
+      // ORIGIN flagged optional (section 3.c)
+      Bytes{0xc0, 1, 1, 0, 0x40, 2, 0, 0x40, 3, 4, 192, 0, 2, 1},
+      // AS_PATH missing (section 3.d)
+      Bytes{0x40, 1, 1, 0, 0x40, 3, 4, 192, 0, 2, 1},
+      // an attribute overrunning the attribute field (section 4)
+      Concat(BaseAttrs(), {0xc0, 99, 20, 1}));
+  absl::StatusOr<DecodedUpdate> d = DecodeUpdate(UpdateBody(attrs, kNlri), {});
+  REQUIRE(d.ok());
+  CHECK(d->action == UpdateAction::kTreatAsWithdraw);
+  CHECK(d->update.announced.empty());
+  CHECK(d->update.withdrawn == std::vector<Prefix>{P("198.51.100.0/24")});
+  CHECK_FALSE(d->reason.empty());
+}
+
+TEST_CASE("RFC 7606 attribute-discard cases keep the route", "[bgp][wire]") {
+  const Bytes extra = GENERATE(Bytes{0x40, 5, 4, 0, 0, 0, 100},  // LOCAL_PREF from eBGP (7.5)
+                               Bytes{0x40, 6, 1, 0},             // ATOMIC_AGGREGATE len 1 (7.6)
+                               Bytes{0xc0, 7, 3, 0, 0, 1});      // AGGREGATOR len 3 (7.7)
+  absl::StatusOr<DecodedUpdate> d = DecodeUpdate(UpdateBody(Concat(BaseAttrs(), extra), kNlri), {});
+  REQUIRE(d.ok());
+  CHECK(d->action == UpdateAction::kAttributeDiscard);
+  CHECK(d->update.announced == std::vector<Prefix>{P("198.51.100.0/24")});
+  CHECK_FALSE(d->update.attributes.local_pref);
+  CHECK(d->update.attributes.other.empty());
+}
+
+TEST_CASE("RFC 7606 session-reset cases carry the notification", "[bgp][wire]") {
+  auto [body, subcode] = GENERATE(table<Bytes, uint8_t>({
+      // unrecognized well-known attribute (RFC 4271 section 6.3)
+      {UpdateBody(Concat(BaseAttrs(), {0x40, 99, 0}), kNlri), kUnrecognizedWellKnownAttribute},
+      // MP_UNREACH_NLRI twice (section 3.g)
+      {UpdateBody({0x80, 15, 3, 0, 2, 1, 0x80, 15, 3, 0, 2, 1}, {}), kMalformedAttributeList},
+      // NLRI prefix length 33 (section 5.3)
+      {UpdateBody(BaseAttrs(), {33, 1, 2, 3, 4, 5}), kInvalidNetworkField},
+      // MP_REACH_NLRI with a 5-octet IPv6 next hop (section 7.11)
+      {UpdateBody({0x80, 14, 10, 0, 2, 1, 5, 1, 2, 3, 4, 5, 0}, {}), kOptionalAttributeError},
+      // total attribute length past the message
+      {Bytes{0, 0, 0, 40, 0x40, 1, 1, 0}, kMalformedAttributeList},
+  }));
+  absl::StatusOr<DecodedUpdate> d = DecodeUpdate(body, {});
+  REQUIRE_FALSE(d.ok());
+  REQUIRE(NotificationFromStatus(d.status()));
+  CHECK(NotificationFromStatus(d.status())->code == kUpdateMessageError);
+  CHECK(NotificationFromStatus(d.status())->subcode == subcode);
+}
+
+TEST_CASE("unknown optional transitive attribute is kept with the Partial bit", "[bgp][wire]") {
+  absl::StatusOr<DecodedUpdate> d =
+      DecodeUpdate(UpdateBody(Concat(BaseAttrs(), {0xc0, 99, 2, 7, 7}), kNlri), {});
+  REQUIRE(d.ok());
+  CHECK(d->action == UpdateAction::kOk);
+  REQUIRE(d->update.attributes.other.size() == 1);
+  CHECK(d->update.attributes.other[0] ==
+        RawAttribute{kFlagOptional | kFlagTransitive | kFlagPartial, 99, {7, 7}});
+}
+
+TEST_CASE("2-octet session carries 4-octet ASNs in AS4_PATH", "[bgp][wire]") {
+  UpdateMessage u;
+  u.announced = {P("198.51.100.0/24")};
+  u.attributes.origin = Origin::kIgp;
+  u.attributes.as_path =
+      std::vector<AsPathSegment>{{AsPathSegment::kAsSequence, {64512, 4200000000u, 65001}}};
+  u.attributes.next_hop = A("192.0.2.1");
+  const CodecOptions two_octet{false, true};
+  Bytes wire = *EncodeMessage(u, two_octet);
+  absl::StatusOr<DecodedMessage> d = DecodeMessage(wire, two_octet);
+  REQUIRE(d.ok());
+  CHECK(std::get<UpdateMessage>(d->message) == u);
+  // Read as a 4-octet session would, AS_TRANS shows where the 4-octet ASN was.
+  absl::StatusOr<DecodedMessage> raw = DecodeMessage(wire, {false, true});
+  REQUIRE(raw.ok());
+}
+
+TEST_CASE("notifications and route refresh round-trip and have names", "[bgp][wire]") {
+  NotificationMessage n{kCease, kAdministrativeShutdown, {5, 'm', 'a', 'i', 'n', 't'}};
+  absl::StatusOr<DecodedMessage> d = DecodeMessage(*EncodeMessage(n, {}), {});
+  REQUIRE(d.ok());
+  CHECK(std::get<NotificationMessage>(d->message) == n);
+  CHECK(Describe(n) == "code=cease subcode=administrative_shutdown message=\"maint\"");
+  CHECK(ErrorSubcodeName(kHoldTimerExpired, 0) == "unspecific");
+  CHECK(ErrorSubcodeName(kUpdateMessageError, 42) == "subcode_42");
+
+  RouteRefreshMessage rr{kIpv6Unicast, 0};
+  d = DecodeMessage(*EncodeMessage(rr, {}), {});
+  REQUIRE(d.ok());
+  CHECK(std::get<RouteRefreshMessage>(d->message) == rr);
+}
+
+}  // namespace
+}  // namespace holdfast::bgp
