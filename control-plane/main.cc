@@ -59,8 +59,9 @@ int Run(const Flags& flags) {
         "caller is an operator. For the local lab only.\"");
     credentials = grpc::InsecureServerCredentials();
   } else {
-    grpc::SslServerCredentialsOptions options(
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    // A client certificate is verified when given but not required at the handshake, so a
+    // caller without one reaches the services, is refused there, and the refusal is audited.
+    grpc::SslServerCredentialsOptions options(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
     grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
     if (!ReadAll(flags.client_ca, options.pem_root_certs) ||
         !ReadAll(flags.tls_key, pair.private_key) || !ReadAll(flags.tls_cert, pair.cert_chain)) {

@@ -107,13 +107,15 @@ struct RemoteCommands::State {
       credentials = grpc::InsecureChannelCredentials();
     } else {
       grpc::SslCredentialsOptions options;
-      if (connection.ca.empty() || connection.cert.empty() || connection.key.empty()) {
+      // Without --cert and --key the control plane knows no one: it answers every call with a
+      // refusal (and audits it).
+      if (connection.ca.empty() || connection.cert.empty() != connection.key.empty()) {
         std::cerr << "holdfastctl: give --ca, --cert and --key (mTLS), or --insecure\n";
         return kExitUsage;
       }
       if (!ReadAll(connection.ca, options.pem_root_certs) ||
-          !ReadAll(connection.cert, options.pem_cert_chain) ||
-          !ReadAll(connection.key, options.pem_private_key)) {
+          (!connection.cert.empty() && (!ReadAll(connection.cert, options.pem_cert_chain) ||
+                                        !ReadAll(connection.key, options.pem_private_key)))) {
         std::cerr << "holdfastctl: cannot read --ca, --cert or --key\n";
         return kExitUsage;
       }
@@ -298,8 +300,9 @@ struct RemoteCommands::State {
     }
     for (const v1::AuditEntry& e : response.entries()) {
       std::cout << Time(e.time()) << "  " << (e.allowed() ? "ok     " : "REFUSED") << "  "
-                << e.actor() << " (" << (e.role().empty() ? "-" : e.role()) << ")  " << e.action()
-                << "  " << e.detail() << "\n";
+                << (e.actor().empty() ? "anonymous" : e.actor()) << " ("
+                << (e.role().empty() ? "-" : e.role()) << ")  " << e.action() << "  " << e.detail()
+                << "\n";
     }
     return kExitOk;
   }

@@ -1,0 +1,377 @@
+// The control plane with real processes on loopback: holdfast-control (SQLite store, mTLS with a
+// test CA), two holdfast-edge nodes under it (127.0.0.1 and 127.0.0.2), python backends, and
+// holdfastctl as an SRE runs it; curl checks what the edges serve.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
+
+namespace {
+
+using holdfast::testing::FreePort;
+using holdfast::testing::Process;
+using holdfast::testing::Run;
+using holdfast::testing::RunResult;
+using holdfast::testing::TempDir;
+using holdfast::testing::WaitUntil;
+using namespace std::chrono_literals;
+
+const std::string kSourceDir = HF_SOURCE_DIR;
+
+// A control plane, edge nodes n1 (127.0.0.1) and n2 (127.0.0.2) of POP "test", and backends
+// web1 and web2. Every process stops when the lab goes.
+class ControlLab {
+ public:
+  ControlLab() {
+    // The control plane's CA signs everyone: the server, two operators' roles, the edges.
+    Certs({"control", "localhost", "IP:127.0.0.1"});
+    Certs({"--ou", "operator", "alice", "alice"});
+    Certs({"--ou", "viewer", "victor", "victor"});
+    Certs({"--ou", "edge", "n1", "n1"});
+    Certs({"--ou", "edge", "n2", "n2"});
+    for (const char* name : {"web1", "web2"}) StartBackend(name);
+    control_port_ = FreePort();
+    http_port_ = FreePort();
+    StartControl();
+  }
+
+  ~ControlLab() {
+    for (auto& [name, edge] : edges_) {
+      if (!edge->Running()) continue;
+      edge->Signal(SIGTERM);
+      const std::optional<int> code = edge->Wait(15s);
+      INFO(name << ": " << edge->Output());
+      CHECK(code == std::optional<int>(0));
+      CHECK(edge->Output().find("Sanitizer") == std::string::npos);
+    }
+  }
+
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  uint16_t control_port() const { return control_port_; }
+  std::string pki(const std::string& file) const { return (dir_.path() / "pki" / file).string(); }
+
+  void StartControl() {
+    control_ = std::make_unique<Process>(
+        std::vector<std::string>{
+            HF_CONTROL, "--listen", "127.0.0.1:" + std::to_string(control_port_), "--store",
+            "sqlite:" + (dir_.path() / "control.db").string(), "--tls-cert", pki("control.pem"),
+            "--tls-key", pki("control.key"), "--client-ca", pki("ca.pem")},
+        dir_.path() / "control.log");
+    REQUIRE(WaitUntil(
+        [&] { return control_->Output().find("event=control.started") != std::string::npos; },
+        10s));
+  }
+  void KillControl() {
+    control_->Signal(SIGKILL);
+    control_->Wait(5s);
+  }
+
+  // Starts (or restarts) edge `node`; `files_dir` is where its certificates are.
+  void StartEdge(const std::string& node, const std::string& files_dir = "") {
+    const std::filesystem::path state = dir_.path() / ("state-" + node);
+    std::vector<std::string> argv = {HF_EDGE,
+                                     "--control",
+                                     "127.0.0.1:" + std::to_string(control_port_),
+                                     "--control-ca",
+                                     pki("ca.pem"),
+                                     "--control-cert",
+                                     pki(node + ".pem"),
+                                     "--control-key",
+                                     pki(node + ".key"),
+                                     "--node",
+                                     node,
+                                     "--state-dir",
+                                     state.string(),
+                                     "--files-dir",
+                                     files_dir.empty() ? dir_.path().string() : files_dir,
+                                     "--admin",
+                                     "127.0.0.1:0",
+                                     "--workers",
+                                     "1",
+                                     "--drain-timeout",
+                                     "5"};
+    edges_[node] = std::make_unique<Process>(argv, dir_.path() / (node + ".log"));
+  }
+  Process& edge(const std::string& node) { return *edges_.at(node); }
+
+  // The config of every version: POP test with n1 and n2, an http listener, and a route to
+  // `backends` (of web1, web2). `extra_listeners` goes at the end of the listener list.
+  std::string WriteConfig(const std::vector<std::string>& backends,
+                          const std::string& extra_listeners = "") {
+    std::string endpoints;
+    for (const std::string& b : backends) {
+      endpoints += "{address: 127.0.0.1, port: " + std::to_string(backend_ports_.at(b)) + "}, ";
+    }
+    const std::filesystem::path path = dir_.path() / "holdfast.yaml";
+    std::ofstream(path) << "listeners:\n"
+                        << "  - {name: http, port: " << http_port_ << ", protocol: http}\n"
+                        << extra_listeners << "routes:\n  - {name: all, cluster: web}\n"
+                        << "clusters:\n  - name: web\n    endpoints: [" << endpoints << "]\n"
+                        << "pops:\n  - name: test\n    region: local\n    nodes:\n"
+                        << "      - {name: n1, addresses: [127.0.0.1]}\n"
+                        << "      - {name: n2, addresses: [127.0.0.2]}\n";
+    return path.string();
+  }
+
+  // holdfastctl against the lab's control plane as `who` (alice: operator, victor: viewer).
+  RunResult Ctl(std::vector<std::string> args, const std::string& who = "alice") const {
+    std::vector<std::string> argv = {HF_HOLDFASTCTL};
+    argv.insert(argv.end(), args.begin(), args.end());
+    for (const std::string& a :
+         {std::string("--server"), "127.0.0.1:" + std::to_string(control_port_),
+          std::string("--ca"), pki("ca.pem"), std::string("--cert"), pki(who + ".pem"),
+          std::string("--key"), pki(who + ".key")}) {
+      argv.push_back(a);
+    }
+    return Run(argv, dir_.path(), 30s);
+  }
+
+  // `holdfastctl status --format json`, parsed; null when it failed.
+  nlohmann::json Status() const {
+    const RunResult r = Ctl({"status", "--format", "json"});
+    if (r.exit_code != 0) return nullptr;
+    return nlohmann::json::parse(r.out, nullptr, false);
+  }
+  // The status entry of `node`, or null.
+  nlohmann::json Node(const std::string& node) const {
+    const nlohmann::json s = Status();
+    if (s.is_null() || !s.contains("nodes")) return nullptr;
+    for (const auto& n : s["nodes"]) {
+      if (n.value("node", "") == node) return n;
+    }
+    return nullptr;
+  }
+  // Until `node` acknowledged `version` (connected), within 20 s.
+  bool WaitAcked(const std::string& node, int version) const {
+    return WaitUntil(
+        [&] {
+          const nlohmann::json n = Node(node);
+          return !n.is_null() && n.value("acked_version", "0") == std::to_string(version);
+        },
+        20s);
+  }
+
+  // GET / through node's http listener: the backend's answer, or "" when nothing answers.
+  std::string Get(const std::string& address) const {
+    const RunResult r = Run({"/usr/bin/curl", "-s", "--max-time", "3",
+                             "http://" + address + ":" + std::to_string(http_port_) + "/"},
+                            dir_.path(), 10s);
+    return r.out;
+  }
+
+ private:
+  void Certs(std::vector<std::string> args) {
+    std::vector<std::string> argv = {kSourceDir + "/deploy/certs/make-test-certs"};
+    size_t at = args.size() > 0 && args[0] == "--ou" ? 2 : 0;
+    argv.insert(argv.end(), args.begin(), args.begin() + static_cast<long>(at));
+    argv.push_back((dir_.path() / "pki").string());
+    argv.insert(argv.end(), args.begin() + static_cast<long>(at), args.end());
+    const RunResult r = Run(argv, dir_.path());
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+
+  void StartBackend(const std::string& name) {
+    auto p = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/python3", kSourceDir + "/tests/support/backend.py",
+                                 "--name", name},
+        dir_.path() / (name + ".log"));
+    REQUIRE(WaitUntil([&] { return p->Output().find("listening") != std::string::npos; }, 10s));
+    std::smatch m;
+    const std::string out = p->Output();
+    REQUIRE(std::regex_search(out, m, std::regex("listening \\S+ ([0-9]+)")));
+    backend_ports_[name] = static_cast<uint16_t>(std::stoi(m[1]));
+    backends_.push_back(std::move(p));
+  }
+
+  TempDir dir_;
+  std::vector<std::unique_ptr<Process>> backends_;
+  std::map<std::string, uint16_t> backend_ports_;
+  std::unique_ptr<Process> control_;
+  std::map<std::string, std::unique_ptr<Process>> edges_;
+  uint16_t control_port_ = 0;
+  uint16_t http_port_ = 0;
+};
+
+TEST_CASE("an applied config reaches every edge, which acknowledges and serves it", "[control]") {
+  ControlLab lab;
+  lab.StartEdge("n1");
+  lab.StartEdge("n2");
+  // Configless edges wait for the control plane's first version.
+  const RunResult apply = lab.Ctl({"apply", lab.WriteConfig({"web1"}), "--reason", "first"});
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  CHECK(apply.out.find("applied as version 1") != std::string::npos);
+  REQUIRE(lab.WaitAcked("n1", 1));
+  REQUIRE(lab.WaitAcked("n2", 1));
+  CHECK(lab.Get("127.0.0.1") == "web1 /\n");
+  CHECK(lab.Get("127.0.0.2") == "web1 /\n");
+
+  // plan shows the change without applying it; apply pushes it.
+  const std::string next = lab.WriteConfig({"web2"});
+  const RunResult plan = lab.Ctl({"plan", next});
+  CHECK(plan.exit_code == 0);
+  CHECK(plan.out.find("~ cluster web") != std::string::npos);
+  CHECK(lab.Node("n1").value("acked_version", "") == "1");
+  REQUIRE(lab.Ctl({"apply", next, "--reason", "move to web2"}).exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 2));
+  REQUIRE(lab.WaitAcked("n2", 2));
+  CHECK(lab.Get("127.0.0.1") == "web2 /\n");
+  CHECK(lab.Get("127.0.0.2") == "web2 /\n");
+  // A node that booted without a config names its POP with its first health report.
+  CHECK(WaitUntil([&] { return lab.Node("n1").value("pop", "") == "test"; }, 10s));
+  const nlohmann::json n1 = lab.Node("n1");
+  CHECK(n1.value("connected", false));
+  CHECK(n1["report"]["clusters"][0].value("healthy_endpoints", 0) == 1);
+}
+
+TEST_CASE("an invalid config is refused by the control plane with its findings", "[control]") {
+  ControlLab lab;
+  const std::string path = lab.WriteConfig({"web1"});
+  std::ofstream(path, std::ios::app) << "bogus_key: 1\n";
+  const RunResult apply = lab.Ctl({"apply", path, "--reason", "typo"});
+  CHECK(apply.exit_code == 1);
+  CHECK(apply.out.find("HF1005") != std::string::npos);
+  CHECK(lab.Ctl({"history"}).out.empty());
+}
+
+TEST_CASE("a config one edge cannot apply is NACKed with its reason, and it keeps serving",
+          "[control]") {
+  ControlLab lab;
+  // n1 has both certificates, n2 only the first one.
+  for (const auto& [dir, names] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"files-n1", {"www", "api"}}, {"files-n2", {"www"}}}) {
+    for (const std::string& name : names) {
+      const RunResult r = Run({kSourceDir + "/deploy/certs/make-test-certs",
+                               (lab.dir() / dir / "certs").string(), name, name + ".example.net"},
+                              lab.dir());
+      REQUIRE(r.exit_code == 0);
+    }
+  }
+  const uint16_t https = FreePort();
+  auto tls = [&](const std::string& cert) {
+    return "  - name: https\n    port: " + std::to_string(https) +
+           "\n    protocol: https\n    tls:\n      certificates:\n        - {cert: certs/" + cert +
+           ".pem, key: certs/" + cert + ".key}\n";
+  };
+  lab.StartEdge("n1", (lab.dir() / "files-n1").string());
+  lab.StartEdge("n2", (lab.dir() / "files-n2").string());
+  REQUIRE(lab.Ctl({"apply", lab.WriteConfig({"web1"}, tls("www")), "--reason", "tls"}).exit_code ==
+          0);
+  REQUIRE(lab.WaitAcked("n1", 1));
+  REQUIRE(lab.WaitAcked("n2", 1));
+
+  REQUIRE(
+      lab.Ctl({"apply", lab.WriteConfig({"web2"}, tls("api")), "--reason", "new cert"}).exit_code ==
+      0);
+  REQUIRE(lab.WaitAcked("n1", 2));
+  REQUIRE(WaitUntil([&] { return lab.Node("n2").value("nacked_version", "") == "2"; }, 20s));
+  const nlohmann::json n2 = lab.Node("n2");
+  INFO(n2.dump());
+  CHECK(n2.value("acked_version", "") == "1");
+  CHECK(n2.value("nack_reason", "").find("HF3001") != std::string::npos);
+  // n2 goes on with version 1; n1 serves version 2.
+  CHECK(lab.Get("127.0.0.2") == "web1 /\n");
+  CHECK(lab.Get("127.0.0.1") == "web2 /\n");
+  const RunResult status = lab.Ctl({"status"});
+  CHECK(status.out.find("NACK 2") != std::string::npos);
+}
+
+TEST_CASE("edges serve on without the control plane, restart from their last version, resync",
+          "[control]") {
+  ControlLab lab;
+  lab.StartEdge("n1");
+  lab.StartEdge("n2");
+  REQUIRE(lab.Ctl({"apply", lab.WriteConfig({"web1"}), "--reason", "first"}).exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 1));
+  REQUIRE(lab.WaitAcked("n2", 1));
+
+  lab.KillControl();
+  CHECK(lab.Get("127.0.0.1") == "web1 /\n");
+  // An edge restarted while the control plane is down serves what it had (fail static).
+  lab.edge("n1").Signal(SIGTERM);
+  REQUIRE(lab.edge("n1").Wait(15s) == std::optional<int>(0));
+  lab.StartEdge("n1");
+  REQUIRE(WaitUntil(
+      [&] {
+        return lab.edge("n1").Output().find("event=edge.snapshot_loaded") != std::string::npos &&
+               lab.Get("127.0.0.1") == "web1 /\n";
+      },
+      10s));
+  CHECK(lab.Get("127.0.0.2") == "web1 /\n");
+
+  // The control plane comes back: the edges reconnect, and the next version reaches them.
+  lab.StartControl();
+  REQUIRE(WaitUntil(
+      [&] {
+        const nlohmann::json a = lab.Node("n1");
+        const nlohmann::json b = lab.Node("n2");
+        return !a.is_null() && !b.is_null() && a.value("connected", false) &&
+               b.value("connected", false);
+      },
+      45s));
+  REQUIRE(lab.Ctl({"apply", lab.WriteConfig({"web2"}), "--reason", "after"}).exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 2));
+  REQUIRE(lab.WaitAcked("n2", 2));
+  CHECK(lab.Get("127.0.0.2") == "web2 /\n");
+}
+
+TEST_CASE("rollback brings the earlier config back to every edge, in the history", "[control]") {
+  ControlLab lab;
+  lab.StartEdge("n1");
+  REQUIRE(lab.Ctl({"apply", lab.WriteConfig({"web1"}), "--reason", "good"}).exit_code == 0);
+  REQUIRE(lab.Ctl({"apply", lab.WriteConfig({"web2"}), "--reason", "bad"}).exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 2));
+  CHECK(lab.Get("127.0.0.1") == "web2 /\n");
+  const RunResult rollback = lab.Ctl({"rollback", "--reason", "web2 broke"});
+  INFO(rollback.out << rollback.err);
+  REQUIRE(rollback.exit_code == 0);
+  CHECK(rollback.out.find("version 3 is in force") != std::string::npos);
+  REQUIRE(lab.WaitAcked("n1", 3));
+  CHECK(lab.Get("127.0.0.1") == "web1 /\n");
+  const RunResult history = lab.Ctl({"history"});
+  CHECK(history.out.find("rollback to 1: web2 broke") != std::string::npos);
+  CHECK(lab.Ctl({"show", "1"}).out.find("name: web") != std::string::npos);
+}
+
+TEST_CASE("a viewer may look but not change, other callers are refused, refusals are audited",
+          "[control]") {
+  ControlLab lab;
+  const std::string config = lab.WriteConfig({"web1"});
+  CHECK(lab.Ctl({"status"}, "victor").exit_code == 0);
+  CHECK(lab.Ctl({"plan", config}, "victor").exit_code == 0);
+  const RunResult refused = lab.Ctl({"apply", config, "--reason", "sneaky"}, "victor");
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("role viewer may not apply") != std::string::npos);
+  // An edge's certificate is no operator's either.
+  CHECK(lab.Ctl({"rollback", "--reason", "x"}, "n1").exit_code == 1);
+  // Without a client certificate nothing is answered, and plaintext gets no further than TLS.
+  const std::string server = "127.0.0.1:" + std::to_string(lab.control_port());
+  const RunResult anonymous = Run(
+      {HF_HOLDFASTCTL, "status", "--server", server, "--ca", lab.pki("ca.pem")}, lab.dir(), 10s);
+  CHECK(anonymous.exit_code == 1);
+  CHECK(anonymous.err.find("no client certificate") != std::string::npos);
+  CHECK(
+      Run({HF_HOLDFASTCTL, "status", "--server", server, "--insecure"}, lab.dir(), 10s).exit_code ==
+      3);
+  const RunResult audit = lab.Ctl({"audit"});
+  INFO(audit.out);
+  CHECK(audit.out.find("REFUSED  victor (viewer)  apply") != std::string::npos);
+  CHECK(audit.out.find("REFUSED  n1 (edge)") != std::string::npos);
+  CHECK(audit.out.find("REFUSED  anonymous (-)  status  no client certificate") !=
+        std::string::npos);
+  CHECK(lab.Ctl({"history"}).out.empty());
+}
+
+}  // namespace
