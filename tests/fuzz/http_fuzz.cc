@@ -37,6 +37,15 @@ Limits FuzzLimits() {
   return l;
 }
 
+// For parsing the canonical form again: it writes ": " after every field name where the
+// input may have had ":" alone, so a head at the size limit can grow past it; what is compared
+// is what the head means, not its size.
+Limits CanonicalLimits() {
+  Limits l = FuzzLimits();
+  l.max_head_bytes *= 2;
+  return l;
+}
+
 bool Same(const ParseResult& a, const ParseResult& b) {
   return a.status == b.status && a.head_bytes == b.head_bytes && a.http_status == b.http_status;
 }
@@ -72,7 +81,7 @@ void FuzzRequest(std::string_view in, size_t split) {
                             " HTTP/1." + std::to_string(whole.minor_version) + "\r\n" +
                             WriteHeaders(whole.headers);
   RequestHead reparsed;
-  RequestParser p3(FuzzLimits());
+  RequestParser p3(CanonicalLimits());
   const ParseResult r2 = p3.Parse(again, reparsed);
   Check(r2.status == ParseStatus::kComplete, "request: canonical form does not parse");
   Check(reparsed.method == whole.method && reparsed.target == whole.target &&
@@ -104,7 +113,7 @@ void FuzzResponse(std::string_view in, size_t split, std::string_view method) {
   if (!whole.reason.empty()) again.append(" ").append(whole.reason);
   again += "\r\n" + WriteHeaders(whole.headers);
   ResponseHead reparsed;
-  ResponseParser p3(FuzzLimits());
+  ResponseParser p3(CanonicalLimits());
   Check(p3.Parse(again, method, reparsed).status == ParseStatus::kComplete,
         "response: canonical form does not parse");
   Check(reparsed.status == whole.status && reparsed.framing == whole.framing &&
