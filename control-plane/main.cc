@@ -5,11 +5,14 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <condition_variable>
 #include <csignal>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "absl/time/clock.h"
 #include "common/log/log.h"
@@ -30,6 +33,7 @@ struct Flags {
   bool insecure = false;
   std::string log_level;
   std::string log_format;
+  int plan_interval_ms = 2000;
 };
 
 bool ReadAll(const std::string& path, std::string& out) {
@@ -94,12 +98,32 @@ int Run(const Flags& flags) {
   spdlog::info("event=control.started listen={} port={} tls={}", flags.listen, port,
                !flags.insecure);
 
+  // The plan follows the reports: made again every --plan-interval, sent when it changes.
+  std::mutex plan_mu;
+  std::condition_variable plan_wake;
+  bool stopping = false;
+  std::thread planner([&] {
+    std::unique_lock lock(plan_mu);
+    while (!plan_wake.wait_for(lock, std::chrono::milliseconds(flags.plan_interval_ms),
+                               [&] { return stopping; })) {
+      lock.unlock();
+      control.Replan();
+      lock.lock();
+    }
+  });
+
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
   int signal = 0;
   sigwait(&stop, &signal);
+  {
+    std::lock_guard lock(plan_mu);
+    stopping = true;
+  }
+  plan_wake.notify_all();
+  planner.join();
   spdlog::info("event=control.stopping signal={}", signal);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   spdlog::info("event=control.stopped");
@@ -127,6 +151,10 @@ int main(int argc, char** argv) {
   auto* insecure = app.add_flag("--insecure", flags.insecure,
                                 "Plaintext without authentication (local lab only)");
   insecure->excludes(cert)->excludes(key)->excludes(ca);
+  app.add_option("--plan-interval-ms", flags.plan_interval_ms,
+                 "How often the announcement plan is made again from the edges' reports")
+      ->default_val(2000)
+      ->check(CLI::Range(100, 600000));
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
       ->default_val("info")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

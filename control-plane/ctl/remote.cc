@@ -175,6 +175,23 @@ struct RemoteCommands::State {
                   Time(n.last_seen()).c_str(), health.c_str());
       if (n.nacked_version() != 0) std::cout << "    refused: " << n.nack_reason() << "\n";
     }
+    if (response.has_plan()) {
+      // The plan in force, one line per prefix: which POPs announce it and why the others do not.
+      std::cout << "\nannouncement plan:\n";
+      for (const v1::Plan::PrefixPlan& p : response.plan().prefixes()) {
+        std::cout << "  " << p.prefix() << " (" << p.announcing() << " announcing, floor "
+                  << p.floor() << "):";
+        for (const v1::Plan::PopDecision& d : p.pops()) {
+          std::cout << "  " << d.pop() << " " << v1::Plan::State_Name(d.state())
+                    << (d.depreferred() ? " depreferred" : "");
+          if (d.state() != v1::Plan::ANNOUNCED) std::cout << " (" << d.reason() << ")";
+        }
+        std::cout << "\n";
+      }
+      for (const v1::Plan::Alarm& a : response.plan().alarms()) {
+        std::cout << "  ALARM " << a.kind() << ": " << a.message() << "\n";
+      }
+    }
     return kExitOk;
   }
 

@@ -7,6 +7,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "policy/bundle.h"
 #include "policy/diff.h"
+#include "policy/plan/planner.h"
 #include "policy/validate/validator.h"
 #include "spdlog/spdlog.h"
 
@@ -54,6 +55,7 @@ ControlPlane::ControlPlane(std::unique_ptr<Store> store, Clock clock)
   } else if (!current.ok()) {
     spdlog::error("event=control.store_failed error=\"{}\"", current.status().ToString());
   }
+  LoadConfigLocked();
   if (auto edges = store_->Edges(); edges.ok()) {
     for (EdgeRecord& e : *edges) nodes_[e.node].record = std::move(e);
   }
@@ -144,6 +146,7 @@ absl::StatusOr<v1::ApplyResponse> ControlPlane::Rollback(const v1::RollbackReque
 
 absl::StatusOr<v1::ApplyResponse> ControlPlane::StoreAndPushLocked(absl::StatusOr<int64_t> stored) {
   version_ = static_cast<uint64_t>(*stored);
+  LoadConfigLocked();
   for (auto& [name, node] : nodes_) {
     if (node.stream != nullptr) SendCurrentLocked(node);
   }
@@ -156,6 +159,7 @@ absl::StatusOr<v1::StatusResponse> ControlPlane::Status() {
   std::lock_guard lock(mu_);
   v1::StatusResponse response;
   response.set_version(version_);
+  if (plan_.has_value()) *response.mutable_plan() = *plan_;
   for (const auto& [name, node] : nodes_) {
     v1::NodeStatus* s = response.add_nodes();
     s->set_pop(node.record.pop);
@@ -232,6 +236,74 @@ void ControlPlane::Hello(EdgeStream* stream, const v1::Hello& hello) {
                hello.node(), hello.pop(), hello.version(), version_);
   SaveLocked(node);
   if (version_ != 0 && hello.version() != version_) SendCurrentLocked(node);
+  if (plan_.has_value()) SendPlanLocked(node);
+}
+
+void ControlPlane::SendPlanLocked(Node& node) {
+  v1::ControlMessage message;
+  *message.mutable_plan() = *plan_;
+  node.stream->Send(message);
+}
+
+void ControlPlane::LoadConfigLocked() {
+  if (version_ == 0) return;
+  policy::ValidateOptions options;
+  options.now = clock_();
+  policy::LoadedConfig loaded = policy::LoadBundle(bundle_, options);
+  if (policy::HasErrors(loaded.findings)) {
+    // Stored versions validated when they were applied; a rule added since may refuse one.
+    // The plan then stays what it was, and says so in the log rather than guessing.
+    spdlog::error("event=control.config_unloadable version={} reason=\"{}\"", version_,
+                  policy::SummarizeErrors(loaded.findings));
+    config_ = nullptr;
+    return;
+  }
+  config_ = std::make_shared<const v1::Config>(std::move(loaded.config));
+}
+
+void ControlPlane::Replan() {
+  std::lock_guard lock(mu_);
+  if (config_ == nullptr) return;
+  policy::PlanInput input;
+  input.config = config_.get();
+  for (const auto& [name, node] : nodes_) {
+    v1::HealthReport report;
+    if (!node.record.report.empty() && report.ParseFromString(node.record.report)) {
+      input.reports.push_back(std::move(report));
+    }
+  }
+  input.previous = plan_.has_value() ? &*plan_ : nullptr;
+  input.now = clock_();
+  v1::Plan plan = policy::MakePlan(input);
+  // What the edges act on: each POP's state per prefix, and the answers' weights.
+  std::string decisions;
+  for (const v1::Plan::PrefixPlan& p : plan.prefixes()) {
+    for (const v1::Plan::PopDecision& d : p.pops()) {
+      Append(decisions, p.prefix(), "/", d.pop(), "=", static_cast<int>(d.state()),
+             d.depreferred() ? "d" : "", d.as_path_prepend(), ";");
+    }
+  }
+  for (const v1::Plan::ServicePlan& sp : plan.services()) {
+    for (const v1::Plan::Answer& a : sp.answers()) {
+      Append(decisions, sp.name(), "/", a.address(), "=", a.weight(), ";");
+    }
+  }
+  const bool changed = decisions != plan_decisions_;
+  if (changed && !plan_decisions_.empty()) {
+    spdlog::info("event=control.plan_changed prefixes={} services={} alarms={}",
+                 plan.prefixes_size(), plan.services_size(), plan.alarms_size());
+  }
+  for (const v1::Plan::Alarm& alarm : plan.alarms()) {
+    if (changed)
+      spdlog::warn("event=control.plan_alarm kind={} message=\"{}\"", alarm.kind(),
+                   alarm.message());
+  }
+  plan_ = std::move(plan);
+  plan_decisions_ = std::move(decisions);
+  if (!changed) return;
+  for (auto& [name, node] : nodes_) {
+    if (node.stream != nullptr) SendPlanLocked(node);
+  }
 }
 
 void ControlPlane::SendCurrentLocked(Node& node) {

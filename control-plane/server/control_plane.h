@@ -13,11 +13,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "control-plane/store/store.h"
+#include "holdfast/v1/config.pb.h"
 #include "holdfast/v1/control.pb.h"
 
 namespace holdfast::control {
@@ -61,6 +63,11 @@ class ControlPlane {
   // The stream ended; the node stays known (its last state is in the store), not connected.
   void Gone(EdgeStream* stream);
 
+  // Makes a new announcement plan (policy/plan/planner.h) from the config in force and the
+  // nodes' latest reports, with the governor's memory of the last plan, and sends it to every
+  // connected node when a decision changed. Called every few seconds by the daemon.
+  void Replan();
+
  private:
   struct Node {
     EdgeRecord record;
@@ -72,6 +79,9 @@ class ControlPlane {
 
   // The snapshot of the version in force, for one node. Requires mu_.
   void SendCurrentLocked(Node& node);
+  void SendPlanLocked(Node& node);
+  // Loads config_ from bundle_ (after a new version). Requires mu_.
+  void LoadConfigLocked();
   Node* FindLocked(EdgeStream* stream);
   absl::StatusOr<v1::ApplyResponse> StoreAndPushLocked(absl::StatusOr<int64_t> stored);
   void SaveLocked(const Node& node);
@@ -84,7 +94,13 @@ class ControlPlane {
   // The version in force and its bundle, cached from the store.
   uint64_t version_ = 0;
   v1::ConfigBundle bundle_;
+  // bundle_ loaded; null when there is none (or it no longer loads).
+  std::shared_ptr<const v1::Config> config_;
   uint64_t pushes_ = 0;
+  // The last plan, and what its decisions were (states and weights, without reasons), to
+  // send only plans that change something.
+  std::optional<v1::Plan> plan_;
+  std::string plan_decisions_;
 };
 
 }  // namespace holdfast::control
