@@ -310,6 +310,14 @@ absl::StatusOr<std::vector<AuditEntry>> Store::AuditLog(int limit) {
 }
 
 absl::Status Store::SaveEdge(const EdgeRecord& e) {
+  // Soft state: every edge says it again when it next connects, so it is written without
+  // waiting for the disk (WAL with synchronous=NORMAL: durable at the next checkpoint). A
+  // thousand ACKs after an apply would otherwise cost a thousand fsyncs.
+  HF_RETURN_IF_ERROR(Exec(db_, "PRAGMA synchronous=NORMAL"));
+  struct Restore {
+    sqlite3* db;
+    ~Restore() { (void)Exec(db, "PRAGMA synchronous=FULL"); }
+  } restore{db_};
   Statement s(db_,
               "INSERT OR REPLACE INTO edges (node, pop, acked_version, nacked_version, "
               "nack_reason, last_seen, report) VALUES (?, ?, ?, ?, ?, ?, ?)");

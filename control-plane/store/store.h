@@ -101,7 +101,8 @@ class Store {
   // The newest `limit` audit entries, newest first.
   [[nodiscard]] absl::StatusOr<std::vector<AuditEntry>> AuditLog(int limit);
 
-  // Records a node's state, replacing what was stored for it.
+  // Records a node's state, replacing what was stored for it. Not flushed to disk before it
+  // returns (the edges say it again when they reconnect); versions and the audit log are.
   [[nodiscard]] absl::Status SaveEdge(const EdgeRecord& edge);
   // Every edge node ever heard from, by node name.
   [[nodiscard]] absl::StatusOr<std::vector<EdgeRecord>> Edges();
