@@ -33,6 +33,7 @@
 #include "edge/agent/control_client.h"
 #include "edge/agent/report.h"
 #include "edge/agent/snapshot_file.h"
+#include "edge/bgp/announcer.h"
 #include "edge/config/edge_config.h"
 #include "edge/discovery/resolver.h"
 #include "edge/health/monitor.h"
@@ -52,6 +53,8 @@ struct Flags {
   std::string admin;
   int workers = 0;
   double drain_seconds = 30;
+  double bgp_drain_seconds = 10;
+  uint32_t bgp_drain_prepend = 0;
   std::string log_level = "info";
   std::string log_format = "text";
   std::string dns_resolvers;
@@ -195,6 +198,8 @@ int Run(const Flags& flags) {
   // With a control plane: its snapshots are applied on the main loop (apply_snapshot, below),
   // while the client's thread waits for the outcome to answer ACK or NACK.
   std::function<absl::Status(std::shared_ptr<const v1::ConfigSnapshot>)> apply_snapshot;
+  // The control plane's announcement plans, applied on the main loop once serving.
+  std::function<void(const v1::Plan&)> on_plan = [](const v1::Plan&) {};
   std::atomic<bool> main_loop_done{false};
   ControlClientOptions control_options;
   ControlClient::Apply apply;
@@ -251,7 +256,8 @@ int Run(const Flags& flags) {
   if (!flags.control.empty()) {
     if (first.has_value()) control_options.pop = first->config->pop;
     control = std::make_unique<ControlClient>(
-        std::move(control_options), apply, [&shared] { return MakeReport(shared, absl::Now()); });
+        std::move(control_options), apply, [&shared] { return MakeReport(shared, absl::Now()); },
+        [&](const v1::Plan& plan) { asio::post(main_loop, [&, plan] { on_plan(plan); }); });
     control->Start(source.snapshot != nullptr ? source.snapshot->version() : 0);
   }
   if (!first.has_value()) {
@@ -259,7 +265,11 @@ int Run(const Flags& flags) {
     spdlog::info("event=edge.waiting_for_config control={}", flags.control);
     asio::signal_set boot_signals(main_loop, SIGTERM, SIGINT);
     bool stopped = false;
-    boot_signals.async_wait([&](const asio::error_code& ec, int) { stopped = !ec; });
+    // The wait is cancelled when boot_signals goes (below): the handler then runs after this
+    // block with an error and must touch nothing of it.
+    boot_signals.async_wait([&](const asio::error_code& ec, int) {
+      if (!ec) stopped = true;
+    });
     while (!first.has_value() && !stopped) main_loop.run_one();
     if (stopped) {
       main_loop_done = true;
@@ -301,6 +311,19 @@ int Run(const Flags& flags) {
     }
   } stop_health{health_io, health_thread, shared};
 
+  // The BGP speaker (when the POP has peers) is made here and started once the workers serve;
+  // made before the admin listener, which reads it, so that it goes after it.
+  std::unique_ptr<BgpAnnouncer> bgp;
+  if (config->bgp != nullptr) {
+    auto created = BgpAnnouncer::Create(config->bgp);
+    if (!created.ok()) {
+      spdlog::error("event=edge.config_rejected reason=\"{}\"",
+                    std::string(created.status().message()));
+      return 1;
+    }
+    bgp = *std::move(created);
+  }
+
   const int worker_count = flags.workers > 0
                                ? flags.workers
                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -318,8 +341,16 @@ int Run(const Flags& flags) {
     spdlog::error("event=edge.listen_failed reason=\"{}\"", std::string(s.message()));
     return 1;
   }
+  admin.set_bgp(bgp.get());
   for (auto& w : workers) w->Start();
   admin.Start();
+  // Announced once the listeners serve, so the first client a route brings is answered.
+  if (bgp != nullptr) {
+    if (const absl::Status s = bgp->Start(config->version); !s.ok()) {
+      spdlog::error("event=bgp.start_failed reason=\"{}\"", std::string(s.message()));
+      return 1;
+    }
+  }
   spdlog::info("event=edge.started node={} pop={} version={} workers={} admin_port={} pid={}",
                config->node, config->pop, config->version, worker_count, admin.port(), getpid());
 
@@ -328,6 +359,25 @@ int Run(const Flags& flags) {
   // switches every worker over (each at its next request), and the old monitor stops.
   std::shared_ptr<const EdgeConfig> base = config;
   std::map<std::string, std::vector<asio::ip::address>> resolved;
+  // The control plane's last announcement plan: what DNS answers and BGP announces follow it,
+  // across config changes, until the next one (a plan from before an outage stays: serve stale).
+  std::optional<v1::Plan> plan;
+  // Publishes what `c` announces and answers, under the plan when there is one.
+  auto announce = [&](const EdgeConfig& c) {
+    Planned planned{c.dns, c.bgp};
+    if (plan.has_value()) {
+      absl::StatusOr<Planned> p = FollowPlan(c, *plan);
+      if (p.ok()) {
+        planned = *std::move(p);
+      } else {
+        spdlog::warn("event=edge.plan_not_followed reason=\"{}\" version={}",
+                     std::string(p.status().message()), c.version);
+      }
+    }
+    shared.dns.Set(planned.dns);
+    // Only changed announcements go on the wire (the speaker diffs); unchanged ones log nothing.
+    if (bgp != nullptr) bgp->Update(planned.bgp, c.version);
+  };
   auto publish = [&](std::string_view trigger) -> absl::Status {
     auto next = WithResolvedEndpoints(*base, resolved);
     if (!next.ok()) return next.status();
@@ -336,8 +386,8 @@ int Run(const Flags& flags) {
     if (!next_serving.ok()) return next_serving.status();
     const std::shared_ptr<const Serving> previous = shared.serving.Current();
     shared.serving.Set(*next_serving);
-    shared.dns.Set((*next)->dns);
     previous->monitor->Stop();
+    announce(**next);
     spdlog::info("event=edge.serving trigger={} version={} previous_version={}", trigger,
                  (*next)->version, config->version);
     config = *next;
@@ -378,6 +428,12 @@ int Run(const Flags& flags) {
     if (const std::string why = ListenerChange(*base, *next.config); !why.empty()) {
       return absl::FailedPreconditionError(Cat(why, ": restart to apply it"));
     }
+    // The speaker keeps its sessions across reloads: its peers, ASN and router id are fixed for
+    // the process's life, like the listeners; only the announcements follow the config.
+    if (const std::string why = BgpSpeakerChange(base->bgp.get(), next.config->bgp.get());
+        !why.empty()) {
+      return absl::FailedPreconditionError(Cat(why, ": restart to apply it"));
+    }
     const std::shared_ptr<const EdgeConfig> previous_base = base;
     base = next.config;
     if (const absl::Status s = publish(trigger); !s.ok()) {
@@ -402,6 +458,13 @@ int Run(const Flags& flags) {
       spdlog::error("event=edge.reload_rejected trigger={} reason=\"{}\" version={}", trigger,
                     std::string(s.message()), config->version);
     }
+  };
+
+  on_plan = [&](const v1::Plan& next) {
+    plan = next;
+    spdlog::info("event=edge.plan_received prefixes={} services={} alarms={}", next.prefixes_size(),
+                 next.services_size(), next.alarms_size());
+    if (!shared.draining.load()) announce(*config);
   };
 
   // A snapshot from the control plane: applied like a reload, kept on disk once it serves.
@@ -453,21 +516,40 @@ int Run(const Flags& flags) {
   poll.async_wait(on_poll);
   while (!stop) main_loop.run_one();
 
-  // Drain: refuse new connections (and /ready says so), let requests in flight finish within the
-  // deadline; keep-alive connections close after their current response.
+  // Drain: with BGP, first re-announce with GRACEFUL_SHUTDOWN and keep serving while the peers
+  // move traffic away (RFC 8326). Then refuse new connections (and /ready says so), let requests
+  // in flight finish within the deadline (the routes, still there, bring their packets); keep-alive
+  // connections close after their current response. Last, withdraw and tell the peers (Cease).
+  const auto drain_start = std::chrono::steady_clock::now();
+  const auto deadline =
+      drain_start + std::chrono::milliseconds(static_cast<int64_t>(flags.drain_seconds * 1000));
   spdlog::info("event=edge.draining open_connections={} deadline_s={}",
                shared.open_connections.load(), flags.drain_seconds);
-  shared.draining.store(true);
   main_loop_done = true;
   if (control != nullptr) control->Stop();
   discovery.Stop();
+  if (bgp != nullptr) {
+    bgp->Drain(flags.bgp_drain_prepend);
+    // With no session up there is no one to steer away, and nothing to wait for.
+    const size_t established = bgp->Established();
+    const double wait_s =
+        established > 0 ? std::min(flags.bgp_drain_seconds, flags.drain_seconds) : 0.0;
+    spdlog::info("event=bgp.drain_wait seconds={} established_peers={}", wait_s, established);
+    const auto until = drain_start + std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000));
+    while (std::chrono::steady_clock::now() < until && bgp->Established() > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  shared.draining.store(true);
   for (auto& w : workers) w->StopAccepting();
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(flags.drain_seconds * 1000));
   while (shared.open_connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const int64_t left = shared.open_connections.load();
+  if (bgp != nullptr) {
+    bgp->WithdrawAll();
+    bgp->Stop(std::chrono::seconds(2));
+  }
   for (auto& w : workers) w->Stop();
   admin.Stop();
   spdlog::info("event=edge.stopped connections_cut={}", left);
@@ -482,9 +564,11 @@ int main(int argc, char** argv) {
   CLI::App app{
       "holdfast-edge: the per-node edge daemon. Serves the listeners, routes and clusters of one "
       "node of the config (http, https, tcp and tls listeners in this version), with an admin "
-      "listener for /healthz, /ready, /metrics, /clusters and /config. The config comes from a "
+      "listener for /healthz, /ready, /metrics, /clusters, /config and /bgp. With BGP peers in "
+      "its POP it announces the POP's prefixes to them. The config comes from a "
       "file (SIGHUP or an edit reloads it) or from the control plane (--control); an invalid "
-      "config is refused and the running one kept. SIGTERM drains and exits 0."};
+      "config is refused and the running one kept. SIGTERM drains (BGP: GRACEFUL_SHUTDOWN, then "
+      "withdraw) and exits 0."};
   auto* config = app.add_option("--config", flags.config,
                                 "The config file (as for holdfastctl validate); with --control, "
                                 "what to serve until the control plane sends a config")
@@ -499,6 +583,15 @@ int main(int argc, char** argv) {
                  "Seconds SIGTERM waits for requests in flight before exiting")
       ->default_val(30)
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--bgp-drain-time", flags.bgp_drain_seconds,
+                 "Seconds SIGTERM serves on with the routes marked GRACEFUL_SHUTDOWN (65535:0) "
+                 "before it stops accepting and withdraws; at most --drain-timeout")
+      ->default_val(10)
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--bgp-drain-prepend", flags.bgp_drain_prepend,
+                 "Extra copies of the local ASN prepended to AS_PATH while draining")
+      ->default_val(0)
+      ->check(CLI::Range(0, 10));
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
       ->default_val("info")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

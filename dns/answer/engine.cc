@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dns/wire/name.h"
@@ -85,15 +86,17 @@ void AddAdditional(const ZoneSet& zones, const RRset& set, Message& r,
 }
 
 // Fills a response whose question is in `zone`; the header and question are set already.
-void Resolve(const DnsData& data, const Zone* zone, const Question& q,
+// `lower` is the question's name lowered (the caller found the zone with it).
+void Resolve(const DnsData& data, const Zone* zone, const Question& q, std::string lower,
              absl::FunctionRef<uint64_t()> random, AnswerResult& result) {
   Message& r = result.response;
   const ZoneSet& zones = *data.zones;
   std::vector<std::string> added;
-  std::string name = q.name;  // the query's spelling, kept in owner names
+  // The query's spelling, kept in owner names, then each CNAME's target (in the zone data,
+  // which outlives the call).
+  std::string_view name = q.name;
   r.header.aa = true;
   for (int hop = 0; hop <= kMaxChain; ++hop) {
-    const std::string lower = LowerName(name);
     // RFC 4035 section 3.1.4.1: DS lives on the parent side of a cut, so a DS query for the
     // cut itself is answered here (NODATA: we sign nothing), not referred.
     if (const ZoneNode* cut = FindCut(*zone, lower, q.type == kTypeDs)) {
@@ -125,7 +128,8 @@ void Resolve(const DnsData& data, const Zone* zone, const Question& q,
         ServiceSelection pick =
             SelectAddresses(*service, v6 ? net::Family::kV6 : net::Family::kV4, random);
         for (const net::IpAddress& ip : pick.addresses) {
-          r.answers.push_back(ResourceRecord{name, v6 ? kTypeAaaa : kTypeA, kClassIn, service->ttl,
+          r.answers.push_back(ResourceRecord{std::string(name), v6 ? kTypeAaaa : kTypeA, kClassIn,
+                                             service->ttl,
                                              v6 ? AaaaRdata(ip.bytes()) : ARdata(ip.bytes())});
         }
         result.fail_open = pick.fail_open;
@@ -154,7 +158,8 @@ void Resolve(const DnsData& data, const Zone* zone, const Question& q,
     AddRrset(r.answers, name, *cname);
     // Chase the target through every zone we own; outside them the resolver follows it.
     name = cname->rdatas.front();
-    zone = zones.FindZone(LowerName(name));
+    lower = LowerName(name);
+    zone = zones.FindZone(lower);
     if (zone == nullptr) return;
   }
 }
@@ -203,14 +208,15 @@ AnswerResult Answer(const DnsData& data, const Message& query, absl::FunctionRef
     r.set_rcode(kRcodeRefused);
     return result;
   }
-  const Zone* zone = data.zones->FindZone(LowerName(q.name));
+  std::string lower = LowerName(q.name);
+  const Zone* zone = data.zones->FindZone(lower);
   if (zone == nullptr) {
     // Not ours: refuse rather than recurse or refer to the root (an open resolver or a
     // reflector otherwise).
     r.set_rcode(kRcodeRefused);
     return result;
   }
-  Resolve(data, zone, q, random, result);
+  Resolve(data, zone, q, std::move(lower), random, result);
   return result;
 }
 

@@ -67,7 +67,12 @@ class NameCompressor {
 
   // `base` is where the message starts in the writer (after a TCP length prefix, say):
   // pointers count from there.
-  explicit NameCompressor(size_t base = 0) : base_(base) {}
+  explicit NameCompressor(size_t base = 0) : base_(base) {
+    // Room for a typical answer's names up front: one allocation each instead of a
+    // reallocation per doubling on every message (tests/bench/dns).
+    entries_.reserve(16);
+    arena_.reserve(256);
+  }
 
   // Appends `name` (wire form, uncompressed) to `out`.
   void Write(ByteWriter& out, std::string_view name, bool compress = true);

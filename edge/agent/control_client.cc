@@ -8,8 +8,12 @@
 
 namespace holdfast::edge {
 
-ControlClient::ControlClient(ControlClientOptions options, Apply apply, Report report)
-    : options_(std::move(options)), apply_(std::move(apply)), report_(std::move(report)) {}
+ControlClient::ControlClient(ControlClientOptions options, Apply apply, Report report,
+                             OnPlan on_plan)
+    : options_(std::move(options)),
+      apply_(std::move(apply)),
+      report_(std::move(report)),
+      on_plan_(std::move(on_plan)) {}
 
 ControlClient::~ControlClient() { Stop(); }
 
@@ -78,7 +82,11 @@ void ControlClient::ReadLoop() {
 
     v1::ControlMessage in;
     while (stream->Read(&in)) {
-      if (!in.has_snapshot()) continue;  // plans come with the governor's wiring
+      if (in.has_plan()) {
+        on_plan_(in.plan());
+        continue;
+      }
+      if (!in.has_snapshot()) continue;  // a newer control plane's message
       const v1::ConfigSnapshot& snapshot = in.snapshot();
       const absl::Status applied = apply_(snapshot);
       v1::EdgeMessage answer;

@@ -1,6 +1,7 @@
 // The edge's side of EdgeSync: one stream to the control plane, kept open. It says hello with
 // the version the node serves, hands every snapshot to `apply` and answers ACK or NACK with its
-// outcome, and sends a health report every report_interval. When the stream ends or cannot be
+// outcome, hands every announcement plan to `on_plan`, and sends a health report every
+// report_interval. When the stream ends or cannot be
 // opened it tries again after a jittered, growing pause (0.5 s doubling to 30 s): a thousand
 // edges that lost the control plane together do not come back in one wave.
 //
@@ -42,8 +43,10 @@ class ControlClient {
   using Apply = std::function<absl::Status(const v1::ConfigSnapshot&)>;
   // The node's health now. Called on the client's reporting thread.
   using Report = std::function<v1::HealthReport()>;
+  // A new announcement plan from the control plane. Called on the client's thread.
+  using OnPlan = std::function<void(const v1::Plan&)>;
 
-  ControlClient(ControlClientOptions options, Apply apply, Report report);
+  ControlClient(ControlClientOptions options, Apply apply, Report report, OnPlan on_plan);
   ~ControlClient();
   ControlClient(const ControlClient&) = delete;
   ControlClient& operator=(const ControlClient&) = delete;
@@ -67,6 +70,7 @@ class ControlClient {
   const ControlClientOptions options_;
   const Apply apply_;
   const Report report_;
+  const OnPlan on_plan_;
   std::atomic<uint64_t> serving_version_{0};
   std::atomic<bool> connected_{false};
 

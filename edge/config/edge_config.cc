@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "common/cat.h"
+#include "edge/config/node.h"
 
 namespace holdfast::edge {
 namespace {
@@ -122,21 +123,12 @@ const RouteConfig* EdgeConfig::Match(const ListenerConfig& listener, std::string
 absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     const v1::Config& config, const policy::SourceMap& sources, std::string_view node) {
   auto out = std::make_shared<EdgeConfig>();
-  const v1::Node* self = nullptr;
-  for (const v1::Pop& pop : config.pops()) {
-    for (const v1::Node& n : pop.nodes()) {
-      if (n.name() == node) {
-        self = &n;
-        out->pop = pop.name();
-      }
-    }
-  }
-  if (self == nullptr) {
-    return absl::NotFoundError(Cat("no POP has a node named '", node, "'"));
-  }
+  const absl::StatusOr<NodeInConfig> found = FindNode(config, node);
+  if (!found.ok()) return found.status();
+  const v1::Node* self = found->node;
+  out->pop = found->pop->name();
   out->node = std::string(node);
-  out->version = absl::StrFormat(
-      "%016x", std::hash<std::string>{}(config.SerializeAsString()));  // stable within a build
+  out->version = ConfigVersion(config);
 
   for (const v1::Cluster& c : config.clusters()) {
     auto cluster = CompileCluster(c);
@@ -180,18 +172,12 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     listener.protocol = l.protocol();
     listener.max_connections = l.max_connections();
     listener.idle_timeout = FromProto(l.idle_timeout());
-    const auto port = static_cast<uint16_t>(l.port());
-    if (l.address().empty()) {
-      for (const std::string& a : self->addresses()) {
-        auto address = ParseAddress(a);
-        if (!address.ok()) return address.status();
-        listener.binds.emplace_back(*address, port);
-      }
-    } else {
-      auto address = ParseAddress(l.address());
-      if (!address.ok()) return address.status();
-      listener.binds.emplace_back(*address, port);
+    auto binds = ListenerBinds(l, *self);
+    if (!binds.ok()) {
+      return absl::InvalidArgumentError(
+          Cat("listener ", l.name(), ": ", std::string(binds.status().message())));
     }
+    listener.binds = *std::move(binds);
     if (l.has_tls()) {
       tls::ServerTlsOptions options;
       options.min_version = l.tls().min_version();
@@ -229,7 +215,46 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
   auto services = dns::ServiceState::FromConfig(config);
   if (!services.ok()) return services.status();
   out->dns = std::make_shared<const dns::DnsData>(dns::DnsData{*zones, *services});
+  auto bgp = CompileBgpConfig(config, node);
+  if (!bgp.ok()) return bgp.status();
+  out->bgp = *std::move(bgp);
+  out->source = std::make_shared<const v1::Config>(config);
   return std::shared_ptr<const EdgeConfig>(std::move(out));
+}
+
+absl::StatusOr<Planned> FollowPlan(const EdgeConfig& config, const v1::Plan& plan) {
+  Planned out;
+  auto services = dns::ServiceState::FromPlan(*config.source, plan);
+  if (!services.ok()) return services.status();
+  out.dns = std::make_shared<const dns::DnsData>(dns::DnsData{config.dns->zones, *services});
+  if (config.bgp == nullptr) return out;
+
+  // This POP's decision per prefix, by the prefix's address (the plan names prefixes).
+  std::map<std::string, const v1::Plan::PopDecision*> decisions;
+  for (const v1::Plan::PrefixPlan& p : plan.prefixes()) {
+    for (const v1::Prefix& prefix : config.source->prefixes()) {
+      if (prefix.name() != p.prefix()) continue;
+      for (const v1::Plan::PopDecision& d : p.pops()) {
+        const absl::StatusOr<bgp::Prefix> parsed = bgp::Prefix::Parse(prefix.cidr());
+        if (parsed.ok() && d.pop() == config.pop) decisions[parsed->ToString()] = &d;
+      }
+    }
+  }
+  auto bgp = std::make_shared<BgpConfig>(*config.bgp);
+  std::vector<bgp::Announcement> kept;
+  for (bgp::Announcement a : bgp->announcements) {
+    const auto it = decisions.find(a.prefix.ToString());
+    if (it != decisions.end()) {
+      const v1::Plan::PopDecision& d = *it->second;
+      if (d.state() == v1::Plan::WITHDRAWN) continue;
+      if (d.state() == v1::Plan::DRAINING) a.communities.push_back(bgp::kGracefulShutdownCommunity);
+      if (d.depreferred()) a.as_path_prepend += d.as_path_prepend();
+    }
+    kept.push_back(std::move(a));
+  }
+  bgp->announcements = std::move(kept);
+  out.bgp = std::move(bgp);
+  return out;
 }
 
 absl::StatusOr<std::shared_ptr<const EdgeConfig>> WithResolvedEndpoints(

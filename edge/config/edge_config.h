@@ -18,11 +18,13 @@
 #include "absl/time/time.h"
 #include "common/tls/server_context.h"
 #include "dns/answer/engine.h"
+#include "edge/config/bgp_config.h"
 #include "edge/health/active_check.h"
 #include "edge/health/outlier.h"
 #include "edge/upstream/endpoint.h"
 #include "edge/upstream/lb.h"
 #include "holdfast/v1/config.pb.h"
+#include "holdfast/v1/plan.pb.h"
 #include "policy/config/source_map.h"
 
 namespace holdfast::edge {
@@ -93,6 +95,10 @@ struct EdgeConfig {
   // What dns listeners answer from: the config's zones, and service names answered from the
   // config alone (every POP serving) until the control plane's plan says otherwise.
   std::shared_ptr<const dns::DnsData> dns;
+  // What the node's BGP speaker runs and announces; null when its POP has no BGP peers.
+  std::shared_ptr<const BgpConfig> bgp;
+  // The validated config this was compiled from (what a control plane's plan refers to).
+  std::shared_ptr<const v1::Config> source;
 
   // The first route of `listener` matching the request, or null (404).
   const RouteConfig* Match(const ListenerConfig& listener, std::string_view host,
@@ -102,9 +108,22 @@ struct EdgeConfig {
 // Compiles the part of `config` that node `node` runs, loading the TLS certificates (named
 // relative to the files `sources` says wrote them). `config` must have passed
 // policy::LoadAndValidate without errors. NotFound when no POP has that node; InvalidArgument
-// for what this edge cannot run, or a certificate it cannot load.
+// for what this edge cannot run (a prefix with no next hop: bgp_config.h), or a certificate it
+// cannot load.
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     const v1::Config& config, const policy::SourceMap& sources, std::string_view node);
+
+// What `config` announces and answers under the control plane's announcement `plan`:
+//   - BGP: for this node's POP, a prefix the plan WITHDRAWN is not announced, a DRAINING one
+//     carries GRACEFUL_SHUTDOWN (65535:0, RFC 8326), a depreferred one the plan's prepends;
+//     prefixes the plan does not name are announced as configured;
+//   - DNS: service names answer with the plan's weights (dns::ServiceState::FromPlan).
+// InvalidArgument when the plan does not fit the config (the DNS side refuses it).
+struct Planned {
+  std::shared_ptr<const dns::DnsData> dns;
+  std::shared_ptr<const BgpConfig> bgp;
+};
+[[nodiscard]] absl::StatusOr<Planned> FollowPlan(const EdgeConfig& config, const v1::Plan& plan);
 
 // `config` with the DNS-discovered clusters' endpoints set to `resolved` (by cluster name;
 // clusters not in it keep theirs). The version says which endpoints it holds.

@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "bgp/wire/notification.h"
 #include "common/cat.h"
 #include "common/net/await.h"
 #include "edge/health/health_table.h"
@@ -126,6 +127,154 @@ void WriteDnsMetrics(const EdgeConfig& config, const EdgeMetrics& m, std::string
                           l, count);
     absl::StrAppendFormat(&out, "holdfast_dns_query_duration_seconds_count{%s} %d\n", l, count);
   }
+}
+
+std::string CommunityText(uint32_t c) { return Cat(c >> 16, ":", c & 0xffff); }
+
+nlohmann::json NotificationJson(const std::optional<bgp::NotificationMessage>& n) {
+  if (!n) return nullptr;
+  return {{"code", bgp::ErrorCodeName(n->code)},
+          {"subcode", bgp::ErrorSubcodeName(n->code, n->subcode)},
+          {"code_number", n->code},
+          {"subcode_number", n->subcode}};
+}
+
+// /bgp: the speaker's view of each peer, and what the node means to announce.
+std::string BgpJson(const BgpAnnouncer* announcer) {
+  if (announcer == nullptr) {
+    return nlohmann::json{{"enabled", false}, {"peers", nlohmann::json::array()}}.dump(2) + "\n";
+  }
+  const BgpAnnouncer::View view = announcer->view();
+  const std::vector<bgp::PeerStatus> status = announcer->Status();
+  nlohmann::json peers = nlohmann::json::array();
+  for (size_t i = 0; i < status.size(); ++i) {
+    const bgp::PeerStatus& p = status[i];
+    const bgp::SessionStats& st = p.stats;
+    nlohmann::json peer = {
+        {"address", p.address},
+        {"asn", p.asn},
+        {"state", bgp::StateName(p.state)},
+        {"uptime_s", p.uptime ? nlohmann::json(p.uptime->count()) : nlohmann::json(nullptr)},
+        {"prefixes_sent", st.prefixes_sent},
+        {"prefixes_received", st.prefixes_received},
+        {"prefixes_stale", st.prefixes_stale},
+        {"updates_sent", st.updates_sent},
+        {"updates_received", st.updates_received},
+        {"established_transitions", st.established_transitions},
+        {"last_error", st.last_error},
+        {"last_notification_received", NotificationJson(st.last_notification_received)},
+        {"last_notification_sent", NotificationJson(st.last_notification_sent)}};
+    if (i < view.config->speaker.peers.size()) peer["port"] = view.config->speaker.peers[i].port;
+    if (p.state == bgp::State::kEstablished) {
+      peer["hold_time"] = st.negotiated_hold_time;
+      peer["peer_router_id"] = Cat(st.peer_bgp_id >> 24, ".", (st.peer_bgp_id >> 16) & 0xff, ".",
+                                   (st.peer_bgp_id >> 8) & 0xff, ".", st.peer_bgp_id & 0xff);
+    }
+    peers.push_back(std::move(peer));
+  }
+  nlohmann::json announced = nlohmann::json::array();
+  for (const bgp::Announcement& a : view.announced) {
+    nlohmann::json communities = nlohmann::json::array();
+    for (const uint32_t c : a.communities) communities.push_back(CommunityText(c));
+    for (const bgp::LargeCommunity& c : a.large_communities) {
+      communities.push_back(Cat(c.global_admin, ":", c.local1, ":", c.local2));
+    }
+    nlohmann::json an = {{"prefix", a.prefix.ToString()},
+                         {"next_hop", a.next_hop.ToString()},
+                         {"as_path_prepend", a.as_path_prepend},
+                         {"communities", communities}};
+    if (a.med) an["med"] = *a.med;
+    announced.push_back(std::move(an));
+  }
+  return nlohmann::json{{"enabled", true},
+                        {"local_asn", view.config->speaker.local_asn},
+                        {"router_id", view.config->speaker.router_id.ToString()},
+                        {"phase", std::string(PhaseName(view.phase))},
+                        {"drain_prepend", view.drain_prepend},
+                        {"announced", announced},
+                        {"peers", peers}}
+             .dump(2) +
+         "\n";
+}
+
+// Per peer: the session state (one series per state, 1 for the current one), uptime, prefixes,
+// UPDATEs and flaps; the last NOTIFICATION each way as an info series.
+void WriteBgpMetrics(const BgpAnnouncer& announcer, std::string& out) {
+  const std::vector<bgp::PeerStatus> status = announcer.Status();
+  const BgpAnnouncer::View view = announcer.view();
+  auto peer_labels = [](const bgp::PeerStatus& p) {
+    return Cat(Labels("peer", p.address), ",asn=\"", p.asn, "\"");
+  };
+  Metric(out, "holdfast_bgp_session_state",
+         "BGP session state: one series per state, 1 for the peer's current state.", "gauge");
+  static constexpr bgp::State kStates[] = {bgp::State::kIdle,        bgp::State::kConnect,
+                                           bgp::State::kActive,      bgp::State::kOpenSent,
+                                           bgp::State::kOpenConfirm, bgp::State::kEstablished};
+  for (const bgp::PeerStatus& p : status) {
+    for (const bgp::State s : kStates) {
+      absl::StrAppendFormat(&out, "holdfast_bgp_session_state{%s,state=\"%s\"} %d\n",
+                            peer_labels(p), bgp::StateName(s), p.state == s ? 1 : 0);
+    }
+  }
+  Metric(out, "holdfast_bgp_session_uptime_seconds",
+         "Seconds since the session came up; 0 unless Established.", "gauge");
+  for (const bgp::PeerStatus& p : status) {
+    absl::StrAppendFormat(&out, "holdfast_bgp_session_uptime_seconds{%s} %d\n", peer_labels(p),
+                          p.uptime ? p.uptime->count() : 0);
+  }
+  struct PeerValue {
+    const char* name;
+    const char* help;
+    const char* type;
+    uint64_t (*value)(const bgp::SessionStats&);
+  };
+  static constexpr PeerValue kValues[] = {
+      {"holdfast_bgp_prefixes_sent", "Prefixes the peer has from us (its Adj-RIB-In from us).",
+       "gauge", [](const bgp::SessionStats& s) -> uint64_t { return s.prefixes_sent; }},
+      {"holdfast_bgp_prefixes_received", "Prefixes we hold from the peer, stale ones included.",
+       "gauge", [](const bgp::SessionStats& s) -> uint64_t { return s.prefixes_received; }},
+      {"holdfast_bgp_prefixes_stale",
+       "Prefixes from the peer kept stale while it restarts (RFC 4724).", "gauge",
+       [](const bgp::SessionStats& s) -> uint64_t { return s.prefixes_stale; }},
+      {"holdfast_bgp_updates_sent_total", "UPDATE messages sent to the peer.", "counter",
+       [](const bgp::SessionStats& s) -> uint64_t { return s.updates_sent; }},
+      {"holdfast_bgp_updates_received_total", "UPDATE messages received from the peer.", "counter",
+       [](const bgp::SessionStats& s) -> uint64_t { return s.updates_received; }},
+      {"holdfast_bgp_session_established_total", "Times the session came up (Established).",
+       "counter", [](const bgp::SessionStats& s) -> uint64_t { return s.established_transitions; }},
+      {"holdfast_bgp_session_flaps_total", "Times an Established session went down.", "counter",
+       [](const bgp::SessionStats& s) -> uint64_t {
+         const bool up = s.state == bgp::State::kEstablished;
+         return s.established_transitions - (up && s.established_transitions > 0 ? 1 : 0);
+       }},
+  };
+  for (const PeerValue& v : kValues) {
+    Metric(out, v.name, v.help, v.type);
+    for (const bgp::PeerStatus& p : status) {
+      absl::StrAppendFormat(&out, "%s{%s} %d\n", v.name, peer_labels(p), v.value(p.stats));
+    }
+  }
+  Metric(out, "holdfast_bgp_last_notification_info",
+         "The last NOTIFICATION sent to or received from the peer (code and subcode names).",
+         "gauge");
+  for (const bgp::PeerStatus& p : status) {
+    for (const auto& [direction, n] : {std::pair{"received", &p.stats.last_notification_received},
+                                       std::pair{"sent", &p.stats.last_notification_sent}}) {
+      if (!n->has_value()) continue;
+      absl::StrAppendFormat(
+          &out,
+          "holdfast_bgp_last_notification_info{%s,direction=\"%s\",code=\"%s\",subcode=\"%s\"} 1\n",
+          peer_labels(p), direction, bgp::ErrorCodeName((*n)->code),
+          bgp::ErrorSubcodeName((*n)->code, (*n)->subcode));
+    }
+  }
+  Metric(out, "holdfast_bgp_announced_prefixes",
+         "Prefixes this node means to announce now (0 once withdrawn).", "gauge");
+  absl::StrAppendFormat(&out, "holdfast_bgp_announced_prefixes %d\n", view.announced.size());
+  Metric(out, "holdfast_bgp_graceful_shutdown",
+         "1 once the node re-announced with GRACEFUL_SHUTDOWN (65535:0) to leave.", "gauge");
+  absl::StrAppendFormat(&out, "holdfast_bgp_graceful_shutdown %d\n",
+                        view.phase >= BgpAnnouncer::Phase::kDraining ? 1 : 0);
 }
 
 }  // namespace
@@ -289,8 +438,12 @@ std::string AdminServer::Respond(std::string_view path, int& status,
     }
     return nlohmann::json{{"clusters", clusters}}.dump(2) + "\n";
   }
+  if (path == "/bgp") {
+    content_type = "application/json";
+    return BgpJson(bgp_);
+  }
   status = 404;
-  return "not found: try /healthz /ready /metrics /clusters /config\n";
+  return "not found: try /healthz /ready /metrics /clusters /config /bgp\n";
 }
 
 std::string AdminServer::Metrics() const {
@@ -441,6 +594,7 @@ std::string AdminServer::Metrics() const {
       }
     }
   }
+  if (bgp_ != nullptr) WriteBgpMetrics(*bgp_, out);
   Metric(out, "holdfast_connections_open", "Client connections being served.", "gauge");
   absl::StrAppendFormat(&out, "holdfast_connections_open %d\n", shared_.open_connections.load());
   return out;

@@ -5,6 +5,8 @@
 //   /metrics   Prometheus text format
 //   /clusters  JSON: every cluster's endpoints with their health
 //   /config    JSON: the node, its POP and the config version in use
+//   /bgp       JSON: the BGP speaker's peers (state, uptime, prefixes, last error and
+//              NOTIFICATIONs) and what the node announces
 #ifndef HOLDFAST_EDGE_SERVER_ADMIN_H_
 #define HOLDFAST_EDGE_SERVER_ADMIN_H_
 
@@ -15,6 +17,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "edge/bgp/announcer.h"
 #include "edge/server/worker.h"
 
 namespace holdfast::edge {
@@ -26,6 +29,9 @@ class AdminServer {
 
   // Binds `address` ("127.0.0.1:9901", "[::1]:9901"); the bound port comes back from port().
   [[nodiscard]] absl::Status Listen(const std::string& address);
+  // The node's BGP speaker, for /bgp and /metrics; none (the default) when the POP has no BGP
+  // peers. Call before Start(); `bgp` must outlive Stop().
+  void set_bgp(const BgpAnnouncer* bgp) { bgp_ = bgp; }
   void Start();
   void Stop();
   uint16_t port() const { return port_; }
@@ -39,6 +45,7 @@ class AdminServer {
   std::string Respond(std::string_view path, int& status, std::string& content_type) const;
 
   SharedState& shared_;
+  const BgpAnnouncer* bgp_ = nullptr;
   asio::io_context io_{1};
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   uint16_t port_ = 0;

@@ -3,6 +3,7 @@
 // holdfastctl as an SRE runs it; curl checks what the edges serve.
 #include <signal.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -43,7 +45,53 @@ class ControlLab {
     for (const char* name : {"web1", "web2"}) StartBackend(name);
     control_port_ = FreePort();
     http_port_ = FreePort();
+    dns_port_ = FreePort();
     StartControl();
+  }
+
+  // The plan test's config: POPs p1 (n1) and p2 (n2) each with a VIP for www.example.net in
+  // one prefix, a dns listener, and the plan's hysteresis at one report. (Their BGP peer does not
+  // exist: the speakers try in vain, which changes nothing here.)
+  std::string WriteGslbConfig() {
+    const std::filesystem::path path = dir_.path() / "holdfast.yaml";
+    std::ofstream(path)
+        << "listeners:\n"
+        << "  - {name: http, port: " << http_port_ << ", protocol: http}\n"
+        << "  - {name: dns, port: " << dns_port_ << ", protocol: dns}\n"
+        << "routes:\n  - {name: all, cluster: web}\n"
+        << "clusters:\n  - name: web\n    endpoints: [{address: 127.0.0.1, port: "
+        << backend_ports_.at("web1") << "}]\n"
+        << "prefixes:\n  - {name: web-v4, cidr: 192.0.2.0/24}\n"
+        << "pops:\n"
+        << "  - {name: p1, region: r1, nodes: [{name: n1, addresses: [127.0.0.1]}],"
+        << " announce: [{prefix: web-v4, vips: [192.0.2.1]}], bgp: {local_asn: 65001,"
+        << " peers: [{address: 127.0.0.9, port: 1, asn: 65000}]}}\n"
+        << "  - {name: p2, region: r2, nodes: [{name: n2, addresses: [127.0.0.2]}],"
+        << " announce: [{prefix: web-v4, vips: [192.0.2.2]}], bgp: {local_asn: 65002,"
+        << " peers: [{address: 127.0.0.9, port: 1, asn: 65000}]}}\n"
+        << "dns:\n  zones:\n    - name: example.net.\n"
+        << "      soa: {mname: ns1.example.net., rname: hostmaster.example.net.}\n"
+        << "      ns: [ns1.example.net.]\n"
+        << "      records: [{name: ns1, type: a, value: 192.0.2.53}]\n"
+        << "  services:\n    - {name: www.example.net., prefixes: [web-v4]}\n"
+        << "safety:\n  health: {stale_after: 3s, withdraw_after: 1, restore_after: 1}\n"
+        // Before n1's first report every POP looks unhealthy, which the governor rightly
+        // takes for a correlated failure and freezes; this test is about the plan reaching DNS.
+        << "  correlated_failure: {fraction: 1}\n";
+    return path.string();
+  }
+  // The addresses edge `address` answers for www.example.net, sorted, one per line.
+  std::string Www(const std::string& address) const {
+    const RunResult r = Run({"/usr/bin/dig", "@" + address, "-p", std::to_string(dns_port_),
+                             "+short", "+time=2", "+tries=1", "www.example.net", "A"},
+                            dir_.path(), 10s);
+    std::vector<std::string> lines;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    std::sort(lines.begin(), lines.end());
+    std::string out;
+    for (const std::string& l : lines) out += l + "\n";
+    return out;
   }
 
   ~ControlLab() {
@@ -202,6 +250,7 @@ class ControlLab {
   std::map<std::string, std::unique_ptr<Process>> edges_;
   uint16_t control_port_ = 0;
   uint16_t http_port_ = 0;
+  uint16_t dns_port_ = 0;
 };
 
 TEST_CASE("an applied config reaches every edge, which acknowledges and serves it", "[control]") {
@@ -372,6 +421,37 @@ TEST_CASE("a viewer may look but not change, other callers are refused, refusals
   CHECK(audit.out.find("REFUSED  anonymous (-)  status  no client certificate") !=
         std::string::npos);
   CHECK(lab.Ctl({"history"}).out.empty());
+}
+
+TEST_CASE("DNS answers follow the control plane's plan: a POP that stops reporting leaves them",
+          "[control][dns]") {
+  ControlLab lab;
+  lab.StartEdge("n1");
+  const RunResult apply = lab.Ctl({"apply", lab.WriteGslbConfig(), "--reason", "gslb"});
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 1));
+  // n2 never reports: stale after 3 s, withdrawn by the next plan (the floor of one POP is met
+  // by p1), and DNS answers only p1's VIP; never an empty answer on the way.
+  bool never_empty = true;
+  const bool moved = WaitUntil(
+      [&] {
+        const std::string www = lab.Www("127.0.0.1");
+        never_empty = never_empty && !www.empty();
+        return www == "192.0.2.1\n";
+      },
+      30s);
+  INFO(lab.Ctl({"status"}).out);
+  CHECK(moved);
+  CHECK(never_empty);
+  const nlohmann::json status = lab.Status();
+  REQUIRE(status.contains("plan"));
+  for (const auto& pop : status["plan"]["prefixes"][0]["pops"]) {
+    CHECK(pop["state"] == (pop["pop"] == "p1" ? "ANNOUNCED" : "WITHDRAWN"));
+  }
+  // n2 comes and reports healthy: it is back in the answers.
+  lab.StartEdge("n2");
+  CHECK(WaitUntil([&] { return lab.Www("127.0.0.1") == "192.0.2.1\n192.0.2.2\n"; }, 30s));
 }
 
 }  // namespace

@@ -67,11 +67,12 @@ class EdgeLab {
  public:
   // `clusters_yaml` may use {web1} {web2} {api1} for the backends' ports, `listeners_yaml`
   // {http}, {tcp}, {https}, {tls} and {dns} for the listeners'. `listeners_yaml` may go on with
-  // further top-level keys (dns:, prefixes:) after its list.
+  // further top-level keys (dns:, prefixes:) after its list. `pops_yaml` is the list under
+  // `pops:`, with node-1 in it.
   explicit EdgeLab(std::string listeners_yaml = kListeners, std::string routes_yaml = kRoutes,
                    std::string clusters_yaml = kClusters, int workers = 2,
-                   std::vector<std::string> edge_args = {})
-      : workers_(workers), edge_args_(std::move(edge_args)) {
+                   std::vector<std::string> edge_args = {}, std::string pops_yaml = kPops)
+      : workers_(workers), edge_args_(std::move(edge_args)), pops_yaml_(std::move(pops_yaml)) {
     for (const char* name : {"web1", "web2", "api1"}) StartBackend(name);
     http_port_ = FreePort();
     tcp_port_ = FreePort();
@@ -94,10 +95,10 @@ class EdgeLab {
   void WriteConfig(const std::string& listeners_yaml, const std::string& routes_yaml,
                    const std::string& clusters_yaml) const {
     WriteRawConfig("listeners:\n" + listeners_yaml + "routes:\n" + routes_yaml + "clusters:\n" +
-                   clusters_yaml +
-                   "pops:\n  - name: test\n    region: local\n"
-                   "    nodes: [{name: node-1, addresses: [127.0.0.1]}]\n");
+                   clusters_yaml + "pops:\n" + pops_yaml_);
   }
+  // The `pops:` list the next WriteConfig writes.
+  void set_pops(std::string pops_yaml) { pops_yaml_ = std::move(pops_yaml); }
   void WriteRawConfig(std::string config) const {
     for (const auto& [k, v] : vars_) {
       for (size_t at; (at = config.find(k)) != std::string::npos;) config.replace(at, k.size(), v);
@@ -224,6 +225,9 @@ class EdgeLab {
       "    endpoints: [{address: 127.0.0.1, port: {web1}}, {address: 127.0.0.1, port: {web2}}]\n"
       "  - name: api\n"
       "    endpoints: [{address: 127.0.0.1, port: {api1}}]\n";
+  static constexpr const char* kPops =
+      "  - name: test\n    region: local\n"
+      "    nodes: [{name: node-1, addresses: [127.0.0.1]}]\n";
 
  private:
   void MakeCertificates() {
@@ -257,6 +261,7 @@ class EdgeLab {
 
   int workers_;
   std::vector<std::string> edge_args_;
+  std::string pops_yaml_;
   std::map<std::string, std::string> vars_;
   TempDir dir_;
   std::vector<Backend> backends_;

@@ -1,0 +1,57 @@
+#include "edge/dnsd/dns_node.h"
+
+#include "common/cat.h"
+#include "dns/service/service_state.h"
+#include "dns/zone/zone_set.h"
+#include "edge/config/node.h"
+
+namespace holdfast::edge {
+
+absl::StatusOr<std::shared_ptr<const DnsNodeConfig>> CompileDnsNode(const v1::Config& config,
+                                                                    std::string_view node) {
+  auto out = std::make_shared<DnsNodeConfig>();
+  const absl::StatusOr<NodeInConfig> found = FindNode(config, node);
+  if (!found.ok()) return found.status();
+  const v1::Node* self = found->node;
+  out->pop = found->pop->name();
+  out->node = std::string(node);
+  // The same digest as holdfast-edge's, so both kinds of node report one version for one config.
+  out->version = ConfigVersion(config);
+
+  for (const v1::Listener& l : config.listeners()) {
+    if (l.protocol() != v1::Listener::PROTOCOL_DNS) continue;
+    auto binds = ListenerBinds(l, *self);
+    if (!binds.ok()) {
+      return absl::InvalidArgumentError(
+          Cat("listener ", l.name(), ": ", std::string(binds.status().message())));
+    }
+    out->listeners.push_back(DnsListener{l.name(), *std::move(binds)});
+  }
+  if (out->listeners.empty()) {
+    return absl::FailedPreconditionError("the config has no listener of protocol dns");
+  }
+
+  auto zones = dns::ZoneSet::Compile(config.dns());
+  if (!zones.ok()) return zones.status();
+  auto services = dns::ServiceState::FromConfig(config);
+  if (!services.ok()) return services.status();
+  out->dns = std::make_shared<const dns::DnsData>(dns::DnsData{*zones, *services});
+  return std::shared_ptr<const DnsNodeConfig>(std::move(out));
+}
+
+std::string DnsListenerChange(const DnsNodeConfig& current, const DnsNodeConfig& next) {
+  if (current.listeners.size() != next.listeners.size()) {
+    return Cat("the number of dns listeners changes (", current.listeners.size(), " -> ",
+               next.listeners.size(), ")");
+  }
+  for (size_t i = 0; i < current.listeners.size(); ++i) {
+    const DnsListener& a = current.listeners[i];
+    const DnsListener& b = next.listeners[i];
+    if (a.name != b.name || a.binds != b.binds) {
+      return Cat("listener ", a.name, " changes its name or addresses");
+    }
+  }
+  return {};
+}
+
+}  // namespace holdfast::edge

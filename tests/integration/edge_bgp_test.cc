@@ -1,0 +1,324 @@
+// holdfast-edge's BGP speaker against a real BIRD 2 on loopback: the POP's prefixes arrive with
+// the configured attributes, /bgp and /metrics show the session, SIGTERM re-announces with
+// GRACEFUL_SHUTDOWN (RFC 8326) while the edge keeps serving, then withdraws and exits 0, and a
+// reload withdraws only the announcement it removes.
+//
+// BIRD listens on 127.0.0.2 and peers with the edge's node, 127.0.0.1; eBGP on loopback needs
+// `multihop` in BIRD (DESIGN.md). The next hops are the node's own addresses (127.0.0.1 and the
+// documentation address 2001:db8::1, which the node lists but no listener binds): BIRD resolves
+// next hops of a multihop session recursively, and keeps an unresolved one in its table.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tests/integration/edge_lab.h"
+
+namespace {
+
+using holdfast::testing::EdgeLab;
+using holdfast::testing::FreePort;
+using holdfast::testing::Process;
+using holdfast::testing::RunResult;
+using holdfast::testing::TempDir;
+using holdfast::testing::WaitUntil;
+using namespace std::chrono_literals;
+
+constexpr char kBirdAddress[] = "127.0.0.2";
+constexpr char kNodeAddress[] = "127.0.0.1";
+
+// BIRD 2 with one BGP protocol, `holdfast`, peering with the edge node; in a temporary directory
+// of its own, killed when it goes out of scope (after the lab: declare it first).
+class Bird {
+ public:
+  Bird() : port_(FreePort(kBirdAddress)) {
+    socket_ = (dir_.path() / "bird.ctl").string();
+    // The edge only connects out; BIRD's own attempts go to a port nobody listens on.
+    const std::string conf =
+        dir_.Write("bird.conf",
+                   "router id 10.255.0.1;\n"
+                   "log \"" +
+                       (dir_.path() / "bird.log").string() +
+                       "\" all;\n"
+                       "protocol device {}\n"
+                       "protocol bgp holdfast {\n"
+                       "  local " +
+                       std::string(kBirdAddress) + " port " + std::to_string(port_) +
+                       " as 65001;\n"
+                       "  neighbor " +
+                       std::string(kNodeAddress) + " port " + std::to_string(FreePort()) +
+                       " as 64512;\n"
+                       "  multihop;\n"
+                       "  hold time 3;\n"
+                       "  keepalive time 1;\n"
+                       "  connect retry time 1;\n"
+                       "  error wait time 1, 2;\n"
+                       "  ipv4 { import all; export none; };\n"
+                       "  ipv6 { import all; export none; };\n"
+                       "}\n");
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/sbin/bird", "-f", "-c", conf, "-s", socket_, "-P",
+                                 (dir_.path() / "bird.pid").string()},
+        dir_.path() / "bird.out");
+    // Listening once the protocol has started (Connect or Active): the edge's first connection
+    // must find it, or the edge waits its connect retry time (30 s).
+    const bool listening = WaitUntil(
+        [&] {
+          const std::string p = Cli({"show", "protocols", "holdfast"});
+          return p.find("Active") != std::string::npos || p.find("Connect") != std::string::npos;
+        },
+        10s);
+    INFO(process_->Output());
+    REQUIRE(listening);
+  }
+
+  uint16_t port() const { return port_; }
+  std::string Cli(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv{"/usr/sbin/birdc", "-s", socket_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return holdfast::testing::Run(argv, dir_.path(), 10s).out;
+  }
+  // `birdc show route PREFIX all`; empty when BIRD has no route for it.
+  std::string Route(const std::string& prefix) const {
+    const std::string out = Cli({"show", "route", prefix, "all"});
+    return out.find(prefix) != std::string::npos ? out : std::string();
+  }
+  bool WaitPresent(const std::string& prefix, std::chrono::milliseconds deadline = 15s) const {
+    return WaitUntil([&] { return !Route(prefix).empty(); }, deadline);
+  }
+  bool WaitAbsent(const std::string& prefix, std::chrono::milliseconds deadline = 10s) const {
+    return WaitUntil([&] { return Route(prefix).empty(); }, deadline);
+  }
+  std::string Protocol() const { return Cli({"show", "protocols", "all", "holdfast"}); }
+
+ private:
+  TempDir dir_;
+  uint16_t port_;
+  std::string socket_;
+  std::unique_ptr<Process> process_;
+};
+
+// The http listener binds the node's IPv4 address only: the node's IPv6 address is a
+// documentation one, there for the next hop. The prefixes follow as a further top-level key.
+constexpr const char* kListeners =
+    "  - {name: http, address: 127.0.0.1, port: {http}, protocol: http}\n"
+    "prefixes:\n"
+    "  - {name: web-v4, cidr: 198.51.100.0/24}\n"
+    "  - {name: extra-v4, cidr: 203.0.113.0/24}\n"
+    "  - {name: web-v6, cidr: \"2001:db8:100::/48\"}\n";
+
+// The POP with node-1, peering with `bird`; `extra` announces 203.0.113.0/24 too.
+std::string Pops(const Bird& bird, bool extra, const std::string& hold_time = "3s") {
+  return "  - name: test\n"
+         "    region: local\n"
+         "    nodes: [{name: node-1, addresses: [127.0.0.1, \"2001:db8::1\"]}]\n"
+         "    bgp:\n"
+         "      local_asn: 64512\n"
+         "      peers: [{address: 127.0.0.2, port: " +
+         std::to_string(bird.port()) + ", asn: 65001, hold_time: " + hold_time +
+         ", multihop: true}]\n"
+         "    announce:\n"
+         "      - {prefix: web-v4, as_path_prepend: 2, communities: [\"64512:100\", "
+         "\"64512:1:2\"], med: 50}\n" +
+         (extra ? "      - {prefix: extra-v4}\n" : "") +
+         "      - {prefix: web-v6, communities: [\"64512:200\"], med: 60}\n";
+}
+
+std::unique_ptr<EdgeLab> StartLab(const Bird& bird, const std::string& drain_time,
+                                  std::vector<std::string> args = {}) {
+  args.insert(args.end(), {"--bgp-drain-time", drain_time});
+  return std::make_unique<EdgeLab>(kListeners, EdgeLab::kRoutes, EdgeLab::kClusters, 1, args,
+                                   Pops(bird, true));
+}
+
+nlohmann::json BgpStatus(const EdgeLab& lab) {
+  return nlohmann::json::parse(lab.Admin("/bgp"), nullptr, false);
+}
+
+// The one peer of /bgp, or an empty object.
+nlohmann::json Peer(const EdgeLab& lab) {
+  const nlohmann::json bgp = BgpStatus(lab);
+  if (bgp.is_discarded() || !bgp.contains("peers") || bgp["peers"].size() != 1) {
+    return nlohmann::json::object();
+  }
+  return bgp["peers"][0];
+}
+
+bool WaitAnnounced(const EdgeLab& lab, const Bird& bird) {
+  return WaitUntil([&] { return Peer(lab).value("state", "") == "established"; }, 15s) &&
+         bird.WaitPresent("198.51.100.0/24") && bird.WaitPresent("203.0.113.0/24") &&
+         bird.WaitPresent("2001:db8:100::/48");
+}
+
+TEST_CASE("the edge announces its POP's prefixes to BIRD, drains with GRACEFUL_SHUTDOWN, withdraws",
+          "[edge][bgp]") {
+  Bird bird;
+  std::unique_ptr<EdgeLab> lab = StartLab(bird, "3", {"--bgp-drain-prepend", "1"});
+  const bool up = WaitAnnounced(*lab, bird);
+  INFO(lab->edge().Output());
+  INFO(bird.Protocol());
+  REQUIRE(up);
+
+  // The configured attributes: prepends, communities and large communities, MED, next hop.
+  const std::string v4 = bird.Route("198.51.100.0/24");
+  const std::string v6 = bird.Route("2001:db8:100::/48");
+  const std::string plain = bird.Route("203.0.113.0/24");
+  INFO(v4 << v6 << plain);
+  CHECK_THAT(v4, Catch::Contains("BGP.as_path: 64512 64512 64512\n"));
+  CHECK_THAT(v4, Catch::Contains("BGP.next_hop: 127.0.0.1"));
+  CHECK_THAT(v4, Catch::Contains("BGP.med: 50"));
+  CHECK_THAT(v4, Catch::Contains("BGP.community: (64512,100)\n"));
+  CHECK_THAT(v4, Catch::Contains("BGP.large_community: (64512, 1, 2)"));
+  CHECK_THAT(v6, Catch::Contains("BGP.as_path: 64512\n"));
+  CHECK_THAT(v6, Catch::Contains("BGP.next_hop: 2001:db8::1"));
+  CHECK_THAT(v6, Catch::Contains("BGP.med: 60"));
+  CHECK_THAT(v6, Catch::Contains("BGP.community: (64512,200)"));
+  CHECK_THAT(plain, Catch::Contains("BGP.as_path: 64512\n"));
+  CHECK_THAT(plain, !Catch::Contains("BGP.med"));
+  CHECK_THAT(plain, !Catch::Contains("BGP.community"));
+
+  // /bgp and /metrics show the session.
+  REQUIRE(WaitUntil([&] { return Peer(*lab).value("prefixes_sent", 0) == 3; }, 5s));
+  const nlohmann::json status = BgpStatus(*lab);
+  INFO(status.dump(2));
+  CHECK(status["enabled"] == true);
+  CHECK(status["local_asn"] == 64512);
+  CHECK(status["router_id"] == "127.0.0.1");
+  CHECK(status["phase"] == "announcing");
+  CHECK(status["announced"].size() == 3);
+  CHECK(status["announced"][0]["communities"] == nlohmann::json({"64512:100", "64512:1:2"}));
+  const nlohmann::json& peer = status["peers"][0];
+  CHECK(peer["address"] == "127.0.0.2");
+  CHECK(peer["port"] == bird.port());
+  CHECK(peer["asn"] == 65001);
+  CHECK(peer["state"] == "established");
+  CHECK(peer["uptime_s"].is_number());
+  CHECK(peer["hold_time"] == 3);
+  CHECK(peer["prefixes_received"] == 0);
+  CHECK(peer["last_error"] == "");
+  CHECK(peer["last_notification_received"].is_null());
+  const std::string labels = "{peer=\"127.0.0.2\",asn=\"65001\"";
+  CHECK(lab->Metric("holdfast_bgp_session_state" + labels + ",state=\"established\"}") == 1);
+  CHECK(lab->Metric("holdfast_bgp_session_state" + labels + ",state=\"idle\"}") == 0);
+  CHECK(lab->Metric("holdfast_bgp_prefixes_sent" + labels + "}") == 3);
+  CHECK(lab->Metric("holdfast_bgp_updates_sent_total" + labels + "}") >= 2);
+  CHECK(lab->Metric("holdfast_bgp_session_established_total" + labels + "}") == 1);
+  CHECK(lab->Metric("holdfast_bgp_session_flaps_total" + labels + "}") == 0);
+  CHECK(lab->Metric("holdfast_bgp_session_uptime_seconds" + labels + "}") >= 0);
+  CHECK(lab->Metric("holdfast_bgp_announced_prefixes") == 3);
+
+  // SIGTERM: GRACEFUL_SHUTDOWN and one more prepend while the edge still serves, then the routes
+  // leave, BIRD is told (Cease), and the edge exits 0.
+  lab->edge().Signal(SIGTERM);
+  const auto drain_began = std::chrono::steady_clock::now();
+  const bool graceful = WaitUntil(
+      [&] { return bird.Route("198.51.100.0/24").find("(65535,0)") != std::string::npos; }, 5s);
+  REQUIRE(graceful);
+  const std::string drained = bird.Route("198.51.100.0/24");
+  INFO(drained);
+  CHECK_THAT(drained, Catch::Contains("BGP.community: (64512,100) (65535,0)"));
+  CHECK_THAT(drained, Catch::Contains("BGP.as_path: 64512 64512 64512 64512\n"));
+  CHECK_THAT(bird.Route("2001:db8:100::/48"), Catch::Contains("(65535,0)"));
+  CHECK(lab->Status("/") == 200);  // still serving while the peers move traffic away
+  CHECK(BgpStatus(*lab)["phase"] == "draining");
+  CHECK(bird.WaitAbsent("198.51.100.0/24"));
+  CHECK(bird.WaitAbsent("2001:db8:100::/48"));
+  CHECK(bird.WaitAbsent("203.0.113.0/24"));
+  CHECK(std::chrono::steady_clock::now() - drain_began >= 2500ms);  // the drain time was kept
+  const std::optional<int> code = lab->edge().Wait(15s);
+  const std::string log = lab->edge().Output();
+  INFO(log);
+  CHECK(code == std::optional<int>(0));
+  CHECK(WaitUntil(
+      [&] { return bird.Protocol().find("Administrative shutdown") != std::string::npos; }, 5s));
+  // One line per step, in order.
+  size_t at = 0;
+  for (const char* step :
+       {"event=bgp.drain extra_prepend=1 prefixes=3", "event=bgp.drain_wait seconds=3 ",
+        "event=bgp.withdraw_all prefixes=3", "event=bgp.stopped", "event=edge.stopped"}) {
+    INFO(step);
+    at = log.find(step, at);
+    CHECK(at != std::string::npos);
+  }
+}
+
+TEST_CASE("a reload that removes an announcement withdraws only that prefix",
+          "[edge][bgp][reload]") {
+  Bird bird;
+  std::unique_ptr<EdgeLab> lab = StartLab(bird, "1");
+  const bool up = WaitAnnounced(*lab, bird);
+  INFO(lab->edge().Output());
+  REQUIRE(up);
+  const uint64_t updates = Peer(*lab)["updates_sent"];
+
+  lab->set_pops(Pops(bird, false));
+  lab->WriteConfig(kListeners, EdgeLab::kRoutes, EdgeLab::kClusters);
+  lab->edge().Signal(SIGHUP);
+  CHECK(bird.WaitAbsent("203.0.113.0/24"));
+  CHECK_FALSE(bird.Route("198.51.100.0/24").empty());
+  CHECK_FALSE(bird.Route("2001:db8:100::/48").empty());
+  // The same session: no flap, and one UPDATE (the withdrawal), not a full re-announcement.
+  CHECK(WaitUntil([&] { return Peer(*lab).value("prefixes_sent", 0) == 2; }, 5s));
+  const nlohmann::json peer = Peer(*lab);
+  CHECK(peer["established_transitions"] == 1);
+  CHECK(peer["updates_sent"] == updates + 1);
+  CHECK_THAT(lab->edge().Output(), Catch::Contains("event=bgp.announce version="));
+  CHECK_THAT(lab->edge().Output(), Catch::Contains("prefixes=2 added=0 removed=1 changed=0"));
+
+  // A peer's settings are the speaker's own: changing them needs a restart, like a listener.
+  lab->set_pops(Pops(bird, false, "6s"));
+  lab->WriteConfig(kListeners, EdgeLab::kRoutes, EdgeLab::kClusters);
+  lab->edge().Signal(SIGHUP);
+  CHECK(WaitUntil(
+      [&] {
+        return lab->edge().Output().find("BGP peer 127.0.0.2 changes: restart to apply it") !=
+               std::string::npos;
+      },
+      5s));
+  CHECK(Peer(*lab)["state"] == "established");
+  CHECK_FALSE(bird.Route("198.51.100.0/24").empty());
+}
+
+TEST_CASE("a node with only IPv4 addresses announces its IPv6 prefix with a mapped next hop",
+          "[edge][bgp]") {
+  TempDir dir;
+  const uint16_t admin = FreePort();
+  dir.Write("edge.yaml",
+            "listeners:\n"
+            "  - {name: http, address: 127.0.0.1, port: " +
+                std::to_string(FreePort()) +
+                ", protocol: http}\n"
+                "prefixes:\n"
+                "  - {name: web-v6, cidr: \"2001:db8:100::/48\"}\n"
+                "routes:\n"
+                "  - {name: web, match: {path_prefix: /}, cluster: web}\n"
+                "clusters:\n"
+                "  - {name: web, endpoints: [{address: 127.0.0.1, port: 1}]}\n"
+                "pops:\n"
+                "  - name: test\n"
+                "    region: local\n"
+                "    nodes: [{name: node-1, addresses: [127.0.0.1]}]\n"
+                "    bgp: {local_asn: 64512, peers: [{address: 127.0.0.2, asn: 65001}]}\n"
+                "    announce: [{prefix: web-v6}]\n");
+  Process edge(
+      {HF_EDGE, "--config", (dir.path() / "edge.yaml").string(), "--node", "node-1", "--admin",
+       "127.0.0.1:" + std::to_string(admin), "--drain-timeout", "1", "--bgp-drain-time", "0"},
+      dir.path() / "edge.log");
+  REQUIRE(WaitUntil([&] { return edge.Output().find("event=edge.started") != std::string::npos; },
+                    10s));
+  const RunResult bgp = holdfast::testing::Run(
+      {"/usr/bin/curl", "-s", "http://127.0.0.1:" + std::to_string(admin) + "/bgp"}, dir.path());
+  const nlohmann::json j = nlohmann::json::parse(bgp.out, nullptr, false);
+  INFO(bgp.out << edge.Output());
+  REQUIRE(j.is_object());
+  REQUIRE(j["announced"].size() == 1);
+  CHECK(j["announced"][0]["next_hop"] == "::ffff:127.0.0.1");
+  edge.Signal(SIGTERM);
+  CHECK(edge.Wait(15s) == std::optional<int>(0));
+}
+
+}  // namespace
