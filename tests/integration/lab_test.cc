@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/support/process.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -64,15 +65,45 @@ TEST_CASE("deploy/lab/up serves the example config through every node; down stop
                                   "http://" + node["admin"].get<std::string>() + "/ready"},
                                  kSourceDir);
       CHECK(ready.out == "ready\n");
+      const std::string dns = node["dns"];
+      const RunResult dig = holdfast::testing::Run(
+          {"/usr/bin/dig", "@" + dns.substr(0, dns.find(':')), "-p", dns.substr(dns.find(':') + 1),
+           "+short", "+time=2", "+tries=2", "example.net", "MX"},
+          kSourceDir);
+      CHECK(dig.out == "10 mail.example.net.\n");
       pids.push_back(node["pid"]);
     }
   }
   for (const auto& b : endpoints["backends"]) pids.push_back(b["pid"]);
 
+  // Every edge is under the control plane and acknowledged its first version.
+  const nlohmann::json& control = endpoints["control"];
+  size_t nodes = 0;
+  for (const auto& pop : endpoints["pops"]) nodes += pop["nodes"].size();
+  pids.push_back(control["pid"]);
+  const auto status = [&] {
+    return holdfast::testing::Run(
+        {kSourceDir + "/build/control-plane/holdfastctl", "status", "--format", "json", "--server",
+         control["grpc"], "--ca", control["ca"], "--cert", control["cert"], "--key",
+         control["key"]},
+        kSourceDir);
+  };
+  CHECK(holdfast::testing::WaitUntil(
+      [&] {
+        const RunResult r = status();
+        const nlohmann::json s = nlohmann::json::parse(r.out, nullptr, false);
+        if (s.is_discarded() || !s.contains("nodes") || s["nodes"].size() != nodes) return false;
+        for (const auto& n : s["nodes"]) {
+          if (n.value("acked_version", "") != s.value("version", "?")) return false;
+        }
+        return true;
+      },
+      30s));
+
   const RunResult stopped =
       holdfast::testing::Run({kSourceDir + "/deploy/lab/down", "--dir", lab}, kSourceDir);
   CHECK(stopped.exit_code == 0);
-  CHECK(stopped.out.find("stopped 8 process(es)") != std::string::npos);
+  CHECK(stopped.out.find("stopped 9 process(es)") != std::string::npos);
   for (const int pid : pids) {
     INFO("pid " << pid);
     CHECK(::kill(pid, 0) != 0);
