@@ -100,10 +100,23 @@ TEST_CASE("deploy/lab/up serves the example config through every node; down stop
       },
       30s));
 
+  // BIRD learned the prefixes the POPs announce.
+  const nlohmann::json& bird = endpoints["bird"];
+  pids.push_back(bird["pid"]);
+  CHECK(holdfast::testing::WaitUntil(
+      [&] {
+        const RunResult r = holdfast::testing::Run(
+            {"/usr/sbin/birdc", "-s", bird["socket"], "show", "route", "all"}, kSourceDir);
+        return r.out.find("192.0.2.0/24") != std::string::npos &&
+               r.out.find("2001:db8:100::/48") != std::string::npos &&
+               r.out.find("198.51.100.0/24") != std::string::npos;
+      },
+      30s));
+
   const RunResult stopped =
       holdfast::testing::Run({kSourceDir + "/deploy/lab/down", "--dir", lab}, kSourceDir);
   CHECK(stopped.exit_code == 0);
-  CHECK(stopped.out.find("stopped 9 process(es)") != std::string::npos);
+  CHECK(stopped.out.find("stopped 10 process(es)") != std::string::npos);
   for (const int pid : pids) {
     INFO("pid " << pid);
     CHECK(::kill(pid, 0) != 0);
