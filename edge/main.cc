@@ -202,6 +202,8 @@ int Run(const Flags& flags) {
   std::function<void(const v1::Plan&)> on_plan = [](const v1::Plan&) {};
   std::atomic<bool> main_loop_done{false};
   ControlClientOptions control_options;
+  // The speaker, for the reports the client's thread sends; set while it runs.
+  std::atomic<const BgpAnnouncer*> bgp_for_reports{nullptr};
   ControlClient::Apply apply;
   std::unique_ptr<ControlClient> control;
   if (!flags.control.empty()) {
@@ -256,7 +258,12 @@ int Run(const Flags& flags) {
   if (!flags.control.empty()) {
     if (first.has_value()) control_options.pop = first->config->pop;
     control = std::make_unique<ControlClient>(
-        std::move(control_options), apply, [&shared] { return MakeReport(shared, absl::Now()); },
+        std::move(control_options), apply,
+        [&shared, &bgp_for_reports] {
+          const BgpAnnouncer* b = bgp_for_reports.load();
+          return MakeReport(shared, absl::Now(),
+                            b != nullptr ? b->Status() : std::vector<bgp::PeerStatus>{});
+        },
         [&](const v1::Plan& plan) { asio::post(main_loop, [&, plan] { on_plan(plan); }); });
     control->Start(source.snapshot != nullptr ? source.snapshot->version() : 0);
   }
@@ -351,6 +358,15 @@ int Run(const Flags& flags) {
       return 1;
     }
   }
+  bgp_for_reports = bgp.get();
+  // The control client reports the speaker's sessions: it stops before the speaker goes, on
+  // every way out of here.
+  struct StopControl {
+    std::unique_ptr<ControlClient>& client;
+    ~StopControl() {
+      if (client != nullptr) client->Stop();
+    }
+  } stop_control{control};
   spdlog::info("event=edge.started node={} pop={} version={} workers={} admin_port={} pid={}",
                config->node, config->pop, config->version, worker_count, admin.port(), getpid());
 

@@ -165,10 +165,20 @@ struct RemoteCommands::State {
         healthy += c.healthy_endpoints();
         total += c.total_endpoints();
       }
-      const std::string health =
-          n.has_report() ? std::to_string(healthy) + "/" + std::to_string(total) + " endpoints" +
-                               (n.report().listeners_up() ? "" : ", listeners down")
-                         : "-";
+      std::string health = "-";
+      if (n.has_report()) {
+        health = std::to_string(healthy) + "/" + std::to_string(total) + " endpoints, " +
+                 std::to_string(n.report().open_connections()) + " connections";
+        if (!n.report().listeners_up()) health += ", listeners down";
+        if (n.report().bgp_sessions_size() > 0) {
+          int up = 0;
+          for (const v1::BgpSession& b : n.report().bgp_sessions()) {
+            up += b.state() == "established" ? 1 : 0;
+          }
+          health += ", bgp " + std::to_string(up) + "/" +
+                    std::to_string(n.report().bgp_sessions_size()) + " established";
+        }
+      }
       std::printf("%-10s %-14s %-10s %-8llu %-28s %-24s %s\n", n.pop().c_str(), n.node().c_str(),
                   n.connected() ? "connected" : "gone",
                   static_cast<unsigned long long>(n.acked_version()), status.c_str(),

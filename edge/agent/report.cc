@@ -1,10 +1,13 @@
 #include "edge/agent/report.h"
 
+#include <algorithm>
+
 #include "google/protobuf/util/time_util.h"
 
 namespace holdfast::edge {
 
-v1::HealthReport MakeReport(const SharedState& shared, absl::Time now) {
+v1::HealthReport MakeReport(const SharedState& shared, absl::Time now,
+                            const std::vector<bgp::PeerStatus>& bgp) {
   v1::HealthReport report;
   *report.mutable_at() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
@@ -14,6 +17,21 @@ v1::HealthReport MakeReport(const SharedState& shared, absl::Time now) {
   report.set_pop(config.pop);
   report.set_node(config.node);
   report.set_listeners_up(!shared.draining.load());
+  report.set_open_connections(
+      static_cast<uint64_t>(std::max<int64_t>(0, shared.open_connections.load())));
+  uint64_t requests = 0;
+  for (const ListenerMetrics& l : shared.metrics->listener) requests += Read(l.requests);
+  report.set_requests_total(requests);
+  for (const bgp::PeerStatus& p : bgp) {
+    v1::BgpSession* s = report.add_bgp_sessions();
+    s->set_peer(p.address);
+    s->set_asn(p.asn);
+    s->set_state(bgp::StateName(p.state));
+    s->set_uptime_seconds(p.uptime.has_value() ? static_cast<uint64_t>(p.uptime->count()) : 0);
+    s->set_prefixes_sent(p.stats.prefixes_sent);
+    s->set_prefixes_received(p.stats.prefixes_received);
+    s->set_last_error(p.stats.last_error);
+  }
   const std::shared_ptr<const HealthTable> table = shared.health.Current();
   const bool current = table != nullptr && table->config_version == config.version &&
                        table->clusters.size() == config.clusters.size();

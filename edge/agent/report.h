@@ -3,15 +3,20 @@
 #ifndef HOLDFAST_EDGE_AGENT_REPORT_H_
 #define HOLDFAST_EDGE_AGENT_REPORT_H_
 
+#include <vector>
+
 #include "absl/time/time.h"
+#include "bgp/speaker/speaker.h"
 #include "edge/server/worker.h"
 #include "holdfast/v1/plan.pb.h"
 
 namespace holdfast::edge {
 
 // Healthy endpoints are those that passed their checks (or have none) and are not ejected.
-// Thread-safe: reads immutable snapshots.
-v1::HealthReport MakeReport(const SharedState& shared, absl::Time now);
+// `bgp`: the node's BGP sessions (bgp::Speaker::Status()), empty without BGP. Thread-safe: reads
+// immutable snapshots and relaxed counters.
+v1::HealthReport MakeReport(const SharedState& shared, absl::Time now,
+                            const std::vector<bgp::PeerStatus>& bgp);
 
 }  // namespace holdfast::edge
 

@@ -283,6 +283,9 @@ TEST_CASE("an applied config reaches every edge, which acknowledges and serves i
   const nlohmann::json n1 = lab.Node("n1");
   CHECK(n1.value("connected", false));
   CHECK(n1["report"]["clusters"][0].value("healthy_endpoints", 0) == 1);
+  // Its load: the requests above, counted.
+  CHECK(WaitUntil(
+      [&] { return std::stoi(lab.Node("n1")["report"].value("requests_total", "0")) >= 2; }, 10s));
 }
 
 TEST_CASE("an invalid config is refused by the control plane with its findings", "[control]") {

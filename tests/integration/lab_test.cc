@@ -76,7 +76,8 @@ TEST_CASE("deploy/lab/up serves the example config through every node; down stop
   }
   for (const auto& b : endpoints["backends"]) pids.push_back(b["pid"]);
 
-  // Every edge is under the control plane and acknowledged its first version.
+  // Every edge is under the control plane, acknowledged its first version, and reports its BGP
+  // session.
   const nlohmann::json& control = endpoints["control"];
   size_t nodes = 0;
   for (const auto& pop : endpoints["pops"]) nodes += pop["nodes"].size();
@@ -95,6 +96,11 @@ TEST_CASE("deploy/lab/up serves the example config through every node; down stop
         if (s.is_discarded() || !s.contains("nodes") || s["nodes"].size() != nodes) return false;
         for (const auto& n : s["nodes"]) {
           if (n.value("acked_version", "") != s.value("version", "?")) return false;
+          // Its report says its session to BIRD is up.
+          if (!n.contains("report") || !n["report"].contains("bgp_sessions") ||
+              n["report"]["bgp_sessions"][0].value("state", "") != "established") {
+            return false;
+          }
         }
         return true;
       },
