@@ -1,12 +1,18 @@
 #include "edge/server/parking.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <utility>
 
 namespace holdfast::edge {
 
 ParkingLot::ParkingLot(asio::io_context& io, EdgeMetrics& metrics, Resume resume)
-    : metrics_(metrics), resume_(std::move(resume)), parked_(metrics.listener.size()), sweep_(io) {}
+    : metrics_(metrics),
+      resume_(std::move(resume)),
+      parked_(metrics.listener.size()),
+      sweep_(io),
+      trim_(io) {}
 
 // The sockets close with the lists. Handlers still pending on them are destroyed with the
 // io_context without running (it is stopped first), and they touch nothing when destroyed.
@@ -46,6 +52,17 @@ void ParkingLot::Park(size_t listener, asio::ip::tcp::socket socket, Admission a
   ++parked_count_;
   Inc(metrics_.listener[listener].parked);
   WaitReadable(std::prev(cars.end()));
+  if (++parked_since_trim_ >= kTrimAfterParked && !trim_pending_) {
+    // The sessions just parked free their frames and buffers as they end, a moment later.
+    trim_pending_ = true;
+    trim_.expires_after(std::chrono::milliseconds(500));
+    trim_.async_wait([this](const asio::error_code& ec) {
+      if (ec) return;
+      trim_pending_ = false;
+      parked_since_trim_ = 0;
+      malloc_trim(0);
+    });
+  }
   if (expires < sweep_at_) ArmSweep();
 }
 

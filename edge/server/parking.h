@@ -69,6 +69,8 @@ class ParkingLot {
   using Clock = std::chrono::steady_clock;
   // How long an idle connection stays warm before it is parked.
   static constexpr Clock::duration kParkAfter = std::chrono::milliseconds(100);
+  // Connections parked before the lot gives freed memory back to the system.
+  static constexpr size_t kTrimAfterParked = 256;
   // Starts a session for a parked connection that became readable.
   using Resume = std::function<void(size_t listener, asio::ip::tcp::socket, Admission)>;
 
@@ -143,6 +145,11 @@ class ParkingLot {
   Cars closing_;
   asio::steady_timer sweep_;
   Clock::time_point sweep_at_ = Clock::time_point::max();
+  // After many connections parked, what their sessions freed is given back to the system
+  // (malloc_trim) once they are gone: otherwise the heap keeps the high-water mark of a burst.
+  asio::steady_timer trim_;
+  size_t parked_since_trim_ = 0;
+  bool trim_pending_ = false;
   // Where the peeks put the byte they see; never read.
   char peek_byte_ = 0;
 };
