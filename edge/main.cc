@@ -198,8 +198,12 @@ int Run(const Flags& flags) {
   // With a control plane: its snapshots are applied on the main loop (apply_snapshot, below),
   // while the client's thread waits for the outcome to answer ACK or NACK.
   std::function<absl::Status(std::shared_ptr<const v1::ConfigSnapshot>)> apply_snapshot;
-  // The control plane's announcement plans, applied on the main loop once serving.
-  std::function<void(const v1::Plan&)> on_plan = [](const v1::Plan&) {};
+  // The control plane's last announcement plan: what DNS answers and BGP announces follow it,
+  // across config changes, until the next one (a plan from before an outage stays: serve
+  // stale). Plans arrive on the main loop; one that comes before anything is served is kept
+  // for when it is.
+  std::optional<v1::Plan> plan;
+  std::function<void(const v1::Plan&)> on_plan = [&plan](const v1::Plan& next) { plan = next; };
   std::atomic<bool> main_loop_done{false};
   ControlClientOptions control_options;
   // The speaker, for the reports the client's thread sends; set while it runs.
@@ -264,7 +268,7 @@ int Run(const Flags& flags) {
           return MakeReport(shared, absl::Now(),
                             b != nullptr ? b->Status() : std::vector<bgp::PeerStatus>{});
         },
-        [&](const v1::Plan& plan) { asio::post(main_loop, [&, plan] { on_plan(plan); }); });
+        [&](const v1::Plan& next) { asio::post(main_loop, [&, next] { on_plan(next); }); });
     control->Start(source.snapshot != nullptr ? source.snapshot->version() : 0);
   }
   if (!first.has_value()) {
@@ -375,9 +379,6 @@ int Run(const Flags& flags) {
   // switches every worker over (each at its next request), and the old monitor stops.
   std::shared_ptr<const EdgeConfig> base = config;
   std::map<std::string, std::vector<asio::ip::address>> resolved;
-  // The control plane's last announcement plan: what DNS answers and BGP announces follow it,
-  // across config changes, until the next one (a plan from before an outage stays: serve stale).
-  std::optional<v1::Plan> plan;
   // Publishes what `c` announces and answers, under the plan when there is one.
   auto announce = [&](const EdgeConfig& c) {
     Planned planned{c.dns, c.bgp};
@@ -476,6 +477,7 @@ int Run(const Flags& flags) {
     }
   };
 
+  if (plan.has_value()) announce(*config);  // a plan that came while the config loaded
   on_plan = [&](const v1::Plan& next) {
     plan = next;
     spdlog::info("event=edge.plan_received prefixes={} services={} alarms={}", next.prefixes_size(),
