@@ -581,7 +581,7 @@ int main(int argc, char** argv) {
   holdfast::edge::Flags flags;
   CLI::App app{
       "holdfast-edge: the per-node edge daemon. Serves the listeners, routes and clusters of one "
-      "node of the config (http, https, tcp and tls listeners in this version), with an admin "
+      "node of the config (http, https, tcp, tls and dns listeners), with an admin "
       "listener for /healthz, /ready, /metrics, /clusters, /config and /bgp. With BGP peers in "
       "its POP it announces the POP's prefixes to them. The config comes from a "
       "file (SIGHUP or an edit reloads it) or from the control plane (--control); an invalid "
