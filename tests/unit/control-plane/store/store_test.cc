@@ -71,8 +71,7 @@ TEST_CASE("an apply planned against an older version is refused and stores nothi
   CHECK(store->AuditLog(10)->size() == 2);
 }
 
-TEST_CASE("rollback stores a new version with the old content and says which",
-          "[control][store]") {
+TEST_CASE("rollback stores a new version with the old content and says which", "[control][store]") {
   TempDir dir;
   auto store = OpenStore(dir);
   REQUIRE(store->Apply("good", kAlice, "one", 0, kT0).ok());
