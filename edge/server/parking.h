@@ -3,23 +3,28 @@
 // A plain-HTTP connection waiting for its next request first stays warm: its session's
 // coroutine frames, buffer and parser stay, so a client that sends its next request soon (a
 // busy keep-alive connection) pays nothing extra. Idle for longer than kParkAfter, it is parked:
-// the session ends and what is left is the socket, its place in the connection counts
-// (Admission) and one peek waiting for the next byte, a few hundred bytes in all instead of
-// a few KiB. When the byte comes, the lot hands the socket to a new session; when the client
+// the session ends, the descriptor leaves Asio (whose per-socket state goes back to its pool
+// for the next connection) for the lot's own epoll set, and what is left in memory is a 48-byte
+// record: the descriptor, its place in the connection counts (Admission) and its expiry.
+// HAProxy keeps about 1.3 KiB per idle connection; a few KiB would be the session's.
+// When the client sends again, the lot hands the descriptor to a new session; when the client
 // closes, or the idle timeout passes, or the edge drains, the connection closes. Nothing the
-// client sent is lost: the peek leaves the byte in the socket.
+// client sent is lost: the lot only peeks.
 //
-// Used on its worker's thread only.
+// Used on its worker's thread only, whose io_context runs on that one thread (the lot's wait on
+// its epoll set relies on it: see Poll()).
 #ifndef HOLDFAST_EDGE_SERVER_PARKING_H_
 #define HOLDFAST_EDGE_SERVER_PARKING_H_
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
-#include <list>
+#include <memory>
 #include <vector>
 
 #include "edge/server/metrics.h"
@@ -74,6 +79,7 @@ class ParkingLot {
   // Starts a session for a parked connection that became readable.
   using Resume = std::function<void(size_t listener, asio::ip::tcp::socket, Admission)>;
 
+  // Aborts when the system has no epoll descriptor left for it (at start, like the io_context).
   ParkingLot(asio::io_context& io, EdgeMetrics& metrics, Resume resume);
   ~ParkingLot();
   ParkingLot(const ParkingLot&) = delete;
@@ -103,8 +109,8 @@ class ParkingLot {
     Warm* next_ = nullptr;
   };
 
-  // Holds `socket` until it is readable (then Resume), the client closes it, `expires` passes
-  // or CloseAll(). Cheap to call: no syscall beyond the peek.
+  // Holds `socket` (no read pending on it) until the client sends (then Resume), closes it,
+  // `expires` passes or CloseAll(). Cheap: one epoll_ctl.
   void Park(size_t listener, asio::ip::tcp::socket socket, Admission admission,
             Clock::time_point expires);
   // Draining: closes every parked connection and asks every warm one to go.
@@ -113,36 +119,66 @@ class ParkingLot {
   size_t parked() const { return parked_count_; }
 
  private:
+  static constexpr uint32_t kNone = UINT32_MAX;
+  // A parked connection, or a free slot (fd -1).
   struct Car {
-    asio::ip::tcp::socket socket;
     Admission admission;
     Clock::time_point expires;
-    size_t listener;
-    bool closing = false;
+    int fd = -1;
+    uint32_t listener = 0;
+    // Counts the slot's occupants, so an event meant for an earlier one is ignored.
+    uint32_t generation = 0;
+    // The listener's queue (oldest first); for a free slot, `next` is the next free one.
+    uint32_t prev = kNone;
+    uint32_t next = kNone;
   };
-  using Cars = std::list<Car>;
+  struct Queue {
+    uint32_t head = kNone;
+    uint32_t tail = kNone;
+  };
+  // Slots come in chunks that never move (a burst costs no copying) and are kept for reuse.
+  // Each chunk is a mapping of its own, touched slot by slot as it fills: in the heap, the
+  // slots would be islands among the freed memory of the sessions that parked, and would keep
+  // its pages resident.
+  static constexpr uint32_t kCarsPerChunk = 4096;
+  struct Unmap {
+    void operator()(Car* cars) const;
+  };
 
+  Car& car(uint32_t i) { return chunks_[i / kCarsPerChunk].get()[i % kCarsPerChunk]; }
+  uint32_t Allocate();
+  // Unlinks the car from its queue and frees its slot; the descriptor is the caller's.
+  void Free(uint32_t i);
+  void Close(uint32_t i);
+  // Waits for the epoll set to have events, once; OnEvents takes them all.
+  void Poll();
+  void OnEvents();
+  void OnEvent(uint32_t i, uint32_t generation);
   void Link(Warm& w);
   void Unlink(Warm& w);
-  void WaitReadable(Cars::iterator car);
-  void OnPeek(Cars::iterator car, const asio::error_code& ec);
-  void Close(Cars::iterator car);
   // Parks-requests warm sessions idle for kParkAfter, closes parked ones past their expiry.
   void Sweep();
   void ArmSweep();
 
+  asio::io_context& io_;
   EdgeMetrics& metrics_;
   Resume resume_;
   // Warm sessions, oldest first (each is linked when it becomes idle).
   Warm* warm_head_ = nullptr;
   Warm* warm_tail_ = nullptr;
+  std::vector<std::unique_ptr<Car, Unmap>> chunks_;
+  // Slots constructed so far; those past it in the last chunk are untouched.
+  uint32_t constructed_ = 0;
+  uint32_t free_ = kNone;
   // Parked connections by listener, in the order they were parked: with one idle timeout per
   // listener, also the order they expire in. (A reload that shortens a timeout closes the
   // newer ones late by at most the difference, until the older ones have gone.)
-  std::vector<Cars> parked_;
+  std::vector<Queue> queues_;
   size_t parked_count_ = 0;
-  // Closed, waiting for their peek's handler, which frees them.
-  Cars closing_;
+  // The epoll set of the parked descriptors (level-triggered: a byte or the end), itself
+  // registered with the io_context.
+  asio::posix::stream_descriptor poller_;
+  bool polling_ = false;
   asio::steady_timer sweep_;
   Clock::time_point sweep_at_ = Clock::time_point::max();
   // After many connections parked, what their sessions freed is given back to the system
@@ -150,8 +186,6 @@ class ParkingLot {
   asio::steady_timer trim_;
   size_t parked_since_trim_ = 0;
   bool trim_pending_ = false;
-  // Where the peeks put the byte they see; never read.
-  char peek_byte_ = 0;
 };
 
 }  // namespace holdfast::edge

@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -346,17 +347,29 @@ TEST_CASE("connections over max_connections are closed at once, admitted ones ke
   CHECK(WaitUntil([&] { return lab.Status("/") == 200; }, 5s));
 }
 
-// A keep-alive client connection to 127.0.0.1:port with a 6 s receive timeout.
-int ConnectKeepAlive(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// A keep-alive client connection to `address` (IPv4 or IPv6) and `port`, with a 6 s receive
+// timeout.
+int ConnectKeepAlive(uint16_t port, const char* address = "127.0.0.1") {
+  sockaddr_storage ss{};
+  socklen_t size = 0;
+  if (std::string_view(address).find(':') != std::string_view::npos) {
+    auto& sa = reinterpret_cast<sockaddr_in6&>(ss);
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(port);
+    REQUIRE(::inet_pton(AF_INET6, address, &sa.sin6_addr) == 1);
+    size = sizeof sa;
+  } else {
+    auto& sa = reinterpret_cast<sockaddr_in&>(ss);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    REQUIRE(::inet_pton(AF_INET, address, &sa.sin_addr) == 1);
+    size = sizeof sa;
+  }
+  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(fd >= 0);
   timeval tv{6, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  ::inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&ss), size) == 0);
   return fd;
 }
 
@@ -403,6 +416,20 @@ TEST_CASE("an idle keep-alive connection is parked, serves its next request, and
   CHECK(WaitUntil(
       [&] { return lab.Metric("holdfast_listener_connections_active{listener=\"http\"}") == 0; },
       5s));
+}
+
+TEST_CASE("a parked IPv6 connection serves its next request", "[edge][http]") {
+  EdgeLab lab("  - {name: http, address: \"::1\", port: {http}, protocol: http}\n");
+  const std::string parked = "holdfast_listener_connections_parked{listener=\"http\"}";
+  const int fd = ConnectKeepAlive(lab.http_port(), "::1");
+  CHECK(KeepAliveGet(fd, "/first").find(" /first") != std::string::npos);
+  REQUIRE(WaitUntil([&] { return lab.Metric(parked) == 1; }, 5s));
+  // The resumed session forwards the client's IPv6 address (the backend echoes the fields).
+  const std::string second = KeepAliveGet(fd, "/echo");
+  CHECK(second.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(second.find("::1") != std::string::npos);
+  ::close(fd);
+  CHECK(WaitUntil([&] { return lab.Metric(parked) == 0; }, 5s));
 }
 
 TEST_CASE("a parked connection closed by its client is freed, and draining closes the others",
