@@ -34,6 +34,7 @@
 #include "edge/agent/report.h"
 #include "edge/agent/snapshot_file.h"
 #include "edge/bgp/announcer.h"
+#include "edge/bgp/restart_marker.h"
 #include "edge/config/edge_config.h"
 #include "edge/discovery/resolver.h"
 #include "edge/health/monitor.h"
@@ -325,8 +326,19 @@ int Run(const Flags& flags) {
   // The BGP speaker (when the POP has peers) is made here and started once the workers serve;
   // made before the admin listener, which reads it, so that it goes after it.
   std::unique_ptr<BgpAnnouncer> bgp;
+  const BgpRestartMarker bgp_marker(flags.state_dir, config->node);
   if (config->bgp != nullptr) {
-    auto created = BgpAnnouncer::Create(config->bgp);
+    std::shared_ptr<const BgpConfig> bgp_config = config->bgp;
+    if (bgp_marker.Found() && bgp_config->speaker.graceful_restart.enabled) {
+      auto restarting = std::make_shared<BgpConfig>(*bgp_config);
+      restarting->speaker.graceful_restart.restarting = true;
+      bgp_config = std::move(restarting);
+      spdlog::info(
+          "event=bgp.restarting marker={} reason=\"the previous process ended without "
+          "withdrawing: peers may hold its routes as stale; the OPEN sets the RFC 4724 R bit\"",
+          bgp_marker.path().string());
+    }
+    auto created = BgpAnnouncer::Create(std::move(bgp_config));
     if (!created.ok()) {
       spdlog::error("event=edge.config_rejected reason=\"{}\"",
                     std::string(created.status().message()));
@@ -361,6 +373,7 @@ int Run(const Flags& flags) {
       spdlog::error("event=bgp.start_failed reason=\"{}\"", std::string(s.message()));
       return 1;
     }
+    bgp_marker.Set();
   }
   bgp_for_reports = bgp.get();
   // The control client reports the speaker's sessions: it stops before the speaker goes, on
@@ -567,6 +580,7 @@ int Run(const Flags& flags) {
   if (bgp != nullptr) {
     bgp->WithdrawAll();
     bgp->Stop(std::chrono::seconds(2));
+    bgp_marker.Clear();
   }
   for (auto& w : workers) w->Stop();
   admin.Stop();
@@ -634,7 +648,8 @@ int main(int argc, char** argv) {
       ->needs(control)
       ->excludes(control_insecure);
   app.add_option("--state-dir", flags.state_dir,
-                 "Where the last config from the control plane is kept (snapshot.pb)")
+                 "Where the last config from the control plane is kept (snapshot.pb), and "
+                 "whether BGP ended cleanly (bgp-NODE.running, for graceful restart)")
       ->default_val("/var/lib/holdfast");
   app.add_option("--files-dir", flags.files_dir,
                  "Where files a control plane's config names by relative path (certificates, "

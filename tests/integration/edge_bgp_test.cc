@@ -35,7 +35,8 @@ constexpr char kNodeAddress[] = "127.0.0.1";
 // of its own, killed when it goes out of scope (after the lab: declare it first).
 class Bird {
  public:
-  Bird() : port_(FreePort(kBirdAddress)) {
+  // With `graceful_restart`, BIRD keeps the edge's routes while it restarts (RFC 4724 helper).
+  explicit Bird(bool graceful_restart = false) : port_(FreePort(kBirdAddress)) {
     socket_ = (dir_.path() / "bird.ctl").string();
     // The edge only connects out; BIRD's own attempts go to a port nobody listens on.
     const std::string conf =
@@ -52,7 +53,8 @@ class Bird {
                        "  neighbor " +
                        std::string(kNodeAddress) + " port " + std::to_string(FreePort()) +
                        " as 64512;\n"
-                       "  multihop;\n"
+                       "  multihop;\n" +
+                       (graceful_restart ? "  graceful restart on;\n" : "") +
                        "  hold time 3;\n"
                        "  keepalive time 1;\n"
                        "  connect retry time 1;\n"
@@ -281,6 +283,43 @@ TEST_CASE("a reload that removes an announcement withdraws only that prefix",
       5s));
   CHECK(Peer(*lab)["state"] == "established");
   CHECK_FALSE(bird.Route("198.51.100.0/24").empty());
+}
+
+TEST_CASE("a killed edge comes back as a restarting speaker, and BIRD kept its routes meanwhile",
+          "[edge][bgp][restart]") {
+  Bird bird(/*graceful_restart=*/true);
+  std::unique_ptr<EdgeLab> lab = StartLab(bird, "0");
+  const bool up = WaitAnnounced(*lab, bird);
+  INFO(lab->edge().Output());
+  REQUIRE(up);
+  CHECK_THAT(lab->edge().Output(), !Catch::Contains("event=bgp.restarting"));
+  // BIRD lists the R bit of our OPEN as "Restart recovery": not on a first start.
+  CHECK_THAT(bird.Protocol(), !Catch::Contains("Restart recovery"));
+
+  // A crash: no withdrawal, no NOTIFICATION. BIRD's graceful restart helper keeps the routes.
+  lab->edge().Signal(SIGKILL);
+  REQUIRE(lab->edge().Wait(5s).has_value());
+  CHECK(WaitUntil(
+      [&] { return bird.Protocol().find("Neighbor graceful restart active") != std::string::npos; },
+      10s));
+  CHECK_FALSE(bird.Route("198.51.100.0/24").empty());
+
+  // Back: the OPEN sets the R bit, the routes are announced again, then our End-of-RIB ends
+  // BIRD's wait.
+  lab->StartEdge();
+  CHECK_THAT(lab->edge().Output(), Catch::Contains("event=bgp.restarting"));
+  CHECK(WaitAnnounced(*lab, bird));
+  CHECK(WaitUntil(
+      [&] { return bird.Protocol().find("Neighbor graceful restart active") == std::string::npos; },
+      10s));
+  INFO(bird.Protocol());
+  CHECK_THAT(bird.Protocol(), Catch::Contains("Restart recovery"));
+
+  // A clean stop withdraws everything: the next start is not a restart.
+  lab->edge().Signal(SIGTERM);
+  CHECK(lab->edge().Wait(15s) == std::optional<int>(0));
+  lab->StartEdge();
+  CHECK_THAT(lab->edge().Output(), !Catch::Contains("event=bgp.restarting"));
 }
 
 TEST_CASE("a node with only IPv4 addresses announces its IPv6 prefix with a mapped next hop",

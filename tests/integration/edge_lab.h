@@ -122,10 +122,19 @@ class EdgeLab {
   }
 
   void StartEdge() {
-    std::vector<std::string> argv = {HF_EDGE,           "--config",  config_path_.string(),
-                                     "--node",          "node-1",    "--admin",
-                                     "127.0.0.1:0",     "--workers", std::to_string(workers_),
-                                     "--drain-timeout", "10"};
+    std::vector<std::string> argv = {HF_EDGE,
+                                     "--config",
+                                     config_path_.string(),
+                                     "--node",
+                                     "node-1",
+                                     "--admin",
+                                     "127.0.0.1:0",
+                                     "--workers",
+                                     std::to_string(workers_),
+                                     "--drain-timeout",
+                                     "10",
+                                     "--state-dir",
+                                     (dir_.path() / "state").string()};
     argv.insert(argv.end(), edge_args_.begin(), edge_args_.end());
     edge_ = std::make_unique<Process>(argv, dir_.path() / "edge.log");
     const bool started = WaitUntil(
