@@ -20,6 +20,14 @@ constexpr uint32_t kMaxPrepend = 32;
 Afi FamilyAfi(AfiSafi f) { return f.afi == 2 ? Afi::kIpv6 : Afi::kIpv4; }
 AfiSafi FamilyOf(const Prefix& p) { return p.afi == Afi::kIpv4 ? kIpv4Unicast : kIpv6Unicast; }
 
+// The announcement fields WireAttributes reads, equal: then so are the attributes.
+bool SameAttributeInputs(const Announcement& a, const Announcement& b) {
+  return a.prefix.afi == b.prefix.afi && a.next_hop == b.next_hop &&
+         a.ipv6_link_local == b.ipv6_link_local && a.origin == b.origin &&
+         a.as_path_prepend == b.as_path_prepend && a.med == b.med && a.local_pref == b.local_pref &&
+         a.communities == b.communities && a.large_communities == b.large_communities;
+}
+
 }  // namespace
 
 const char* StateName(State s) {
@@ -47,8 +55,12 @@ SessionStats Session::stats() const {
   s.state = conn_.state;
   s.prefixes_sent = advertised_.size();
   s.prefixes_received = rib_in_.size();
-  s.prefixes_stale = static_cast<size_t>(
-      std::count_if(rib_in_.begin(), rib_in_.end(), [](const auto& r) { return r.second.stale; }));
+  // Routes are stale only while one of the two RFC 4724 timers runs; the count walks the whole
+  // Adj-RIB-In, so it is skipped otherwise (the speaker reads stats after every event).
+  if (restart_deadline_ || stale_deadline_) {
+    s.prefixes_stale = static_cast<size_t>(std::count_if(
+        rib_in_.begin(), rib_in_.end(), [](const auto& r) { return r.second.stale; }));
+  }
   s.peer_bgp_id = remote_bgp_id();
   s.negotiated_hold_time = conn_.hold_time;
   s.initiated_locally = conn_.initiated_locally;
@@ -60,6 +72,7 @@ SessionStats Session::stats() const {
 std::vector<Action> Session::Start(TimePoint now) {
   std::vector<Action> out;
   stopped_ = false;
+  idle_hold_deadline_.reset();
   if (conn_.state != State::kIdle) return out;
   if (config_.passive) {
     conn_.state = State::kActive;
@@ -75,6 +88,7 @@ std::vector<Action> Session::Stop(TimePoint now, uint8_t subcode) {
   std::vector<Action> out;
   stopped_ = true;
   connect_retry_deadline_.reset();
+  idle_hold_deadline_.reset();
   if (conn_.state >= State::kOpenSent) {
     // RFC 4486 section 4: Cease with Administrative Shutdown on a manual stop.
     NotificationMessage n{kCease, subcode, {}};
@@ -165,6 +179,19 @@ std::vector<Action> Session::OnTimer(TimePoint now) {
       out.push_back({Action::Kind::kConnect, {}, {}});
     }
   }
+  if (idle_hold_deadline_ && *idle_hold_deadline_ <= now) {
+    idle_hold_deadline_.reset();
+    // The idle hold after Maximum Number of Prefixes Reached is over: start again.
+    if (!stopped_ && conn_.state == State::kIdle) {
+      if (config_.passive) {
+        conn_.state = State::kActive;
+      } else {
+        conn_.state = State::kConnect;
+        connect_retry_deadline_ = now + config_.connect_retry;
+        out.push_back({Action::Kind::kConnect, {}, {}});
+      }
+    }
+  }
   if (conn_.hold_deadline && *conn_.hold_deadline <= now && conn_.state >= State::kOpenSent) {
     // Section 6.5: Hold Timer Expired, no subcode.
     Fail(now, out, {kHoldTimerExpired, 0, {}}, "hold_timer_expired");
@@ -190,8 +217,8 @@ std::vector<Action> Session::OnTimer(TimePoint now) {
 std::optional<TimePoint> Session::NextDeadline() const {
   std::optional<TimePoint> next;
   for (const std::optional<TimePoint>& d :
-       {connect_retry_deadline_, conn_.hold_deadline, conn_.keepalive_deadline, restart_deadline_,
-        stale_deadline_}) {
+       {connect_retry_deadline_, idle_hold_deadline_, conn_.hold_deadline, conn_.keepalive_deadline,
+        restart_deadline_, stale_deadline_}) {
     if (d && (!next || *d < *next)) next = d;
   }
   return next;
@@ -202,6 +229,7 @@ std::vector<Action> Session::DropForCollision(TimePoint) {
   NotificationMessage n{kCease, kConnectionCollisionResolution, {}};
   Send(out, n);
   stats_.last_notification_sent = n;
+  ++stats_.notifications_sent;
   out.push_back({Action::Kind::kClose, {}, {}});
   out.push_back({Action::Kind::kDown, {}, "connection_collision_resolution"});
   conn_ = Connection{};
@@ -218,10 +246,14 @@ void Session::AdoptConnection(TimePoint now, Session&& candidate) {
 
 std::vector<Action> Session::SetAnnouncements(TimePoint, const std::vector<Announcement>& desired) {
   std::vector<Action> out;
-  // Equal attributes share one object, so the diff groups prefixes per attribute set and packs
-  // them into as few UPDATEs as possible.
-  std::vector<std::shared_ptr<const PathAttributes>> unique;
-  desired_.clear();
+  RibOut next;
+  next.reserve(desired.size());
+  // Equal attributes share one object, kept from the previous set when it had them: the diff then
+  // compares pointers, and groups prefixes per object into as few UPDATEs as possible. Callers
+  // list many prefixes with the same attributes in a row, so the last one is tried first.
+  absl::flat_hash_map<PathAttributes, std::shared_ptr<const PathAttributes>> interned;
+  const Announcement* previous = nullptr;
+  std::shared_ptr<const PathAttributes> attrs;
   for (const Announcement& a : desired) {
     if (a.as_path_prepend > kMaxPrepend) {
       out.push_back({Action::Kind::kUpdateError,
@@ -240,15 +272,34 @@ std::vector<Action> Session::SetAnnouncements(TimePoint, const std::vector<Annou
                                   a.next_hop.ToString(), " of another family")});
       continue;
     }
-    PathAttributes attrs = WireAttributes(a);
-    auto it =
-        std::find_if(unique.begin(), unique.end(), [&](const auto& u) { return *u == attrs; });
-    if (it == unique.end()) {
-      unique.push_back(std::make_shared<const PathAttributes>(std::move(attrs)));
-      it = unique.end() - 1;
+    if (previous == nullptr || !SameAttributeInputs(*previous, a)) {
+      PathAttributes wire = WireAttributes(a);
+      auto it = interned.find(wire);
+      if (it == interned.end()) {
+        auto old = interned_.find(wire);
+        std::shared_ptr<const PathAttributes> object =
+            old != interned_.end() ? old->second : std::make_shared<const PathAttributes>(wire);
+        it = interned.emplace(std::move(wire), std::move(object)).first;
+      }
+      attrs = it->second;
+      previous = &a;
     }
-    desired_[a.prefix] = *it;
+    next.emplace_back(a.prefix, attrs);
   }
+  const auto by_prefix = [](const auto& x, const auto& y) { return x.first < y.first; };
+  if (!std::is_sorted(next.begin(), next.end(), by_prefix)) {
+    std::stable_sort(next.begin(), next.end(), by_prefix);
+  }
+  // Of equal prefixes (now adjacent, in the caller's order) the last one stays.
+  size_t kept = 0;
+  for (size_t i = 0; i < next.size(); ++i) {
+    if (i + 1 < next.size() && next[i].first == next[i + 1].first) continue;
+    if (kept != i) next[kept] = std::move(next[i]);
+    ++kept;
+  }
+  next.resize(kept);
+  desired_ = std::move(next);
+  interned_ = std::move(interned);
   if (conn_.state == State::kEstablished) SendDiff(out, false, std::nullopt);
   return out;
 }
@@ -312,6 +363,7 @@ void Session::Fail(TimePoint now, std::vector<Action>& out, NotificationMessage 
                    const std::string& why) {
   Send(out, n);
   stats_.last_notification_sent = n;
+  ++stats_.notifications_sent;
   Down(now, out, absl::StrCat(why, " notification_sent ", Describe(n)), false);
 }
 
@@ -348,6 +400,7 @@ void Session::Down(TimePoint now, std::vector<Action>& out, const std::string& w
 void Session::HandleMessage(TimePoint now, std::vector<Action>& out, DecodedMessage m) {
   if (auto* n = std::get_if<NotificationMessage>(&m.message)) {
     stats_.last_notification_received = *n;
+    ++stats_.notifications_received;
     Down(now, out, absl::StrCat("notification_received ", Describe(*n)), false);
     return;
   }
@@ -487,8 +540,47 @@ void Session::HandleUpdate(TimePoint now, std::vector<Action>& out, const Decode
   for (const Prefix& p : u.announced) {
     // RFC 4760 section 7: routes of a family that was not negotiated are ignored.
     if (!Negotiated(p.afi)) continue;
+    if (!config_.max_prefixes_teardown && config_.max_prefixes != 0 &&
+        rib_in_.size() >= config_.max_prefixes && !rib_in_.contains(p)) {
+      ++stats_.prefixes_over_limit;
+      if (!conn_.over_limit_reported) {
+        conn_.over_limit_reported = true;
+        out.push_back({Action::Kind::kUpdateError,
+                       {},
+                       absl::StrCat("max_prefixes_reached limit=", config_.max_prefixes,
+                                    ": further new prefixes from the peer are not kept")});
+      }
+      continue;
+    }
     rib_in_[p] = ReceivedRoute{attrs, false};
+    if (OverMaxPrefixes(now, out, FamilyOf(p))) return;
   }
+}
+
+bool Session::OverMaxPrefixes(TimePoint now, std::vector<Action>& out, AfiSafi family) {
+  if (config_.max_prefixes == 0 || rib_in_.size() <= config_.max_prefixes) return false;
+  // RFC 4486 section 4: Cease / Maximum Number of Prefixes Reached, with the AFI (2 octets),
+  // SAFI (1) and the upper bound (4) as data. The limit spans both families; the family named is
+  // that of the prefix that went over it.
+  const uint32_t limit = config_.max_prefixes;
+  NotificationMessage n{
+      kCease,
+      kMaxPrefixesReached,
+      {static_cast<uint8_t>(family.afi >> 8), static_cast<uint8_t>(family.afi), family.safi,
+       static_cast<uint8_t>(limit >> 24), static_cast<uint8_t>(limit >> 16),
+       static_cast<uint8_t>(limit >> 8), static_cast<uint8_t>(limit)}};
+  // Fail drops the peer's routes (a NOTIFICATION ends graceful restart too, RFC 4724 section 4).
+  Fail(now, out, n,
+       absl::StrCat("max_prefixes_reached limit=", limit,
+                    " family=", family == kIpv4Unicast ? "ipv4_unicast" : "ipv6_unicast"));
+  // Not straight back: a peer that sent too many will likely do it again. Idle, refusing its
+  // connections and not connecting, until the idle hold ends.
+  if (!stopped_) {
+    conn_.state = State::kIdle;
+    connect_retry_deadline_.reset();
+    idle_hold_deadline_ = now + std::max(config_.max_prefixes_idle_hold, config_.connect_retry);
+  }
+  return true;
 }
 
 void Session::RestartHold(TimePoint now) {
@@ -510,37 +602,63 @@ void Session::SendDiff(std::vector<Action>& out, bool full, std::optional<AfiSaf
   auto in_scope = [&](const Prefix& p) {
     return Negotiated(p.afi) && (!only || FamilyOf(p) == *only);
   };
-  UpdateMessage withdrawals;
-  if (!full) {
-    for (const auto& [prefix, attrs] : advertised_) {
-      if (!desired_.contains(prefix)) withdrawals.withdrawn.push_back(prefix);
-    }
-    for (const Prefix& p : withdrawals.withdrawn) advertised_.erase(p);
-  }
+  // One pass over the two sorted lists (desired_ and advertised_): what is advertised and no
+  // longer desired is withdrawn; what is desired and in scope goes out when it is new, its
+  // attributes changed, or everything is sent again (`full`). Each list stays sorted, so the
+  // prefixes of every group come out sorted too.
+  std::vector<Prefix> withdrawn;
   std::vector<std::pair<std::shared_ptr<const PathAttributes>, std::vector<Prefix>>> groups;
-  for (const auto& entry : desired_) {
-    const Prefix& prefix = entry.first;
-    const std::shared_ptr<const PathAttributes>& attrs = entry.second;
-    if (!in_scope(prefix)) continue;
-    auto sent = advertised_.find(prefix);
-    if (!full && sent != advertised_.end() && *sent->second == *attrs) continue;
-    auto g =
-        std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == attrs; });
-    if (g == groups.end()) {
-      groups.emplace_back(attrs, std::vector<Prefix>{});
-      g = groups.end() - 1;
+  absl::flat_hash_map<const PathAttributes*, size_t> group_of;
+  size_t last_group = 0;
+  auto announce = [&](const Prefix& p, const std::shared_ptr<const PathAttributes>& attrs) {
+    if (groups.empty() || groups[last_group].first != attrs) {
+      auto [it, added] = group_of.try_emplace(attrs.get(), groups.size());
+      if (added) groups.emplace_back(attrs, std::vector<Prefix>{});
+      last_group = it->second;
     }
-    g->second.push_back(prefix);
-    advertised_[prefix] = attrs;
+    groups[last_group].second.push_back(p);
+  };
+  RibOut next;
+  next.reserve(std::max(desired_.size(), advertised_.size()));
+  auto d = desired_.begin();
+  auto s = advertised_.begin();
+  while (d != desired_.end() || s != advertised_.end()) {
+    if (s == advertised_.end() || (d != desired_.end() && d->first < s->first)) {
+      if (in_scope(d->first)) {
+        announce(d->first, d->second);
+        next.push_back(*d);
+      }
+      ++d;
+    } else if (d == desired_.end() || s->first < d->first) {
+      if (full) {
+        next.push_back(*s);
+      } else {
+        withdrawn.push_back(s->first);
+      }
+      ++s;
+    } else {
+      if (!in_scope(d->first)) {
+        next.push_back(*s);
+      } else {
+        if (full || (d->second != s->second && *d->second != *s->second)) {
+          announce(d->first, d->second);
+        }
+        next.push_back(*d);
+      }
+      ++d;
+      ++s;
+    }
   }
+  advertised_ = std::move(next);
+
   std::vector<UpdateMessage> updates;
-  if (!withdrawals.withdrawn.empty()) {
-    std::sort(withdrawals.withdrawn.begin(), withdrawals.withdrawn.end());
-    updates.push_back(std::move(withdrawals));
+  if (!withdrawn.empty()) {
+    UpdateMessage u;
+    u.withdrawn = std::move(withdrawn);
+    updates.push_back(std::move(u));
   }
   for (auto& [attrs, prefixes] : groups) {
     UpdateMessage u;
-    std::sort(prefixes.begin(), prefixes.end());
     u.announced = std::move(prefixes);
     u.attributes = *attrs;
     updates.push_back(std::move(u));

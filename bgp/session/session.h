@@ -57,6 +57,18 @@ struct SessionConfig {
   bool passive = false;
   std::vector<AfiSafi> families = {kIpv4Unicast, kIpv6Unicast};
   GracefulRestartConfig graceful_restart;
+  // Most prefixes the Adj-RIB-In may hold, both families together; 0 means no limit. One more
+  // ends the session with Cease / Maximum Number of Prefixes Reached (RFC 4486 section 4), drops
+  // the peer's routes, and keeps the session Idle (refusing connections, not connecting) for
+  // `max_prefixes_idle_hold` before it starts again.
+  uint32_t max_prefixes = 0;
+  std::chrono::seconds max_prefixes_idle_hold{60};
+  // False: over max_prefixes, further new prefixes from the peer are not kept (counted in
+  // SessionStats::prefixes_over_limit, reported once per connection as a kUpdateError) and the
+  // session stays up, our announcements with it. For a speaker whose announcements matter more
+  // than what it learns: a router that leaks a full table to every anycast edge at once must
+  // not make them all withdraw at once (DESIGN.md, the central invariant).
+  bool max_prefixes_teardown = true;
 
   bool ebgp() const { return local_asn != peer_asn; }
 };
@@ -110,9 +122,14 @@ struct SessionStats {
   size_t prefixes_sent = 0;      // in the peer's Adj-RIB-In from us
   size_t prefixes_received = 0;  // in our Adj-RIB-In from the peer (stale included)
   size_t prefixes_stale = 0;
+  // Announced prefixes not kept because the Adj-RIB-In was full (max_prefixes_teardown false).
+  uint64_t prefixes_over_limit = 0;
   uint64_t updates_received = 0;
   uint64_t updates_sent = 0;
   uint64_t established_transitions = 0;
+  // NOTIFICATION messages put on the wire and received, on any connection of this session.
+  uint64_t notifications_sent = 0;
+  uint64_t notifications_received = 0;
   std::string last_error;  // why the session last went down; empty until then
   std::optional<NotificationMessage> last_notification_received;
   std::optional<NotificationMessage> last_notification_sent;
@@ -131,7 +148,7 @@ class Session {
   // The peer's BGP identifier once its OPEN arrived on this connection, else 0.
   uint32_t remote_bgp_id() const { return conn_.peer_open ? conn_.peer_open->bgp_id : 0; }
 
-  // ManualStart (event 1): Idle -> Connect (or Active when passive).
+  // ManualStart (event 1): Idle -> Connect (or Active when passive); ends an idle hold.
   std::vector<Action> Start(TimePoint now);
   // ManualStop (event 2): NOTIFICATION Cease with `subcode` if a connection is up, then Idle.
   // The session stays down until Start().
@@ -159,13 +176,17 @@ class Session {
   // The desired Adj-RIB-Out: replaces the previous set; when Established only the differences
   // are sent. Announcements of a family not negotiated are kept and sent if it comes up later.
   // An announcement whose next hop is of the other family, or with more than 32 prepends, is
-  // refused (a kUpdateError action).
+  // refused (a kUpdateError action). Of two announcements of one prefix the later counts.
+  // O(n log n) in the size of the set (O(n) when it comes sorted by prefix); prefixes with equal
+  // attributes share one UPDATE (up to 4096 octets each).
   std::vector<Action> SetAnnouncements(TimePoint now, const std::vector<Announcement>& desired);
 
+  // Prefixes with the attributes they are announced with, sorted by prefix.
+  using RibOut = std::vector<std::pair<Prefix, std::shared_ptr<const PathAttributes>>>;
+
   const absl::flat_hash_map<Prefix, ReceivedRoute>& adj_rib_in() const { return rib_in_; }
-  const absl::flat_hash_map<Prefix, std::shared_ptr<const PathAttributes>>& adj_rib_out() const {
-    return advertised_;
-  }
+  // What the peer has from us (its Adj-RIB-In from us), sorted by prefix.
+  const RibOut& adj_rib_out() const { return advertised_; }
   // The attributes this session puts on the wire for `a`.
   PathAttributes WireAttributes(const Announcement& a) const;
 
@@ -181,6 +202,8 @@ class Session {
     uint16_t hold_time = 0;         // negotiated
     std::optional<TimePoint> hold_deadline;
     std::optional<TimePoint> keepalive_deadline;
+    // The peer went over max_prefixes (without teardown) and it was reported.
+    bool over_limit_reported = false;
   };
 
   void SendOpen(std::vector<Action>& out);
@@ -196,20 +219,27 @@ class Session {
   void FlushStale(std::optional<AfiSafi> family);
   void SendDiff(std::vector<Action>& out, bool full, std::optional<AfiSafi> only);
   bool Negotiated(Afi afi) const;
+  bool OverMaxPrefixes(TimePoint now, std::vector<Action>& out, AfiSafi family);
 
   SessionConfig config_;
   Connection conn_;
   SessionStats stats_;
   bool stopped_ = true;
   std::optional<TimePoint> connect_retry_deadline_;
+  // Idle after Maximum Number of Prefixes Reached, until then (RFC 4271 section 8.1.1, the
+  // IdleHoldTimer of DampPeerOscillations, used here for this one cause).
+  std::optional<TimePoint> idle_hold_deadline_;
   // RFC 4724 helper: the peer's restart timer, then the wait for its End-of-RIB.
   std::optional<TimePoint> restart_deadline_;
   std::optional<TimePoint> stale_deadline_;
   std::optional<GracefulRestartCapability> peer_gr_;  // from the peer's last OPEN
 
   absl::flat_hash_map<Prefix, ReceivedRoute> rib_in_;
-  absl::flat_hash_map<Prefix, std::shared_ptr<const PathAttributes>> desired_;
-  absl::flat_hash_map<Prefix, std::shared_ptr<const PathAttributes>> advertised_;
+  RibOut desired_;
+  RibOut advertised_;
+  // One object per distinct attribute set in desired_, so equal attributes are the same pointer
+  // from one SetAnnouncements to the next and the diff compares pointers, not attributes.
+  absl::flat_hash_map<PathAttributes, std::shared_ptr<const PathAttributes>> interned_;
 };
 
 // RFC 4271 section 6.8: of two connections to one peer, keep the one opened by the speaker with

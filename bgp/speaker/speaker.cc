@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ip/unicast.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
@@ -47,6 +48,15 @@ void CheckCoroutine(std::exception_ptr e) {
   }
 }
 
+// The IP TTL (IPv6 hop limit) of a socket: IP_TTL or IPV6_UNICAST_HOPS by its family, which is
+// what asio's unicast::hops picks. -1 is the kernel default again (ip(7), ipv6(7)).
+template <typename Socket>
+asio::error_code SetTtl(Socket& socket, int ttl) {
+  asio::error_code ec;
+  socket.set_option(asio::ip::unicast::hops(ttl), ec);
+  return ec;
+}
+
 // One TCP connection: its socket and what waits to be written.
 struct Conn {
   explicit Conn(asio::io_context& io) : socket(io) {}
@@ -75,6 +85,10 @@ struct Speaker::Impl {
     std::unique_ptr<Session> candidate;
     std::shared_ptr<Conn> candidate_conn;
     std::optional<TimePoint> armed;  // the deadline the timer waits for
+    // NOTIFICATIONs not counted by `session`: those refusing a second connection, and those of
+    // collision candidates (RFC 4271 section 6.8) that are gone.
+    uint64_t other_notifications_sent = 0;
+    uint64_t other_notifications_received = 0;
   };
 
   Impl(asio::io_context& io_context, const SpeakerConfig& c)
@@ -88,6 +102,10 @@ struct Speaker::Impl {
   std::optional<DrainOptions> drain;
   bool stopping = false;
   int closing_conns = 0;
+  // The listener's TTL: the largest of the peers' (0: kernel default). The kernel answers a SYN
+  // with the listener's TTL before the connection is accepted and the peer known, and a GTSM peer
+  // (RFC 5082) drops a SYN-ACK below 255.
+  int listener_ttl = 0;
   std::function<void()> stop_done;
 
   mutable std::mutex mu;
@@ -102,6 +120,9 @@ struct Speaker::Impl {
     s.connect_retry = p.connect_retry;
     s.passive = p.passive;
     s.graceful_restart = config.graceful_restart;
+    s.max_prefixes = p.max_prefixes;
+    s.max_prefixes_idle_hold = p.max_prefixes_idle_hold;
+    s.max_prefixes_teardown = p.max_prefixes_teardown;
     return s;
   }
 
@@ -128,6 +149,11 @@ struct Speaker::Impl {
   }
 
   void Announce() {
+    if (!drain) {
+      // No copy of a set that may hold 100,000 announcements when nothing changes in it.
+      for (auto& p : peers) Apply(*p, p->session.SetAnnouncements(Clock::now(), desired));
+      return;
+    }
     const std::vector<Announcement> effective = Effective();
     for (auto& p : peers) Apply(*p, p->session.SetAnnouncements(Clock::now(), effective));
   }
@@ -194,6 +220,8 @@ struct Speaker::Impl {
     const tcp::endpoint remote(ToAsio(p->config.address), p->config.port);
     asio::error_code ec;
     c->socket.open(remote.protocol(), ec);
+    // Before the connect, so the SYN carries it too (a GTSM peer drops anything below 255).
+    if (!ec && p->config.ttl != 0) ec = SetTtl(c->socket, p->config.ttl);
     if (!ec && p->config.local_address) {
       c->socket.bind(tcp::endpoint(ToAsio(*p->config.local_address), 0), ec);
     }
@@ -270,6 +298,14 @@ struct Speaker::Impl {
   }
 
   void Accepted(Peer& p, const std::shared_ptr<Conn>& c) {
+    // The peer's own TTL from now on, or the kernel default if the listener's was raised for
+    // another peer.
+    if (p.config.ttl != 0 || listener_ttl != 0) {
+      if (asio::error_code ec = SetTtl(c->socket, p.config.ttl != 0 ? p.config.ttl : -1)) {
+        spdlog::warn("event=bgp.ttl_failed peer={} ttl={} error={}", p.name, p.config.ttl,
+                     Quote(ec.message()));
+      }
+    }
     const State s = p.session.state();
     if (s == State::kConnect || s == State::kActive) {
       // No connection yet: take this one and drop our own attempt.
@@ -286,6 +322,7 @@ struct Speaker::Impl {
       NotificationMessage n{
           kCease, s == State::kIdle ? kConnectionRejected : kConnectionCollisionResolution, {}};
       Enqueue(c, *EncodeMessage(n, {}));
+      ++p.other_notifications_sent;
       CloseAfterWrites(c);
       spdlog::info("event=bgp.connection_refused peer={} state={} reason={}", p.name, StateName(s),
                    ErrorSubcodeName(kCease, n.subcode));
@@ -302,7 +339,14 @@ struct Speaker::Impl {
     ApplyCandidate(p, p.candidate->OnConnected(Clock::now(), false));
   }
 
+  void CountCandidate(Peer& p) {
+    const SessionStats s = p.candidate->stats();
+    p.other_notifications_sent += s.notifications_sent;
+    p.other_notifications_received += s.notifications_received;
+  }
+
   void DropCandidate(Peer& p) {
+    if (p.candidate) CountCandidate(p);
     CloseAfterWrites(p.candidate_conn);
     p.candidate.reset();
     p.candidate_conn.reset();
@@ -335,6 +379,7 @@ struct Speaker::Impl {
       return;
     }
     Apply(p, p.session.DropForCollision(now), false);
+    CountCandidate(p);
     std::unique_ptr<Session> winner = std::move(p.candidate);
     p.conn = std::move(p.candidate_conn);
     p.session.AdoptConnection(now, std::move(*winner));
@@ -377,6 +422,13 @@ struct Speaker::Impl {
                          ErrorSubcodeName(n.code, n.subcode),
                          absl::StrCat("description=", Quote(Describe(n))));
           }
+          if (a.reason.rfind("max_prefixes_reached", 0) == 0) {
+            spdlog::error(
+                "event=bgp.max_prefix peer={} asn={} limit={} idle_hold_s={} "
+                "notification_sent=cease/maximum_number_of_prefixes_reached",
+                p.name, p.config.asn, p.config.max_prefixes,
+                std::max(p.config.max_prefixes_idle_hold, p.config.connect_retry).count());
+          }
           spdlog::warn("event=bgp.session_down peer={} asn={} reason={} prefixes_received={}",
                        p.name, p.config.asn, Quote(a.reason), s.prefixes_received);
           break;
@@ -416,6 +468,8 @@ struct Speaker::Impl {
     std::lock_guard<std::mutex> lock(mu);
     status[i].state = p.session.state();
     status[i].stats = p.session.stats();
+    status[i].stats.notifications_sent += p.other_notifications_sent;
+    status[i].stats.notifications_received += p.other_notifications_received;
   }
 };
 
@@ -478,6 +532,9 @@ absl::Status Speaker::Start() {
     asio::error_code ec;
     im.acceptor.open(ep.protocol(), ec);
     if (!ec) im.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    for (const PeerConfig& p : config_.peers)
+      im.listener_ttl = std::max<int>(im.listener_ttl, p.ttl);
+    if (!ec && im.listener_ttl != 0) ec = SetTtl(im.acceptor, im.listener_ttl);
     if (!ec) im.acceptor.bind(ep, ec);
     if (!ec) im.acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {

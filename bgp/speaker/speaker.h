@@ -40,6 +40,18 @@ struct PeerConfig {
   bool passive = false;
   // Source address of outgoing connections; unset lets the kernel choose.
   std::optional<net::IpAddress> local_address;
+  // IP TTL (IPv6 hop limit) of the session's packets, on outgoing connections (set before the
+  // connect) and on accepted ones; 0 leaves the kernel default. 255 for a peer that checks it
+  // (GTSM, RFC 5082: BIRD's `ttl security yes`).
+  uint8_t ttl = 0;
+  // Most prefixes the peer may have in our Adj-RIB-In, IPv4 and IPv6 together; 0 means no limit.
+  // Over it the session ends with Cease / Maximum Number of Prefixes Reached (RFC 4486), the
+  // peer's routes are dropped, and the session stays idle for `max_prefixes_idle_hold`.
+  uint32_t max_prefixes = 100000;
+  std::chrono::seconds max_prefixes_idle_hold{60};
+  // False: over the limit, further prefixes are not kept and the session stays up (see
+  // SessionConfig::max_prefixes_teardown).
+  bool max_prefixes_teardown = true;
 };
 
 struct SpeakerConfig {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -50,6 +51,10 @@ struct AsPathSegment {
   uint8_t type = kAsSequence;
   std::vector<uint32_t> asns;
   friend bool operator==(const AsPathSegment&, const AsPathSegment&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const AsPathSegment& s) {
+    return H::combine(std::move(h), s.type, s.asns);
+  }
 };
 
 // RFC 1997: well-known GRACEFUL_SHUTDOWN is 65535:0 (RFC 8326 section 4).
@@ -64,6 +69,10 @@ struct LargeCommunity {
   uint32_t local2 = 0;
   friend bool operator==(const LargeCommunity&, const LargeCommunity&) = default;
   friend auto operator<=>(const LargeCommunity&, const LargeCommunity&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const LargeCommunity& c) {
+    return H::combine(std::move(h), c.global_admin, c.local1, c.local2);
+  }
 };
 
 // An attribute kept as bytes: unknown optional transitive ones (passed on with the Partial bit,
@@ -73,6 +82,10 @@ struct RawAttribute {
   uint8_t type = 0;
   std::vector<uint8_t> value;
   friend bool operator==(const RawAttribute&, const RawAttribute&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const RawAttribute& a) {
+    return H::combine(std::move(h), a.flags, a.type, a.value);
+  }
 };
 
 struct PathAttributes {
@@ -89,6 +102,25 @@ struct PathAttributes {
   std::vector<RawAttribute> other;
 
   friend bool operator==(const PathAttributes&, const PathAttributes&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const PathAttributes& a) {
+    h = HashOptional(std::move(h), a.origin);
+    h = HashOptional(std::move(h), a.as_path);
+    h = HashOptional(std::move(h), a.next_hop);
+    h = HashOptional(std::move(h), a.ipv6_next_hop);
+    h = HashOptional(std::move(h), a.ipv6_link_local);
+    h = HashOptional(std::move(h), a.med);
+    h = HashOptional(std::move(h), a.local_pref);
+    return H::combine(std::move(h), a.communities, a.large_communities, a.other);
+  }
+
+ private:
+  // Abseil 20220623 hashes std::optional only of some types; this one takes any.
+  template <typename H, typename T>
+  static H HashOptional(H h, const std::optional<T>& v) {
+    if (!v) return H::combine(std::move(h), false);
+    return H::combine(std::move(h), true, *v);
+  }
 };
 
 struct UpdateMessage {

@@ -10,8 +10,10 @@
 //    split it; the parts together withdraw and announce the same prefixes with the same
 //    attributes), so what the speaker stores is what the wire said;
 //  - the same bytes fed to an Established session (as the peer's stream) leave it Established
-//    or report it down; its Adj-RIB-In holds only negotiated families with attributes; and
-//    after the connection drops, the peer's restart time empties it (RFC 4724 section 4.2).
+//    or report it down; its Adj-RIB-In holds only negotiated families with attributes and never
+//    more than the session's prefix limit (over it: Cease / Maximum Number of Prefixes Reached
+//    and an empty Adj-RIB-In, RFC 4486); and after the connection drops, the peer's restart time
+//    empties it (RFC 4724 section 4.2).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -108,6 +110,7 @@ void FuzzSession(std::span<const uint8_t> stream) {
   c.local_asn = 64512;
   c.router_id = 1;
   c.peer_asn = 65001;
+  c.max_prefixes = 16;
   Session s(c);
   TimePoint now{};
   s.Start(now);
@@ -137,6 +140,13 @@ void FuzzSession(std::span<const uint8_t> stream) {
     Check(prefix.length <= prefix.max_length(), "session: prefix longer than its family");
   }
   Check(s.stats().prefixes_received == s.adj_rib_in().size(), "session: count differs");
+  Check(s.adj_rib_in().size() <= c.max_prefixes, "session: Adj-RIB-In over the prefix limit");
+  const std::optional<NotificationMessage>& sent = s.stats().last_notification_sent;
+  if (sent && sent->code == kCease && sent->subcode == kMaxPrefixesReached) {
+    Check(down && s.adj_rib_in().empty() && s.state() == State::kIdle,
+          "session: over the prefix limit but not ended");
+    Check(sent->data.size() == 7, "session: max-prefix NOTIFICATION data not RFC 4486");
+  }
   if (s.state() == State::kEstablished) {
     s.OnConnectionLost(now, "fuzz");
     Check(s.stats().prefixes_stale == s.adj_rib_in().size(), "session: routes not kept stale");

@@ -10,6 +10,7 @@
 #include <asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -63,8 +64,10 @@ std::vector<Announcement> TestAnnouncements() {
 // The speaker on its own thread. Destruction (or Drop) closes its sockets without NOTIFICATION.
 class SpeakerRunner {
  public:
+  // `tweak` changes the peer's config before the speaker is made (TTL, prefix limit).
   SpeakerRunner(const std::string& peer_address, uint16_t peer_port, uint16_t listen_port,
-                bool graceful_restart, bool restarting = false) {
+                bool graceful_restart, bool restarting = false,
+                const std::function<void(PeerConfig&)>& tweak = {}) {
     SpeakerConfig c;
     c.local_asn = kLocalAsn;
     c.router_id = A("10.255.0.2");
@@ -80,6 +83,7 @@ class SpeakerRunner {
     p.hold_time = kHoldTime;
     p.connect_retry = seconds(1);
     p.local_address = A(kSpeakerAddress);
+    if (tweak) tweak(p);
     c.peers.push_back(p);
     absl::StatusOr<std::unique_ptr<Speaker>> s = Speaker::Create(io_, c);
     REQUIRE(s.ok());
@@ -142,8 +146,10 @@ class Bird : public Router {
  public:
   explicit Bird(const TempDir& dir) : dir_(dir), address_("127.0.0.1"), port_(FreePort(address_)) {}
 
-  // The speaker's listening port is known only once the router's is; so two steps.
-  void Start(uint16_t speaker_port, bool graceful_restart) {
+  // The speaker's listening port is known only once the router's is; so two steps. `session`
+  // replaces the session's `multihop;` line (e.g. with TTL security).
+  void Start(uint16_t speaker_port, bool graceful_restart,
+             const std::string& session = "  multihop;\n") {
     socket_ = (dir_.path() / "bird.ctl").string();
     const std::string conf = dir_.Write(
         "bird.conf",
@@ -161,10 +167,7 @@ class Bird : public Router {
             ";\n"
             "  neighbor " +
             kSpeakerAddress + " port " + std::to_string(speaker_port) + " as " +
-            std::to_string(kLocalAsn) +
-            ";\n"
-            "  multihop;\n"
-            "  hold time " +
+            std::to_string(kLocalAsn) + ";\n" + session + "  hold time " +
             std::to_string(kHoldTime) +
             ";\n"
             "  keepalive time 1;\n"
@@ -333,13 +336,14 @@ class GoBgp : public Router {
 // One router and the speaker peering with it, each in its own corner of a temporary directory.
 template <typename R>
 struct Lab {
-  explicit Lab(bool gr) : graceful_restart(gr) {
+  explicit Lab(bool gr, std::function<void(PeerConfig&)> peer_tweak = {})
+      : graceful_restart(gr), tweak(std::move(peer_tweak)) {
     router.Start(speaker_port, gr);
     StartSpeaker(false);
   }
   void StartSpeaker(bool restarting) {
     speaker = std::make_unique<SpeakerRunner>(router.address(), router.port(), speaker_port,
-                                              graceful_restart, restarting);
+                                              graceful_restart, restarting, tweak);
     speaker->speaker().SetAnnouncements(TestAnnouncements());
   }
   bool Present(const std::string& prefix) { return !router.Route(prefix).empty(); }
@@ -356,6 +360,7 @@ struct Lab {
   }
 
   bool graceful_restart;
+  std::function<void(PeerConfig&)> tweak;
   TempDir dir;
   R router{dir};
   uint16_t speaker_port = FreePort(kSpeakerAddress);
@@ -512,11 +517,16 @@ TEMPLATE_TEST_CASE("a NOTIFICATION from the router is recorded with code and sub
                    "[bgp][interop]", Bird, GoBgp) {
   Lab<TestType> lab(false);
   lab.RequireUp();
+  // Counted over the run; a connection collision at the start may already have sent one.
+  const SessionStats before = lab.speaker->Peer().stats;
+  CHECK(before.notifications_received == 0);
   lab.router.DisableSession();
   REQUIRE(
       WaitUntil([&] { return lab.speaker->Peer().stats.last_notification_received.has_value(); },
                 seconds(10)));
   const PeerStatus p = lab.speaker->Peer();
+  CHECK(p.stats.notifications_received == 1);
+  CHECK(p.stats.notifications_sent == before.notifications_sent);
   CHECK(p.stats.last_notification_received->code == kCease);
   CHECK(p.stats.last_notification_received->subcode == kAdministrativeShutdown);
   CHECK_THAT(p.stats.last_error, Catch::Contains("code=cease subcode=administrative_shutdown"));
@@ -529,13 +539,89 @@ TEMPLATE_TEST_CASE("a clean stop tells the router and withdraws at once", "[bgp]
                    GoBgp) {
   Lab<TestType> lab(true);
   lab.RequireUp();
+  const uint64_t sent = lab.speaker->Peer().stats.notifications_sent;
   lab.speaker->StopGracefully();
+  CHECK(lab.speaker->Peer().stats.notifications_sent == sent + 1);
   // A NOTIFICATION ends graceful restart (RFC 4724 section 4): nothing is kept stale.
   CHECK(lab.WaitAbsent("198.51.100.0/24", seconds(10)));
   CHECK(lab.WaitAbsent("2001:db8:100::/48", seconds(5)));
   CHECK_THAT(lab.router.Log(),
              Catch::Contains(std::is_same_v<TestType, Bird> ? "Administrative shutdown"
                                                             : "dministrative"));
+}
+
+TEMPLATE_TEST_CASE("a router that sends more prefixes than the limit is cut off and kept off",
+                   "[bgp][interop][max_prefixes]", Bird, GoBgp) {
+  // The router sends two (10.99.0.0/16 and 2001:db8:99::/48); the limit is one.
+  Lab<TestType> lab(false, [](PeerConfig& p) {
+    p.max_prefixes = 1;
+    p.max_prefixes_idle_hold = seconds(30);
+  });
+  lab.router.Originate();
+  auto cut_off = [&] {
+    const std::optional<NotificationMessage>& n = lab.speaker->Peer().stats.last_notification_sent;
+    return n && n->code == kCease && n->subcode == kMaxPrefixesReached;
+  };
+  if (!WaitUntil(cut_off, seconds(20))) {
+    INFO(lab.router.Log());
+    FAIL("no Cease / Maximum Number of Prefixes Reached sent");
+  }
+  const PeerStatus p = lab.speaker->Peer();
+  // RFC 4486 section 4: AFI, SAFI 1, and the limit (1) in 4 octets.
+  const std::vector<uint8_t>& data = p.stats.last_notification_sent->data;
+  REQUIRE(data.size() == 7);
+  CHECK((data[1] == 1 || data[1] == 2));
+  CHECK(data[2] == 1);
+  CHECK(std::vector<uint8_t>(data.begin() + 3, data.end()) == std::vector<uint8_t>{0, 0, 0, 1});
+  CHECK_THAT(p.stats.last_error, Catch::Contains("max_prefixes_reached limit=1"));
+  CHECK(lab.speaker->speaker().ReceivedRoutes(A(lab.router.address())).empty());
+  // The router was told why and dropped our routes with the session.
+  INFO(lab.router.Log());
+  CHECK(WaitUntil(
+      [&] {
+        const std::string log = lab.router.Log();
+        return log.find(std::is_same_v<TestType, Bird> ? "Maximum number of prefixes reached"
+                                                       : "subcode 1(maximum number of prefixes") !=
+               std::string::npos;
+      },
+      seconds(10)));
+  CHECK(lab.WaitAbsent("198.51.100.0/24", seconds(10)));
+  // Idle hold: the router retries every second, the session stays down.
+  CHECK_FALSE(
+      WaitUntil([&] { return lab.speaker->Peer().state == State::kEstablished; }, seconds(5)));
+  CHECK(lab.speaker->Peer().state == State::kIdle);
+  CHECK(lab.speaker->Peer().stats.established_transitions == 1);
+}
+
+// GTSM (RFC 5082): BIRD with `ttl security yes` and `multihop 1` expects TTL 255 (256 - 1 hop)
+// on every packet of the session (IP_MINTTL), and sends with 255 itself. Both directions count:
+// our SYN and segments when we connect, our SYN-ACK when BIRD does.
+//
+// With TTL 64 the speaker may still see the session up for a moment: BIRD sets IP_MINTTL on a
+// connection only once it has accepted it, so our OPEN can get in before; BIRD's OPEN and
+// KEEPALIVE reach us, while our KEEPALIVE is dropped. So what is checked is the router's view.
+TEST_CASE("a router with TTL security takes the session only with TTL 255", "[bgp][interop][ttl]") {
+  const int ttl = GENERATE(255, 64);
+  TempDir dir;
+  Bird bird(dir);
+  const uint16_t speaker_port = FreePort(kSpeakerAddress);
+  bird.Start(speaker_port, false, "  multihop 1;\n  ttl security yes;\n");
+  SpeakerRunner speaker(bird.address(), bird.port(), speaker_port, false, false,
+                        [&](PeerConfig& p) { p.ttl = static_cast<uint8_t>(ttl); });
+  speaker.speaker().SetAnnouncements(TestAnnouncements());
+  auto router_up = [&] {
+    return bird.Cli({"show", "protocols", "holdfast"}).find("Established") != std::string::npos;
+  };
+  INFO("ttl " << ttl);
+  if (ttl == 255) {
+    REQUIRE(WaitUntil(router_up, seconds(15)));
+    CHECK(speaker.WaitEstablished(seconds(5)));
+    CHECK(WaitUntil([&] { return !bird.Route("198.51.100.0/24").empty(); }, seconds(10)));
+  } else {
+    CHECK_FALSE(WaitUntil(router_up, seconds(5)));
+    CHECK(bird.Route("198.51.100.0/24").empty());
+    CHECK(speaker.Peer().stats.prefixes_received == 0);
+  }
 }
 
 TEST_CASE("speaker config errors are refused before any I/O", "[bgp][speaker]") {

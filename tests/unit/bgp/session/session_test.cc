@@ -1,7 +1,10 @@
 #include "bgp/session/session.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <random>
+#include <string>
 #include <vector>
 
 namespace holdfast::bgp {
@@ -198,6 +201,179 @@ TEST_CASE("wrong peer ASN is refused with Bad Peer AS", "[bgp][session]") {
   CHECK(p.b.stats().last_notification_received->code == kOpenMessageError);
   CHECK(p.b.stats().last_error.find("code=open_message_error subcode=bad_peer_as") !=
         std::string::npos);
+}
+
+TEST_CASE("NOTIFICATIONs sent and received are counted", "[bgp][session]") {
+  Pair p(Config(64512, 1, 65001, 90), Config(65001, 2, 64512, 90));
+  p.Connect();
+  REQUIRE(p.a.state() == State::kEstablished);
+  CHECK(p.a.stats().notifications_sent == 0);
+  CHECK(p.b.stats().notifications_received == 0);
+  p.Deliver(p.a, p.a.Stop(p.now));
+  CHECK(p.a.stats().notifications_sent == 1);
+  CHECK(p.a.stats().notifications_received == 0);
+  CHECK(p.b.stats().notifications_received == 1);
+  CHECK(p.b.stats().notifications_sent == 0);
+  // Again: the counters add up over connections.
+  p.Connect();
+  REQUIRE(p.b.state() == State::kEstablished);
+  p.Deliver(p.b, p.b.Stop(p.now));
+  CHECK(p.a.stats().notifications_received == 1);
+  CHECK(p.a.stats().notifications_sent == 1);
+  CHECK(p.b.stats().notifications_sent == 1);
+  CHECK(p.b.stats().notifications_received == 1);
+}
+
+std::vector<Announcement> V4Set(int from, int to, const char* next_hop) {
+  std::vector<Announcement> out;
+  for (int i = from; i < to; ++i) {
+    const std::string prefix =
+        "10." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256) + ".0/24";
+    out.push_back(Ann(prefix.c_str(), next_hop));
+  }
+  return out;
+}
+
+size_t Sends(const std::vector<Action>& actions) {
+  return static_cast<size_t>(std::count_if(actions.begin(), actions.end(), [](const Action& a) {
+    return a.kind == Action::Kind::kSend;
+  }));
+}
+
+TEST_CASE("a large set goes out packed and later sets send only their differences",
+          "[bgp][session]") {
+  Pair p(Config(64512, 1, 65001, 90), Config(65001, 2, 64512, 90));
+  p.Connect();
+  REQUIRE(p.a.state() == State::kEstablished);
+  // 5,000 prefixes with one attribute set, in no particular order: 4 octets each in UPDATEs of
+  // at most 4096 octets, so 5 or 6 messages, not 5,000.
+  std::vector<Announcement> all = V4Set(0, 5000, "192.0.2.1");
+  std::shuffle(all.begin(), all.end(), std::mt19937(7));
+  std::vector<Action> first = p.a.SetAnnouncements(p.now, all);
+  CHECK(Sends(first) <= 6);
+  for (const Action& a : first) {
+    if (a.kind == Action::Kind::kSend) CHECK(a.bytes.size() <= 4096);
+  }
+  p.Deliver(p.a, std::move(first));
+  CHECK(p.b.adj_rib_in().size() == 5000);
+  CHECK(p.a.stats().prefixes_sent == 5000);
+  const Session::RibOut& out = p.a.adj_rib_out();
+  CHECK(std::is_sorted(out.begin(), out.end(),
+                       [](const auto& x, const auto& y) { return x.first < y.first; }));
+
+  // 1,000 withdrawn and 500 with another next hop: one withdrawal UPDATE and one announcement.
+  std::vector<Announcement> next = V4Set(0, 3500, "192.0.2.1");
+  for (Announcement& a : V4Set(3500, 4000, "192.0.2.2")) next.push_back(a);
+  std::vector<Action> diff = p.a.SetAnnouncements(p.now, next);
+  CHECK(Sends(diff) == 2);
+  p.Deliver(p.a, std::move(diff));
+  REQUIRE(p.b.adj_rib_in().size() == 4000);
+  CHECK(p.b.adj_rib_in().at(P("10.15.159.0/24")).attributes->next_hop == A("192.0.2.2"));
+  CHECK(p.b.adj_rib_in().at(P("10.0.0.0/24")).attributes->next_hop == A("192.0.2.1"));
+  CHECK_FALSE(p.b.adj_rib_in().contains(P("10.15.160.0/24")));
+  // Unchanged: nothing at all.
+  CHECK(Sends(p.a.SetAnnouncements(p.now, next)) == 0);
+}
+
+TEST_CASE("of two announcements of one prefix the later counts", "[bgp][session]") {
+  Pair p(Config(64512, 1, 65001, 90), Config(65001, 2, 64512, 90));
+  p.Connect();
+  p.Deliver(p.a, p.a.SetAnnouncements(p.now, {Ann("198.51.100.0/24", "192.0.2.1"),
+                                              Ann("203.0.113.0/24", "192.0.2.1"),
+                                              Ann("198.51.100.0/24", "192.0.2.9")}));
+  REQUIRE(p.b.adj_rib_in().size() == 2);
+  CHECK(p.b.adj_rib_in().at(P("198.51.100.0/24")).attributes->next_hop == A("192.0.2.9"));
+  CHECK(p.a.stats().prefixes_sent == 2);
+}
+
+TEST_CASE("more prefixes than the limit end the session with Cease and an idle hold",
+          "[bgp][session][max_prefixes]") {
+  SessionConfig cb = Config(65001, 2, 64512, 90);
+  cb.max_prefixes = 3;
+  cb.max_prefixes_idle_hold = seconds(60);
+  Pair p(Config(64512, 1, 65001, 90), cb);
+  p.Connect();
+  REQUIRE(p.b.state() == State::kEstablished);
+
+  // At the limit: fine.
+  p.Deliver(p.a, p.a.SetAnnouncements(p.now, V4Set(0, 3, "192.0.2.1")));
+  CHECK(p.b.state() == State::kEstablished);
+  CHECK(p.b.adj_rib_in().size() == 3);
+
+  // One more (an IPv6 one): b ends the session, as RFC 4486 says, and forgets a's routes.
+  std::vector<Announcement> four = V4Set(0, 3, "192.0.2.1");
+  four.push_back(Ann("2001:db8:1::/48", "2001:db8::1"));
+  p.Deliver(p.a, p.a.SetAnnouncements(p.now, four));
+  CHECK(p.b.state() == State::kIdle);
+  CHECK(p.b.adj_rib_in().empty());
+  CHECK(p.b.stats().prefixes_received == 0);
+  CHECK(p.b.stats().notifications_sent == 1);
+  CHECK(p.b.stats().last_error.find("max_prefixes_reached") == 0);
+  // Data: AFI 2 (IPv6), SAFI 1, then the limit, 3, in 4 octets.
+  const NotificationMessage want{kCease, kMaxPrefixesReached, {0, 2, 1, 0, 0, 0, 3}};
+  REQUIRE(p.b.stats().last_notification_sent);
+  CHECK(*p.b.stats().last_notification_sent == want);
+  REQUIRE(p.a.stats().last_notification_received);
+  CHECK(*p.a.stats().last_notification_received == want);
+  CHECK(p.a.stats().notifications_received == 1);
+
+  // No reconnect before the idle hold ends (the connect retry time, 5 s, is not enough)...
+  std::vector<Action> early = p.b.OnTimer(p.now + seconds(59));
+  CHECK_FALSE(Has(early, Action::Kind::kConnect));
+  CHECK(p.b.state() == State::kIdle);
+  // ...a connection from the peer meanwhile is not taken...
+  CHECK(p.b.OnConnected(p.now + seconds(30), false).empty());
+  CHECK(p.b.state() == State::kIdle);
+  // ...and once it ends, the session starts again.
+  CHECK(Has(p.b.OnTimer(p.now + seconds(60)), Action::Kind::kConnect));
+  CHECK(p.b.state() == State::kConnect);
+}
+
+TEST_CASE("without teardown, prefixes past the limit are not kept and the session stays up",
+          "[bgp][session][max_prefixes]") {
+  SessionConfig cb = Config(65001, 2, 64512, 90);
+  cb.max_prefixes = 3;
+  cb.max_prefixes_teardown = false;
+  Pair p(Config(64512, 1, 65001, 90), cb);
+  p.Connect();
+  REQUIRE(p.b.state() == State::kEstablished);
+  // b's own announcements must not suffer from what a sends.
+  p.Deliver(p.b, p.b.SetAnnouncements(p.now, {Ann("198.51.100.0/24", "192.0.2.2")}));
+  REQUIRE(p.a.adj_rib_in().size() == 1);
+
+  p.log_b.clear();
+  p.Deliver(p.a, p.a.SetAnnouncements(p.now, V4Set(0, 5, "192.0.2.1")));
+  CHECK(p.b.state() == State::kEstablished);
+  CHECK(p.b.adj_rib_in().size() == 3);
+  CHECK(p.b.stats().prefixes_over_limit == 2);
+  CHECK(p.b.stats().notifications_sent == 0);
+  CHECK(p.a.adj_rib_in().size() == 1);
+  // Reported once per connection, not once per prefix.
+  size_t reports = 0;
+  for (const Action& a : p.log_b) {
+    if (a.kind == Action::Kind::kUpdateError &&
+        a.reason.find("max_prefixes_reached") != std::string::npos) {
+      ++reports;
+    }
+  }
+  CHECK(reports == 1);
+  // A withdrawal makes room for the next new prefix. (Those not kept before stay unknown
+  // until the peer sends them again: a route refresh asks for that.)
+  p.Deliver(p.a, p.a.SetAnnouncements(p.now, V4Set(1, 6, "192.0.2.1")));
+  CHECK(p.b.adj_rib_in().size() == 3);
+  CHECK(p.b.adj_rib_in().contains(P("10.0.5.0/24")));
+  CHECK_FALSE(p.b.adj_rib_in().contains(P("10.0.0.0/24")));
+  CHECK(p.b.state() == State::kEstablished);
+}
+
+TEST_CASE("max prefixes 0 means no limit", "[bgp][session][max_prefixes]") {
+  SessionConfig cb = Config(65001, 2, 64512, 90);
+  cb.max_prefixes = 0;
+  Pair p(Config(64512, 1, 65001, 90), cb);
+  p.Connect();
+  p.Deliver(p.a, p.a.SetAnnouncements(p.now, V4Set(0, 2000, "192.0.2.1")));
+  CHECK(p.b.state() == State::kEstablished);
+  CHECK(p.b.adj_rib_in().size() == 2000);
 }
 
 TEST_CASE("stop sends Cease administrative shutdown and the peer drops our routes",
