@@ -22,7 +22,9 @@ std::optional<net::IpAddress> FirstAddress(const std::vector<net::IpAddress>& ad
 bool SamePeer(const bgp::PeerConfig& a, const bgp::PeerConfig& b) {
   return a.address == b.address && a.port == b.port && a.asn == b.asn &&
          a.hold_time == b.hold_time && a.connect_retry == b.connect_retry &&
-         a.passive == b.passive && a.local_address == b.local_address;
+         a.passive == b.passive && a.local_address == b.local_address && a.ttl == b.ttl &&
+         a.max_prefixes == b.max_prefixes && a.max_prefixes_teardown == b.max_prefixes_teardown &&
+         a.max_prefixes_idle_hold == b.max_prefixes_idle_hold;
 }
 
 bool SameAnnouncement(const bgp::Announcement& a, const bgp::Announcement& b) {
@@ -117,6 +119,11 @@ absl::StatusOr<std::shared_ptr<const BgpConfig>> CompileBgpConfig(const v1::Conf
     peer.asn = p.asn();
     peer.hold_time = static_cast<uint16_t>(p.hold_time().seconds());
     peer.local_address = FirstAddress(addresses, address->family());
+    // RFC 4271 leaves it to configuration; as routers do, a directly connected eBGP peer gets
+    // TTL 1 and any other the kernel's default.
+    peer.ttl = speaker.local_asn != peer.asn && !p.multihop() ? 1 : 0;
+    peer.max_prefixes = p.max_prefixes();
+    peer.max_prefixes_teardown = p.max_prefixes_teardown();
     speaker.peers.push_back(std::move(peer));
   }
 

@@ -36,7 +36,12 @@ constexpr char kNodeAddress[] = "127.0.0.1";
 class Bird {
  public:
   // With `graceful_restart`, BIRD keeps the edge's routes while it restarts (RFC 4724 helper).
-  explicit Bird(bool graceful_restart = false) : port_(FreePort(kBirdAddress)) {
+  // With `exported` > 0, BIRD sends the edge that many IPv4 routes (10.9.N.0/24).
+  explicit Bird(bool graceful_restart = false, int exported = 0) : port_(FreePort(kBirdAddress)) {
+    std::string statics;
+    for (int i = 0; i < exported; ++i) {
+      statics += "  route 10.9." + std::to_string(i) + ".0/24 blackhole;\n";
+    }
     socket_ = (dir_.path() / "bird.ctl").string();
     // The edge only connects out; BIRD's own attempts go to a port nobody listens on.
     const std::string conf =
@@ -46,6 +51,9 @@ class Bird {
                        (dir_.path() / "bird.log").string() +
                        "\" all;\n"
                        "protocol device {}\n"
+                       "protocol static routes4 { ipv4;\n" +
+                       statics +
+                       "}\n"
                        "protocol bgp holdfast {\n"
                        "  local " +
                        std::string(kBirdAddress) + " port " + std::to_string(port_) +
@@ -59,7 +67,9 @@ class Bird {
                        "  keepalive time 1;\n"
                        "  connect retry time 1;\n"
                        "  error wait time 1, 2;\n"
-                       "  ipv4 { import all; export none; };\n"
+                       "  ipv4 { import all; export " +
+                       (exported > 0 ? "where proto = \"routes4\"" : "none") +
+                       "; };\n"
                        "  ipv6 { import all; export none; };\n"
                        "}\n");
     process_ = std::make_unique<Process>(
@@ -114,7 +124,8 @@ constexpr const char* kListeners =
     "  - {name: web-v6, cidr: \"2001:db8:100::/48\"}\n";
 
 // The POP with node-1, peering with `bird`; `extra` announces 203.0.113.0/24 too.
-std::string Pops(const Bird& bird, bool extra, const std::string& hold_time = "3s") {
+std::string Pops(const Bird& bird, bool extra, const std::string& hold_time = "3s",
+                 const std::string& peer_extra = "") {
   return "  - name: test\n"
          "    region: local\n"
          "    nodes: [{name: node-1, addresses: [127.0.0.1, \"2001:db8::1\"]}]\n"
@@ -122,7 +133,8 @@ std::string Pops(const Bird& bird, bool extra, const std::string& hold_time = "3
          "      local_asn: 64512\n"
          "      peers: [{address: 127.0.0.2, port: " +
          std::to_string(bird.port()) + ", asn: 65001, hold_time: " + hold_time +
-         ", multihop: true}]\n"
+         ", multihop: true" + peer_extra +
+         "}]\n"
          "    announce:\n"
          "      - {prefix: web-v4, as_path_prepend: 2, communities: [\"64512:100\", "
          "\"64512:1:2\"], med: 50}\n" +
@@ -283,6 +295,54 @@ TEST_CASE("a reload that removes an announcement withdraws only that prefix",
       5s));
   CHECK(Peer(*lab)["state"] == "established");
   CHECK_FALSE(bird.Route("198.51.100.0/24").empty());
+}
+
+TEST_CASE("a router sending more than max_prefixes keeps the session and our routes",
+          "[edge][bgp]") {
+  Bird bird(/*graceful_restart=*/false, /*exported=*/5);
+  auto lab = std::make_unique<EdgeLab>(kListeners, EdgeLab::kRoutes, EdgeLab::kClusters, 1,
+                                       std::vector<std::string>{"--bgp-drain-time", "0"},
+                                       Pops(bird, true, "3s", ", max_prefixes: 2"));
+  const bool up = WaitAnnounced(*lab, bird);
+  INFO(lab->edge().Output());
+  REQUIRE(up);
+  // Two of BIRD's five kept, three counted, reported once; the session stays, our routes too.
+  CHECK(WaitUntil([&] { return Peer(*lab).value("prefixes_over_limit", 0) == 3; }, 10s));
+  const nlohmann::json peer = Peer(*lab);
+  CHECK(peer["prefixes_received"] == 2);
+  CHECK(peer["state"] == "established");
+  CHECK(peer["notifications_sent"] == 0);
+  CHECK(lab->Metric("holdfast_bgp_prefixes_over_limit_total{peer=\"127.0.0.2\",asn=\"65001\"}") ==
+        3);
+  CHECK_THAT(lab->edge().Output(), Catch::Contains("max_prefixes_reached limit=2"));
+  CHECK_FALSE(bird.Route("198.51.100.0/24").empty());
+  CHECK(bird.Protocol().find("Established") != std::string::npos);
+}
+
+TEST_CASE("a session BIRD resets is logged with its NOTIFICATION and counted", "[edge][bgp]") {
+  Bird bird;
+  std::unique_ptr<EdgeLab> lab = StartLab(bird, "0");
+  const bool up = WaitAnnounced(*lab, bird);
+  INFO(lab->edge().Output());
+  REQUIRE(up);
+  const std::string labels = "{peer=\"127.0.0.2\",asn=\"65001\"}";
+  CHECK(lab->Metric("holdfast_bgp_notifications_received_total" + labels) == 0);
+
+  // `birdc restart` ends the session with Cease / Administrative Reset (RFC 4486). (The edge
+  // connects again after its connect retry time, 30 s: the bgp/ interop tests cover that.)
+  bird.Cli({"restart", "holdfast"});
+  CHECK(WaitUntil(
+      [&] {
+        return lab->edge().Output().find("event=bgp.notification_received") != std::string::npos;
+      },
+      10s));
+  CHECK_THAT(lab->edge().Output(), Catch::Contains("code=cease subcode=administrative_reset"));
+  CHECK(lab->Metric("holdfast_bgp_notifications_received_total" + labels) == 1);
+  CHECK(lab->Metric("holdfast_bgp_notifications_sent_total" + labels) == 0);
+  const nlohmann::json peer = Peer(*lab);
+  CHECK(peer["notifications_received"] == 1);
+  CHECK(peer["last_notification_received"]["subcode"] == "administrative_reset");
+  CHECK(peer["state"] != "established");
 }
 
 TEST_CASE("a killed edge comes back as a restarting speaker, and BIRD kept its routes meanwhile",
