@@ -1,11 +1,11 @@
 // holdfastctl: the SRE's and CI's tool. Offline: `validate` checks a config as CI runs it,
 // `describe` prints what a valid config sets up, `plan-offline` runs the planner on a health
 // scenario. Against a control plane (remote.h): status, plan, apply, rollback, history, show,
-// audit.
+// audit, and the operator intents drain, withdraw, ack-freeze, intents, restore.
 //
 // Exit codes: 0 success (a valid config; warnings allowed unless --strict), 1 the config is
 // invalid or the change refused, 2 the command line is wrong, 3 the control plane is
-// unreachable.
+// unreachable, 4 the safety governor refused an intent.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -172,7 +172,8 @@ int Main(int argc, char** argv) {
   CLI::App app{
       "holdfastctl: validate and operate a holdfast edge routing config.\n"
       "Exit codes: 0 success, 1 invalid config or refused change, 2 usage error, 3 control "
-      "plane unreachable.",
+      "plane unreachable, 4 the safety governor refused an intent (drain, withdraw, ack-freeze): "
+      "nothing changed.",
       "holdfastctl"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "holdfastctl 0.1.0");

@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "holdfast/v1/control.grpc.pb.h"
 #include "policy/bundle.h"
@@ -24,6 +25,9 @@ constexpr int kExitOk = 0;
 constexpr int kExitRefused = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitUnreachable = 3;
+// The governor refused an intent: distinct from 1 so a script can tell "try again with
+// --break-glass, or not at all" from "you typed it wrong".
+constexpr int kExitGovernor = 4;
 
 using google::protobuf::util::TimeUtil;
 
@@ -67,6 +71,81 @@ void PrintFindings(const google::protobuf::RepeatedPtrField<v1::Finding>& findin
   }
 }
 
+// "drain", "withdraw", "ack-freeze".
+std::string ActionName(v1::OperatorIntent::Action action) {
+  switch (action) {
+    case v1::OperatorIntent::ACTION_DRAIN:
+      return "drain";
+    case v1::OperatorIntent::ACTION_WITHDRAW:
+      return "withdraw";
+    case v1::OperatorIntent::ACTION_ACK_FREEZE:
+      return "ack-freeze";
+    default:
+      return "action " + std::to_string(static_cast<int>(action));
+  }
+}
+
+// What `plan` says of `intent`: "applied", or "REFUSED: why"; "-" when the plan predates it.
+std::string IntentState(const v1::Plan& plan, const v1::OperatorIntent& intent) {
+  for (const v1::Plan::IntentOutcome& o : plan.intents()) {
+    if (!google::protobuf::util::MessageDifferencer::Equals(o.intent(), intent)) continue;
+    return o.applied() ? o.explanation() : "REFUSED: " + o.explanation();
+  }
+  return "-";
+}
+
+// One line per intent in force: id, action, POP, prefix, author, time, reason, and what the plan
+// made of it.
+void PrintIntents(const google::protobuf::RepeatedPtrField<v1::StoredIntent>& intents,
+                  const v1::Plan& plan, const std::string& indent) {
+  if (intents.empty()) {
+    std::cout << indent << "no intents in force\n";
+    return;
+  }
+  std::printf("%s%-5s %-10s %-10s %-12s %-12s %-24s %s\n", indent.c_str(), "ID", "ACTION", "POP",
+              "PREFIX", "AUTHOR", "TIME", "REASON");
+  for (const v1::StoredIntent& s : intents) {
+    const v1::OperatorIntent& i = s.intent();
+    std::printf("%s%-5llu %-10s %-10s %-12s %-12s %-24s %s%s\n", indent.c_str(),
+                static_cast<unsigned long long>(s.id()), ActionName(i.action()).c_str(),
+                i.pop().c_str(), i.prefix().empty() ? "*" : i.prefix().c_str(), i.author().c_str(),
+                Time(i.at()).c_str(), i.break_glass() ? "[break-glass] " : "", i.reason().c_str());
+    std::cout << indent << "      plan: " << IntentState(plan, i) << "\n";
+  }
+}
+
+// What `plan` says for `pop`: its state and the reason per prefix, and its DNS answers.
+void PrintPopPlan(const v1::Plan& plan, const std::string& pop) {
+  std::cout << "plan for " << pop << ":\n";
+  for (const v1::Plan::PrefixPlan& p : plan.prefixes()) {
+    for (const v1::Plan::PopDecision& d : p.pops()) {
+      if (d.pop() != pop) continue;
+      std::printf("  prefix %-16s %-10s %s  (%u announcing, floor %u)\n", p.prefix().c_str(),
+                  v1::Plan::State_Name(d.state()).c_str(), d.reason().c_str(), p.announcing(),
+                  p.floor());
+    }
+  }
+  for (const v1::Plan::ServicePlan& sp : plan.services()) {
+    for (const v1::Plan::Answer& a : sp.answers()) {
+      if (a.pop() != pop) continue;
+      std::printf("  dns    %-16s %-10s weight %u  %s\n", sp.name().c_str(), a.address().c_str(),
+                  a.weight(), a.reason().c_str());
+    }
+  }
+}
+
+void PrintFreeze(const v1::Plan& plan) {
+  if (plan.frozen()) {
+    std::cout << "health-driven withdrawals: FROZEN since " << Time(plan.freeze_since()) << " ("
+              << plan.freeze_evidence() << ")\n";
+  } else if (plan.freeze_acknowledged()) {
+    std::cout << "health-driven withdrawals: resumed (freeze since " << Time(plan.freeze_since())
+              << " acknowledged)\n";
+  } else {
+    std::cout << "health-driven withdrawals: not frozen\n";
+  }
+}
+
 }  // namespace
 
 struct RemoteCommands::State {
@@ -78,6 +157,15 @@ struct RemoteCommands::State {
   CLI::App* history_cmd = nullptr;
   CLI::App* show_cmd = nullptr;
   CLI::App* audit_cmd = nullptr;
+  CLI::App* drain_cmd = nullptr;
+  CLI::App* withdraw_cmd = nullptr;
+  CLI::App* ack_freeze_cmd = nullptr;
+  CLI::App* intents_cmd = nullptr;
+  CLI::App* restore_cmd = nullptr;
+  std::string pop;
+  std::string prefix;
+  bool break_glass = false;
+  uint64_t intent_id = 0;
   std::vector<std::string> files;
   std::string reason;
   bool dry_run = false;
@@ -202,6 +290,94 @@ struct RemoteCommands::State {
         std::cout << "  ALARM " << a.kind() << ": " << a.message() << "\n";
       }
     }
+    if (!response.intents().empty()) {
+      std::cout << "\noperator intents in force:\n";
+      PrintIntents(response.intents(), response.plan(), "  ");
+    }
+    return kExitOk;
+  }
+
+  // drain, withdraw, ack-freeze: one intent to the control plane, then what the plan says now.
+  int RunAddIntent(v1::OperatorIntent::Action action) {
+    v1::AddIntentRequest request;
+    v1::OperatorIntent* intent = request.mutable_intent();
+    intent->set_action(action);
+    intent->set_pop(pop);
+    intent->set_prefix(prefix);
+    intent->set_reason(reason);
+    intent->set_break_glass(break_glass);
+    v1::IntentsResponse response;
+    if (const grpc::Status s = stub->AddIntent(Context().get(), request, &response); !s.ok()) {
+      return Fail(s);
+    }
+    const bool applied = response.outcome().applied();
+    if (connection.format == "json") {
+      PrintJson(response);
+      return applied ? kExitOk : kExitGovernor;
+    }
+    const std::string what = ActionName(action) + (pop.empty() ? "" : " " + pop) +
+                             (prefix.empty() ? "" : " prefix " + prefix);
+    if (!applied) {
+      // The planner's explanation starts with "refused: " when it refused; said once here.
+      std::string why = response.outcome().explanation();
+      if (why.starts_with("refused: ")) why = why.substr(sizeof("refused: ") - 1);
+      std::cerr << "holdfastctl: the governor refused " << what << ": " << why
+                << "; nothing changed"
+                << (action != v1::OperatorIntent::ACTION_ACK_FREEZE && !break_glass
+                        ? " (--break-glass overrides the floor, with an alarm)"
+                        : "")
+                << "\n";
+    } else if (response.changed().id() != 0) {
+      std::cout << "intent " << response.changed().id() << " in force: " << what << " ("
+                << response.outcome().explanation() << ")\n";
+    } else {
+      std::cout << what << ": " << response.outcome().explanation() << "\n";
+    }
+    if (action == v1::OperatorIntent::ACTION_ACK_FREEZE) {
+      PrintFreeze(response.plan());
+    } else {
+      PrintPopPlan(response.plan(), pop);
+    }
+    for (const v1::Plan::Alarm& a : response.plan().alarms()) {
+      std::cout << "ALARM " << a.kind() << ": " << a.message() << "\n";
+    }
+    return applied ? kExitOk : kExitGovernor;
+  }
+  int RunDrain() { return RunAddIntent(v1::OperatorIntent::ACTION_DRAIN); }
+  int RunWithdraw() { return RunAddIntent(v1::OperatorIntent::ACTION_WITHDRAW); }
+  int RunAckFreeze() { return RunAddIntent(v1::OperatorIntent::ACTION_ACK_FREEZE); }
+
+  int RunRestore() {
+    v1::RemoveIntentRequest request;
+    request.set_id(intent_id);
+    request.set_reason(reason);
+    v1::IntentsResponse response;
+    if (const grpc::Status s = stub->RemoveIntent(Context().get(), request, &response); !s.ok()) {
+      return Fail(s);
+    }
+    if (connection.format == "json") {
+      PrintJson(response);
+      return kExitOk;
+    }
+    const v1::OperatorIntent& removed = response.changed().intent();
+    std::cout << "intent " << intent_id << " removed: " << ActionName(removed.action()) << " "
+              << removed.pop() << (removed.prefix().empty() ? "" : " prefix " + removed.prefix())
+              << "\n";
+    PrintPopPlan(response.plan(), removed.pop());
+    return kExitOk;
+  }
+
+  int RunIntents() {
+    v1::IntentsResponse response;
+    if (const grpc::Status s = stub->ListIntents(Context().get(), {}, &response); !s.ok()) {
+      return Fail(s);
+    }
+    if (connection.format == "json") {
+      PrintJson(response);
+      return kExitOk;
+    }
+    PrintIntents(response.intents(), response.plan(), "");
+    if (response.has_plan()) PrintFreeze(response.plan());
     return kExitOk;
   }
 
@@ -387,6 +563,51 @@ RemoteCommands::RemoteCommands(CLI::App& app) : state_(std::make_unique<State>()
   s.audit_cmd = connect(app.add_subcommand(
       "audit", "The audit log, newest first: every apply and rollback, and every refusal."));
   s.audit_cmd->add_option("--limit", s.limit, "How many")->capture_default_str();
+
+  // Operator intents: the help says what the governor does with each, and when it exits 4.
+  constexpr const char* kGovernor =
+      " The safety governor applies it only when every prefix and DNS name of the POP keeps its "
+      "floor of announcing POPs without it; otherwise nothing changes and holdfastctl exits 4 "
+      "(--break-glass applies it anyway, with an alarm in the plan and the audit log). It stays in "
+      "force, across control-plane restarts, until `holdfastctl restore ID`, and every plan "
+      "applies it through the floor again. Prints what the plan now says for the POP.";
+  auto intent_cmd = [&](const char* name, const std::string& help) {
+    CLI::App* cmd = connect(app.add_subcommand(name, help + kGovernor));
+    cmd->add_option("POP", s.pop, "The POP")->required();
+    cmd->add_option("--prefix", s.prefix, "Only this prefix (by name); default every prefix")
+        ->type_name("NAME");
+    cmd->add_option("--reason", s.reason,
+                    "Why: kept with the intent, in the plan and the audit log")
+        ->required();
+    cmd->add_flag("--break-glass", s.break_glass,
+                  "Apply it even when it breaks a floor (a reason is required; raises an alarm)");
+    return cmd;
+  };
+  s.drain_cmd = intent_cmd(
+      "drain",
+      "Drain a POP: it keeps announcing its prefixes, with the GRACEFUL_SHUTDOWN community "
+      "(RFC 8326) so routers move traffic elsewhere, and leaves the DNS answers.");
+  s.withdraw_cmd = intent_cmd("withdraw", "Withdraw a POP's prefixes from BGP and DNS.");
+  s.ack_freeze_cmd = connect(app.add_subcommand(
+      "ack-freeze",
+      "Acknowledge the correlated-failure freeze in force: health-driven withdrawals resume, and "
+      "this spell of failures freezes nothing again until health recovers. Exits 4 when nothing "
+      "is frozen. Consumed by the plan it is given to (it is not listed by `intents`)."));
+  s.ack_freeze_cmd->add_option("--reason", s.reason, "Why: kept in the plan and the audit log")
+      ->required();
+  s.intents_cmd = connect(app.add_subcommand(
+      "intents",
+      "The operator intents in force, oldest first (the order the planner applies them): id, "
+      "action, POP, prefix (* for all), author, time, reason, and what the plan in force made "
+      "of each (applied, or refused and why); then whether health-driven withdrawals are "
+      "frozen."));
+  s.restore_cmd = connect(app.add_subcommand(
+      "restore",
+      "Remove operator intent ID (see `holdfastctl intents`): the POP announces again as health "
+      "and the other intents say. Replans at once and prints what the plan now says for the "
+      "POP."));
+  s.restore_cmd->add_option("ID", s.intent_id, "The intent's id")->required();
+  s.restore_cmd->add_option("--reason", s.reason, "Why: kept in the audit log")->required();
 }
 
 RemoteCommands::~RemoteCommands() = default;
@@ -401,6 +622,11 @@ std::optional<int> RemoteCommands::Run() {
   if (s.history_cmd->parsed()) run = &State::RunHistory;
   if (s.show_cmd->parsed()) run = &State::RunShow;
   if (s.audit_cmd->parsed()) run = &State::RunAudit;
+  if (s.drain_cmd->parsed()) run = &State::RunDrain;
+  if (s.withdraw_cmd->parsed()) run = &State::RunWithdraw;
+  if (s.ack_freeze_cmd->parsed()) run = &State::RunAckFreeze;
+  if (s.intents_cmd->parsed()) run = &State::RunIntents;
+  if (s.restore_cmd->parsed()) run = &State::RunRestore;
   if (run == nullptr) return std::nullopt;
   if (auto code = s.Connect()) return code;
   return (s.*run)();

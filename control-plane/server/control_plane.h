@@ -51,6 +51,22 @@ class ControlPlane {
   [[nodiscard]] absl::StatusOr<v1::HistoryResponse> History(uint32_t limit);
   [[nodiscard]] absl::StatusOr<v1::ShowResponse> Show(uint64_t version);
   [[nodiscard]] absl::StatusOr<v1::AuditResponse> AuditLog(uint32_t limit);
+
+  // Operator intents (drain, withdraw, ack-freeze). AddIntent checks the intent against the
+  // config in force (INVALID_ARGUMENT naming what is wrong: unknown POP or prefix, no reason;
+  // FAILED_PRECONDITION before the first config), sets its author and time, and plans with it at
+  // once. The governor decides: an intent it applies is stored (audited) and the plan goes to
+  // the edges; one it refuses (it would break a floor, without break_glass) is not stored, the
+  // refusal is audited, and the plan stays as it was; either way the response carries the
+  // outcome. DRAIN and WITHDRAW stay in force, through every later plan and restarts, until
+  // RemoveIntent; an ACK_FREEZE is consumed by the plan it is given to (the plan carries the
+  // acknowledgement on, and an acknowledgement never covers a later freeze anyway).
+  // RemoveIntent (NOT_FOUND for an unknown id) replans at once too.
+  [[nodiscard]] absl::StatusOr<v1::IntentsResponse> AddIntent(const v1::AddIntentRequest& request,
+                                                              const Actor& actor);
+  [[nodiscard]] absl::StatusOr<v1::IntentsResponse> RemoveIntent(
+      const v1::RemoveIntentRequest& request, const Actor& actor);
+  [[nodiscard]] absl::StatusOr<v1::IntentsResponse> ListIntents();
   // Records a request refused before it reached the methods above (authentication, role).
   void AuditRefusal(const Actor& actor, const std::string& action, const std::string& why);
 
@@ -63,9 +79,10 @@ class ControlPlane {
   // The stream ended; the node stays known (its last state is in the store), not connected.
   void Gone(EdgeStream* stream);
 
-  // Makes a new announcement plan (policy/plan/planner.h) from the config in force and the
-  // nodes' latest reports, with the governor's memory of the last plan, and sends it to every
-  // connected node when a decision changed. Called every few seconds by the daemon.
+  // Makes a new announcement plan (policy/plan/planner.h) from the config in force, the nodes'
+  // latest reports and the operator intents in force, with the governor's memory of the last
+  // plan, and sends it to every connected node when a decision changed. Called every few
+  // seconds by the daemon, and at once after an intent is added or removed.
   void Replan();
 
  private:
@@ -85,6 +102,13 @@ class ControlPlane {
   Node* FindLocked(EdgeStream* stream);
   absl::StatusOr<v1::ApplyResponse> StoreAndPushLocked(absl::StatusOr<int64_t> stored);
   void SaveLocked(const Node& node);
+  // The plan from the config in force (not null), the reports and the intents in force, then
+  // `extra` when given (an intent not stored yet). Requires mu_.
+  v1::Plan MakePlanLocked(const v1::OperatorIntent* extra);
+  // Makes `plan` the one in force and sends it to the edges when a decision changed.
+  void AdoptPlanLocked(v1::Plan plan);
+  // The intents in force and the plan in force. Requires mu_.
+  v1::IntentsResponse IntentsLocked() const;
 
   std::mutex mu_;
   std::unique_ptr<Store> store_;
@@ -101,6 +125,8 @@ class ControlPlane {
   // send only plans that change something.
   std::optional<v1::Plan> plan_;
   std::string plan_decisions_;
+  // The operator intents in force by id (the order the planner applies them), from the store.
+  std::map<int64_t, v1::OperatorIntent> intents_;
 };
 
 }  // namespace holdfast::control

@@ -231,4 +231,25 @@ grpc::ServerUnaryReactor* OperatorService::Rollback(grpc::CallbackServerContext*
              [&](const Actor& actor) { return control_.Rollback(*request, actor); });
 }
 
+grpc::ServerUnaryReactor* OperatorService::ListIntents(grpc::CallbackServerContext* context,
+                                                       const v1::ListIntentsRequest*,
+                                                       v1::IntentsResponse* response) {
+  return Run(context, "list-intents", Need::kViewer, response,
+             [&](const Actor&) { return control_.ListIntents(); });
+}
+
+grpc::ServerUnaryReactor* OperatorService::AddIntent(grpc::CallbackServerContext* context,
+                                                     const v1::AddIntentRequest* request,
+                                                     v1::IntentsResponse* response) {
+  return Run(context, "add-intent", Need::kOperator, response,
+             [&](const Actor& actor) { return control_.AddIntent(*request, actor); });
+}
+
+grpc::ServerUnaryReactor* OperatorService::RemoveIntent(grpc::CallbackServerContext* context,
+                                                        const v1::RemoveIntentRequest* request,
+                                                        v1::IntentsResponse* response) {
+  return Run(context, "remove-intent", Need::kOperator, response,
+             [&](const Actor& actor) { return control_.RemoveIntent(*request, actor); });
+}
+
 }  // namespace holdfast::control

@@ -3,10 +3,10 @@
 //
 // Who calls: with mTLS, the client certificate's common name is the caller's name and its
 // organizational unit the role: "edge" for edge nodes (whose common name must be the node name
-// they say hello with), "viewer" (status, plan, history, show, audit) or "operator" (also
-// apply and rollback). A caller without the role is refused with PERMISSION_DENIED, and the
-// refusal is audited. Without TLS (--insecure, the local lab only) every caller is an
-// operator named "insecure".
+// they say hello with), "viewer" (status, plan, history, show, audit, list intents) or
+// "operator" (also apply, rollback, and adding and removing intents). A caller without the role is
+// refused with PERMISSION_DENIED, and the refusal is audited. Without TLS (--insecure, the local
+// lab only) every caller is an operator named "insecure".
 #ifndef HOLDFAST_CONTROL_PLANE_SERVER_SERVICES_H_
 #define HOLDFAST_CONTROL_PLANE_SERVER_SERVICES_H_
 
@@ -56,6 +56,15 @@ class OperatorService final : public v1::Operator::CallbackService {
   grpc::ServerUnaryReactor* Rollback(grpc::CallbackServerContext* context,
                                      const v1::RollbackRequest* request,
                                      v1::ApplyResponse* response) override;
+  grpc::ServerUnaryReactor* ListIntents(grpc::CallbackServerContext* context,
+                                        const v1::ListIntentsRequest* request,
+                                        v1::IntentsResponse* response) override;
+  grpc::ServerUnaryReactor* AddIntent(grpc::CallbackServerContext* context,
+                                      const v1::AddIntentRequest* request,
+                                      v1::IntentsResponse* response) override;
+  grpc::ServerUnaryReactor* RemoveIntent(grpc::CallbackServerContext* context,
+                                         const v1::RemoveIntentRequest* request,
+                                         v1::IntentsResponse* response) override;
 
  private:
   enum class Need { kViewer, kOperator };

@@ -10,9 +10,10 @@
 namespace holdfast::control {
 namespace {
 
-// Schema version 1. user_version says which schema a file has; a newer one is refused rather
-// than misread.
-constexpr int kSchemaVersion = 1;
+// Schema version 2 (1 + intents). user_version says which schema a file has; a newer one is
+// refused rather than misread. An older one is brought up to date on open: every table is
+// CREATE TABLE IF NOT EXISTS, so running the whole schema adds only what is missing.
+constexpr int kSchemaVersion = 2;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS versions (
   number   INTEGER PRIMARY KEY,
@@ -44,6 +45,12 @@ CREATE TABLE IF NOT EXISTS edges (
   nack_reason    TEXT    NOT NULL,
   last_seen      INTEGER NOT NULL,
   report         BLOB    NOT NULL
+);
+-- AUTOINCREMENT: an id is never reused, so `restore 7` cannot hit a later intent.
+CREATE TABLE IF NOT EXISTS intents (
+  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  intent  BLOB    NOT NULL,
+  created INTEGER NOT NULL  -- Unix microseconds
 );
 )sql";
 
@@ -305,6 +312,44 @@ absl::StatusOr<std::vector<AuditEntry>> Store::AuditLog(int limit) {
     if (!row) break;
     out.push_back(AuditEntry{s.Int(0), s.Time(1), Actor{s.Text(2), s.Text(3)}, s.Text(4),
                              s.Int(5) != 0, s.Text(6)});
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> Store::AddIntent(const std::string& intent, const Actor& actor,
+                                         const std::string& detail, absl::Time now) {
+  Transaction tx(db_);
+  HF_RETURN_IF_ERROR(tx.status());
+  Statement insert(db_, "INSERT INTO intents (intent, created) VALUES (?, ?)");
+  insert.BindBlob(1, intent).Bind(2, absl::ToUnixMicros(now));
+  HF_RETURN_IF_ERROR(insert.Run());
+  const int64_t id = sqlite3_last_insert_rowid(db_);
+  HF_RETURN_IF_ERROR(AppendAudit(
+      db_, AuditEntry{0, now, actor, "add-intent", true, Cat("intent ", id, ": ", detail)}));
+  HF_RETURN_IF_ERROR(tx.Commit());
+  return id;
+}
+
+absl::Status Store::RemoveIntent(int64_t id, const Actor& actor, const std::string& detail,
+                                 absl::Time now) {
+  Transaction tx(db_);
+  HF_RETURN_IF_ERROR(tx.status());
+  Statement remove(db_, "DELETE FROM intents WHERE id = ?");
+  remove.Bind(1, id);
+  HF_RETURN_IF_ERROR(remove.Run());
+  if (sqlite3_changes(db_) == 0) return absl::NotFoundError(Cat("no intent ", id, " in force"));
+  HF_RETURN_IF_ERROR(AppendAudit(
+      db_, AuditEntry{0, now, actor, "remove-intent", true, Cat("intent ", id, ": ", detail)}));
+  return tx.Commit();
+}
+
+absl::StatusOr<std::vector<IntentRecord>> Store::Intents() {
+  Statement s(db_, "SELECT id, intent FROM intents ORDER BY id");
+  std::vector<IntentRecord> out;
+  for (;;) {
+    HF_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    out.push_back(IntentRecord{s.Int(0), s.Text(1)});
   }
   return out;
 }

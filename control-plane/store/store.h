@@ -7,6 +7,9 @@
 // version with an earlier one's content: the version in force only ever grows, which is what
 // edges compare against, and the history says what happened in the order it happened.
 //
+// Operator intents in force (drain, withdraw) are kept until an operator removes them, each under
+// an id that is never reused; adding and removing one is audited in the same transaction.
+//
 // Time is passed in (the caller's clock). Not thread-safe: one caller at a time (the control
 // plane serializes writes on its own).
 #ifndef HOLDFAST_CONTROL_PLANE_STORE_STORE_H_
@@ -69,6 +72,12 @@ struct EdgeRecord {
   std::string report;
 };
 
+// An operator intent in force: a serialized holdfast.v1.OperatorIntent (opaque here).
+struct IntentRecord {
+  int64_t id = 0;
+  std::string intent;
+};
+
 class Store {
  public:
   // Opens the store at `path`, creating it (and its schema) when absent.
@@ -100,6 +109,17 @@ class Store {
   [[nodiscard]] absl::Status Audit(const AuditEntry& entry);
   // The newest `limit` audit entries, newest first.
   [[nodiscard]] absl::StatusOr<std::vector<AuditEntry>> AuditLog(int limit);
+
+  // Stores an intent and audits it ("add-intent", detail "intent ID: `detail`") in one
+  // transaction; returns its id.
+  [[nodiscard]] absl::StatusOr<int64_t> AddIntent(const std::string& intent, const Actor& actor,
+                                                  const std::string& detail, absl::Time now);
+  // Removes intent `id` and audits it ("remove-intent") in one transaction; NOT_FOUND (and
+  // nothing audited) when there is no such intent.
+  [[nodiscard]] absl::Status RemoveIntent(int64_t id, const Actor& actor, const std::string& detail,
+                                          absl::Time now);
+  // The intents in force, oldest first.
+  [[nodiscard]] absl::StatusOr<std::vector<IntentRecord>> Intents();
 
   // Records a node's state, replacing what was stored for it. Not flushed to disk before it
   // returns (the edges say it again when they reconnect); versions and the audit log are.

@@ -13,6 +13,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/support/process.h"
@@ -50,9 +51,14 @@ class ControlLab {
   }
 
   // The plan test's config: POPs p1 (n1) and p2 (n2) each with a VIP for www.example.net in
-  // one prefix, a dns listener, and the plan's hysteresis at one report. (Their BGP peer does not
-  // exist: the speakers try in vain, which changes nothing here.)
-  std::string WriteGslbConfig() {
+  // one prefix, a dns listener, and the plan's hysteresis at one report. Without `bird_port`
+  // their BGP peer does not exist: the speakers try in vain, which changes nothing for DNS. With
+  // it, both peer (multihop) with a router at 127.0.0.3:`bird_port`, AS 65000.
+  std::string WriteGslbConfig(uint16_t bird_port = 0) {
+    const std::string peers = bird_port == 0
+                                  ? "[{address: 127.0.0.9, port: 1, asn: 65000}]"
+                                  : "[{address: 127.0.0.3, port: " + std::to_string(bird_port) +
+                                        ", asn: 65000, hold_time: 3s, multihop: true}]";
     const std::filesystem::path path = dir_.path() / "holdfast.yaml";
     std::ofstream(path)
         << "listeners:\n"
@@ -65,10 +71,10 @@ class ControlLab {
         << "pops:\n"
         << "  - {name: p1, region: r1, nodes: [{name: n1, addresses: [127.0.0.1]}],"
         << " announce: [{prefix: web-v4, vips: [192.0.2.1]}], bgp: {local_asn: 65001,"
-        << " peers: [{address: 127.0.0.9, port: 1, asn: 65000}]}}\n"
+        << " peers: " << peers << "}}\n"
         << "  - {name: p2, region: r2, nodes: [{name: n2, addresses: [127.0.0.2]}],"
         << " announce: [{prefix: web-v4, vips: [192.0.2.2]}], bgp: {local_asn: 65002,"
-        << " peers: [{address: 127.0.0.9, port: 1, asn: 65000}]}}\n"
+        << " peers: " << peers << "}}\n"
         << "dns:\n  zones:\n    - name: example.net.\n"
         << "      soa: {mname: ns1.example.net., rname: hostmaster.example.net.}\n"
         << "      ns: [ns1.example.net.]\n"
@@ -455,6 +461,259 @@ TEST_CASE("DNS answers follow the control plane's plan: a POP that stops reporti
   // n2 comes and reports healthy: it is back in the answers.
   lab.StartEdge("n2");
   CHECK(WaitUntil([&] { return lab.Www("127.0.0.1") == "192.0.2.1\n192.0.2.2\n"; }, 30s));
+}
+
+// ---- operator intents -------------------------------------------------------------------------
+
+// The state the plan in force gives `pop` for the first prefix, "" when there is none.
+std::string PlanState(const nlohmann::json& status, const std::string& pop) {
+  if (status.is_null() || !status.contains("plan")) return "";
+  for (const auto& d : status["plan"]["prefixes"][0]["pops"]) {
+    if (d.value("pop", "") == pop) return d.value("state", "");
+  }
+  return "";
+}
+
+// Until the plan in force says `p1` for p1 and `p2` for p2, within `deadline`.
+bool WaitPlan(const ControlLab& lab, const std::string& p1, const std::string& p2,
+              std::chrono::milliseconds deadline = 20s) {
+  return WaitUntil(
+      [&] {
+        const nlohmann::json s = lab.Status();
+        return PlanState(s, "p1") == p1 && PlanState(s, "p2") == p2;
+      },
+      deadline);
+}
+
+// The ids of the intents in force, as `holdfastctl intents --format json` lists them.
+std::vector<std::string> IntentIds(const ControlLab& lab) {
+  const RunResult r = lab.Ctl({"intents", "--format", "json"});
+  std::vector<std::string> ids;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  if (r.exit_code != 0 || j.is_discarded() || !j.contains("intents")) return ids;
+  for (const auto& i : j["intents"]) ids.push_back(i.value("id", ""));
+  return ids;
+}
+
+// GSLB config applied, both edges acknowledged it and report: both POPs announce.
+void StartGslb(ControlLab& lab, uint16_t bird_port = 0) {
+  lab.StartEdge("n1");
+  lab.StartEdge("n2");
+  const RunResult apply = lab.Ctl({"apply", lab.WriteGslbConfig(bird_port), "--reason", "gslb"});
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 1));
+  REQUIRE(lab.WaitAcked("n2", 1));
+  INFO(lab.Ctl({"status"}).out);
+  REQUIRE(WaitPlan(lab, "ANNOUNCED", "ANNOUNCED"));
+}
+
+TEST_CASE("drain, withdraw and restore a POP through holdfastctl, audited, kept across restarts",
+          "[control][intents]") {
+  ControlLab lab;
+  StartGslb(lab);
+
+  // Refused before the governor: a viewer, an unknown POP or prefix, no reason.
+  const RunResult viewer = lab.Ctl({"drain", "p2", "--reason", "sneaky"}, "victor");
+  CHECK(viewer.exit_code == 1);
+  CHECK_THAT(viewer.err, Catch::Contains("role viewer may not add-intent"));
+  const RunResult unknown = lab.Ctl({"drain", "nowhere", "--reason", "typo"});
+  CHECK(unknown.exit_code == 1);
+  CHECK_THAT(unknown.err, Catch::Contains("no POP named 'nowhere'"));
+  const RunResult prefix = lab.Ctl({"withdraw", "p1", "--prefix", "web-v6", "--reason", "typo"});
+  CHECK(prefix.exit_code == 1);
+  CHECK_THAT(prefix.err, Catch::Contains("no prefix named 'web-v6'"));
+  const RunResult no_reason = lab.Ctl({"withdraw", "p1", "--reason", "", "--break-glass"});
+  CHECK(no_reason.exit_code == 1);
+  CHECK_THAT(no_reason.err, Catch::Contains("break-glass needs a reason"));
+  CHECK(IntentIds(lab).empty());
+
+  // Drain p2: in the plan at once, and what the plan says is printed.
+  const RunResult drain = lab.Ctl({"drain", "p2", "--reason", "fibre works"});
+  INFO(drain.out << drain.err);
+  REQUIRE(drain.exit_code == 0);
+  CHECK_THAT(drain.out, Catch::Contains("intent 1 in force: drain p2"));
+  CHECK_THAT(drain.out, Catch::Contains("DRAINING"));
+  CHECK(PlanState(lab.Status(), "p2") == "DRAINING");
+  CHECK(PlanState(lab.Status(), "p1") == "ANNOUNCED");
+  // DNS answers only p1 now.
+  CHECK(WaitUntil([&] { return lab.Www("127.0.0.1") == "192.0.2.1\n"; }, 10s));
+
+  // Withdraw p2 as a second intent: it wins over the drain while both are in force.
+  const RunResult withdraw = lab.Ctl({"withdraw", "p2", "--reason", "router swap"});
+  INFO(withdraw.out << withdraw.err);
+  REQUIRE(withdraw.exit_code == 0);
+  CHECK_THAT(withdraw.out, Catch::Contains("WITHDRAWN"));
+  CHECK(WaitPlan(lab, "ANNOUNCED", "WITHDRAWN", 5s));
+
+  // Withdrawing p1 too would leave nothing: the governor refuses, nothing changes.
+  const RunResult floor = lab.Ctl({"withdraw", "p1", "--reason", "oops"});
+  INFO(floor.out << floor.err);
+  CHECK(floor.exit_code == 4);
+  CHECK_THAT(floor.err, Catch::Contains("the governor refused withdraw p1"));
+  CHECK_THAT(floor.err, Catch::Contains("would leave 0 of required 1"));
+  CHECK_THAT(floor.out, Catch::Contains("ANNOUNCED"));
+  CHECK(IntentIds(lab) == std::vector<std::string>{"1", "2"});
+  CHECK(PlanState(lab.Status(), "p1") == "ANNOUNCED");
+
+  // The intents survive a control-plane crash, and hold in its first plans.
+  lab.KillControl();
+  lab.StartControl();
+  CHECK(IntentIds(lab) == std::vector<std::string>{"1", "2"});
+  CHECK(WaitPlan(lab, "ANNOUNCED", "WITHDRAWN", 45s));
+  const RunResult list = lab.Ctl({"intents"});
+  INFO(list.out);
+  CHECK_THAT(list.out, Catch::Contains("router swap"));
+  CHECK_THAT(list.out, Catch::Contains("alice"));
+  CHECK_THAT(lab.Ctl({"status"}).out, Catch::Contains("operator intents in force"));
+
+  // Break-glass takes the last POP out, with an alarm; restoring it brings it back.
+  const RunResult glass =
+      lab.Ctl({"withdraw", "p1", "--reason", "whole-site evacuation", "--break-glass"});
+  INFO(glass.out << glass.err);
+  REQUIRE(glass.exit_code == 0);
+  CHECK_THAT(glass.out, Catch::Contains("ALARM break_glass"));
+  CHECK(WaitPlan(lab, "WITHDRAWN", "WITHDRAWN", 5s));
+  REQUIRE(lab.Ctl({"restore", "3", "--reason", "evacuation over"}).exit_code == 0);
+  CHECK(WaitPlan(lab, "ANNOUNCED", "WITHDRAWN", 5s));
+
+  // Restore the withdrawal: the drain is still in force; then the drain.
+  const RunResult restore = lab.Ctl({"restore", "2", "--reason", "swap done"});
+  INFO(restore.out << restore.err);
+  REQUIRE(restore.exit_code == 0);
+  CHECK_THAT(restore.out, Catch::Contains("DRAINING"));
+  CHECK(WaitPlan(lab, "ANNOUNCED", "DRAINING", 5s));
+  CHECK(lab.Ctl({"restore", "2", "--reason", "again"}).exit_code == 1);  // gone already
+  REQUIRE(lab.Ctl({"restore", "1", "--reason", "works done"}).exit_code == 0);
+  CHECK(WaitPlan(lab, "ANNOUNCED", "ANNOUNCED", 5s));
+  CHECK(IntentIds(lab).empty());
+  CHECK(WaitUntil([&] { return lab.Www("127.0.0.1") == "192.0.2.1\n192.0.2.2\n"; }, 10s));
+
+  const RunResult audit = lab.Ctl({"audit", "--limit", "100"});
+  INFO(audit.out);
+  CHECK_THAT(audit.out,
+             Catch::Contains("alice (operator)  add-intent  intent 1: drain p2: fibre works"));
+  CHECK_THAT(audit.out,
+             Catch::Contains("alice (operator)  add-intent  intent 2: withdraw p2: router swap"));
+  CHECK_THAT(audit.out,
+             Catch::Contains("REFUSED  alice (operator)  add-intent  withdraw p1: oops"));
+  CHECK_THAT(audit.out, Catch::Contains("REFUSED  victor (viewer)  add-intent"));
+  CHECK_THAT(
+      audit.out,
+      Catch::Contains("REFUSED  alice (operator)  add-intent  intent: no POP named 'nowhere'"));
+  CHECK_THAT(audit.out, Catch::Contains("withdraw p1 (break-glass): whole-site evacuation"));
+  CHECK_THAT(audit.out,
+             Catch::Contains(
+                 "remove-intent  intent 2: removes withdraw p2: router swap; because: swap done"));
+}
+
+TEST_CASE("ack-freeze with nothing frozen is refused by the governor and kept nowhere",
+          "[control][intents]") {
+  ControlLab lab;
+  StartGslb(lab);
+  const RunResult ack = lab.Ctl({"ack-freeze", "--reason", "paged"});
+  INFO(ack.out << ack.err);
+  CHECK(ack.exit_code == 4);
+  CHECK_THAT(ack.err, Catch::Contains("nothing frozen"));
+  CHECK_THAT(ack.out, Catch::Contains("not frozen"));
+  CHECK(IntentIds(lab).empty());
+}
+
+// BIRD 2 on 127.0.0.3 with one BGP protocol per edge node of the GSLB config: e1 for n1
+// (127.0.0.1, AS 65001), e2 for n2 (127.0.0.2, AS 65002). Killed when it goes out of scope;
+// declare it before the lab, so the edges' shutdown finds it.
+class IntentBird {
+ public:
+  IntentBird() : port_(FreePort("127.0.0.3")) {
+    socket_ = (dir_.path() / "bird.ctl").string();
+    std::string conf = "router id 10.255.0.3;\nlog \"" + (dir_.path() / "bird.log").string() +
+                       "\" all;\nprotocol device {}\n";
+    // The edges only connect out; BIRD's own attempts go to ports nobody listens on.
+    for (const auto& [name, address, asn] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"e1", "127.0.0.1", "65001"}, {"e2", "127.0.0.2", "65002"}}) {
+      conf += "protocol bgp " + name + " {\n  local 127.0.0.3 port " + std::to_string(port_) +
+              " as 65000;\n  neighbor " + address + " port " + std::to_string(FreePort()) + " as " +
+              asn +
+              ";\n  multihop;\n  hold time 3;\n  keepalive time 1;\n  connect retry time 1;\n"
+              "  error wait time 1, 2;\n  ipv4 { import all; export none; };\n}\n";
+    }
+    const std::string path = dir_.Write("bird.conf", conf);
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/sbin/bird", "-f", "-c", path, "-s", socket_, "-P",
+                                 (dir_.path() / "bird.pid").string()},
+        dir_.path() / "bird.out");
+    // Listening once the protocols have started: an edge's first connection must find it.
+    const bool listening = WaitUntil(
+        [&] {
+          const std::string p = Cli({"show", "protocols"});
+          return p.find("Active") != std::string::npos || p.find("Connect") != std::string::npos;
+        },
+        10s);
+    INFO(process_->Output());
+    REQUIRE(listening);
+  }
+
+  uint16_t port() const { return port_; }
+  std::string Cli(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv{"/usr/sbin/birdc", "-s", socket_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return Run(argv, dir_.path(), 10s).out;
+  }
+  // `show route PREFIX all`, one block per route, by the protocol that brought it (e1, e2).
+  std::map<std::string, std::string> Routes(const std::string& prefix) const {
+    std::map<std::string, std::string> out;
+    std::istringstream in(Cli({"show", "route", prefix, "all"}));
+    std::string* block = nullptr;
+    static const std::regex kRouteLine(R"(\[(e[12]) )");
+    for (std::string line; std::getline(in, line);) {
+      std::smatch m;
+      if (std::regex_search(line, m, kRouteLine)) block = &out[m[1]];
+      if (block != nullptr) *block += line + "\n";
+    }
+    return out;
+  }
+
+ private:
+  TempDir dir_;
+  uint16_t port_;
+  std::string socket_;
+  std::unique_ptr<Process> process_;
+};
+
+TEST_CASE("the plan drives BGP: drain adds GRACEFUL_SHUTDOWN, withdraw removes, restore returns",
+          "[control][intents][bgp]") {
+  IntentBird bird;
+  ControlLab lab;
+  StartGslb(lab, bird.port());
+  constexpr char kPrefix[] = "192.0.2.0/24";
+  constexpr char kShutdown[] = "(65535,0)";
+  auto routes = [&] { return bird.Routes(kPrefix); };
+  INFO(bird.Cli({"show", "protocols", "all"}));
+  // Both edges announce it, neither draining.
+  REQUIRE(WaitUntil([&] { return routes().size() == 2; }, 20s));
+  CHECK(routes()["e1"].find(kShutdown) == std::string::npos);
+  CHECK(routes()["e2"].find(kShutdown) == std::string::npos);
+
+  REQUIRE(lab.Ctl({"drain", "p2", "--reason", "maintenance"}).exit_code == 0);
+  CHECK(WaitUntil([&] { return routes()["e2"].find(kShutdown) != std::string::npos; }, 10s));
+  CHECK(routes().size() == 2);
+  CHECK(routes()["e1"].find(kShutdown) == std::string::npos);
+
+  REQUIRE(lab.Ctl({"withdraw", "p2", "--reason", "maintenance"}).exit_code == 0);
+  CHECK(WaitUntil([&] { return routes().size() == 1 && routes().contains("e1"); }, 10s));
+  CHECK(routes()["e1"].find(kShutdown) == std::string::npos);
+
+  REQUIRE(lab.Ctl({"restore", "2", "--reason", "done"}).exit_code == 0);
+  CHECK(WaitUntil([&] { return routes()["e2"].find(kShutdown) != std::string::npos; }, 10s));
+  REQUIRE(lab.Ctl({"restore", "1", "--reason", "done"}).exit_code == 0);
+  CHECK(WaitUntil(
+      [&] {
+        const auto r = routes();
+        return r.size() == 2 && r.at("e2").find(kShutdown) == std::string::npos;
+      },
+      10s));
+  CHECK(routes()["e1"].find(kShutdown) == std::string::npos);
 }
 
 }  // namespace

@@ -127,6 +127,59 @@ TEST_CASE("edge states are kept per node and survive a reopen", "[control][store
   CHECK((*store->Current())->content == "kept");
 }
 
+TEST_CASE("intents are kept in order with ids never reused, audited, and survive a reopen",
+          "[control][store]") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir);
+    const auto first = store->AddIntent("drain", kAlice, "drain p2: works", kT0);
+    const auto second = store->AddIntent("withdraw", kAlice, "withdraw p2: swap", kT0);
+    REQUIRE(first.ok());
+    REQUIRE(second.ok());
+    CHECK(*first == 1);
+    CHECK(*second == 2);
+    REQUIRE(store->RemoveIntent(2, kAlice, "removes withdraw p2", kT0).ok());
+    CHECK(store->RemoveIntent(2, kAlice, "again", kT0).code() == absl::StatusCode::kNotFound);
+    // AUTOINCREMENT: the removed id is not handed out again.
+    const auto third = store->AddIntent("drain-again", kAlice, "drain p1: x", kT0);
+    REQUIRE(third.ok());
+    CHECK(*third == 3);
+  }
+  auto store = OpenStore(dir);
+  const auto intents = store->Intents();
+  REQUIRE(intents.ok());
+  REQUIRE(intents->size() == 2);
+  CHECK((*intents)[0].id == 1);
+  CHECK((*intents)[0].intent == "drain");
+  CHECK((*intents)[1].id == 3);
+  const auto log = store->AuditLog(10);
+  REQUIRE(log.ok());
+  REQUIRE(log->size() == 4);  // three adds and one removal; the failed removal left nothing
+  CHECK((*log)[1].action == "remove-intent");
+  CHECK((*log)[1].detail == "intent 2: removes withdraw p2");
+  CHECK((*log)[3].action == "add-intent");
+  CHECK((*log)[3].detail == "intent 1: drain p2: works");
+  CHECK((*log)[3].actor.name == "alice");
+}
+
+TEST_CASE("a store of schema 1 gains the intents table on open, its versions kept",
+          "[control][store]") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir);
+    REQUIRE(store->Apply("old", kAlice, "one", 0, kT0).ok());
+  }
+  const std::string path = (dir.path() / "control.db").string();
+  REQUIRE(std::system(
+              ("sqlite3 " + path + " 'DROP TABLE intents; PRAGMA user_version=1'").c_str()) == 0);
+  auto store = OpenStore(dir);
+  CHECK((*store->Current())->content == "old");
+  const auto intents = store->Intents();
+  REQUIRE(intents.ok());
+  CHECK(intents->empty());
+  CHECK(store->AddIntent("drain", kAlice, "drain p1: x", kT0).ok());
+}
+
 TEST_CASE("a store written by a newer schema is refused, not misread", "[control][store]") {
   TempDir dir;
   { auto store = OpenStore(dir); }
