@@ -514,6 +514,9 @@ void Session::Establish(TimePoint now, std::vector<Action>& out) {
     eor.end_of_rib = f;
     Send(out, eor);
   }
+  // The restart is over once our routes and End-of-RIB are out: a later connection of this
+  // process is no restart, and its OPEN must not say so.
+  config_.graceful_restart.restarting = false;
 }
 
 void Session::HandleUpdate(TimePoint now, std::vector<Action>& out, const DecodedMessage& m) {

@@ -38,7 +38,8 @@ struct GracefulRestartConfig {
   // Seconds the peer keeps our routes while we restart (RFC 4724 section 3, at most 4095).
   uint16_t restart_time = 120;
   // Set after a restart of this process: the R bit tells the peer to keep our routes until our
-  // End-of-RIB (RFC 4724 section 4.1).
+  // End-of-RIB (RFC 4724 section 4.1). Only the first OPEN of each session carries it: the
+  // session clears it once it has sent its End-of-RIB.
   bool restarting = false;
   // F bit for each family: the anycast service kept running, so the routes still lead somewhere.
   bool forwarding_preserved = true;

@@ -424,6 +424,37 @@ TEST_CASE("graceful restart helper keeps stale routes for the restart time", "[b
   }
 }
 
+TEST_CASE("only the first OPEN after a restart sets the R bit", "[bgp][session]") {
+  SessionConfig ca = Config(64512, 1, 65001, 90);
+  ca.graceful_restart.restarting = true;
+  Pair p(ca, Config(65001, 2, 64512, 90));
+  // The R bit of every OPEN a sent, in order.
+  auto r_bits = [&] {
+    std::vector<bool> out;
+    for (const Action& act : p.log_a) {
+      if (act.kind != Action::Kind::kSend) continue;
+      absl::StatusOr<DecodedMessage> m = DecodeMessage(act.bytes, {});
+      if (!m.ok() || !std::holds_alternative<OpenMessage>(m->message)) continue;
+      const auto& gr = std::get<OpenMessage>(m->message).capabilities.graceful_restart;
+      out.push_back(gr.has_value() && gr->restarting);
+    }
+    return out;
+  };
+  p.Connect();
+  REQUIRE(p.a.state() == State::kEstablished);
+  // The connection drops; the next one is no restart of the process.
+  p.wire_up = false;
+  p.Deliver(p.a, p.a.OnConnectionLost(p.now, "reset by peer"));
+  p.Deliver(p.b, p.b.OnConnectionLost(p.now, "reset by peer"));
+  p.wire_up = true;
+  std::vector<Action> from_a = p.a.OnConnected(p.now, true);
+  std::vector<Action> from_b = p.b.OnConnected(p.now, false);
+  p.Queue(p.a, std::move(from_a));
+  p.Deliver(p.b, std::move(from_b));
+  CHECK(p.a.state() == State::kEstablished);
+  CHECK(r_bits() == std::vector<bool>{true, false});
+}
+
 TEST_CASE("without graceful restart the peer's routes go with the connection", "[bgp][session]") {
   SessionConfig ca = Config(64512, 1, 65001, 90);
   ca.graceful_restart.enabled = false;
