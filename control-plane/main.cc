@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "absl/time/clock.h"
-#include "common/log/log.h"
+#include "common/log/log_flags.h"
 #include "control-plane/server/control_plane.h"
 #include "control-plane/server/services.h"
 #include "control-plane/store/store.h"
@@ -31,8 +31,7 @@ struct Flags {
   std::string tls_key;
   std::string client_ca;
   bool insecure = false;
-  std::string log_level;
-  std::string log_format;
+  holdfast::LogFlags log;
   int plan_interval_ms = 2000;
 };
 
@@ -155,12 +154,7 @@ int main(int argc, char** argv) {
                  "How often the announcement plan is made again from the edges' reports")
       ->default_val(2000)
       ->check(CLI::Range(100, 600000));
-  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
-      ->default_val("info")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  app.add_option("--log-format", flags.log_format, "text or json, on stderr")
-      ->default_val("text")
-      ->check(CLI::IsMember({"text", "json"}));
+  flags.log.AddTo(app);
   CLI11_PARSE(app, argc, argv);
   if (!flags.insecure &&
       (flags.tls_cert.empty() || flags.tls_key.empty() || flags.client_ca.empty())) {
@@ -168,9 +162,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  holdfast::InitLogging(
-      flags.log_format == "json" ? holdfast::LogFormat::kJson : holdfast::LogFormat::kText,
-      flags.log_level);
+  flags.log.Init();
   // The signals are waited for by the main thread; block them before gRPC starts its threads.
   sigset_t stop;
   sigemptyset(&stop);

@@ -27,7 +27,7 @@
 #include "absl/time/clock.h"
 #include "common/cat.h"
 #include "common/file/read_file.h"
-#include "common/log/log.h"
+#include "common/log/log_flags.h"
 #include "common/status_macros.h"
 #include "common/tls/certificate_facts.h"
 #include "edge/agent/control_client.h"
@@ -56,8 +56,7 @@ struct Flags {
   double drain_seconds = 30;
   double bgp_drain_seconds = 10;
   uint32_t bgp_drain_prepend = 0;
-  std::string log_level = "info";
-  std::string log_format = "text";
+  holdfast::LogFlags log;
   std::string dns_resolvers;
   std::string control;
   std::string control_ca;
@@ -624,9 +623,6 @@ int main(int argc, char** argv) {
                  "Extra copies of the local ASN prepended to AS_PATH while draining")
       ->default_val(0)
       ->check(CLI::Range(0, 10));
-  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
-      ->default_val("info")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.add_option("--dns-resolvers", flags.dns_resolvers,
                  "Resolvers for DNS-discovered clusters, HOST:PORT[,HOST:PORT...]; default: "
                  "the system's (/etc/hosts, then /etc/resolv.conf)");
@@ -654,10 +650,7 @@ int main(int argc, char** argv) {
   app.add_option("--files-dir", flags.files_dir,
                  "Where files a control plane's config names by relative path (certificates, "
                  "keys) are; default: the --config file's directory, else --state-dir");
-  app.add_option("--log-format", flags.log_format,
-                 "text (event=... key=value) or json (one object per line), on stderr")
-      ->default_val("text")
-      ->check(CLI::IsMember({"text", "json"}));
+  flags.log.AddTo(app);
   CLI11_PARSE(app, argc, argv);
   if (config->count() == 0 && control->count() == 0) {
     std::cerr << "holdfast-edge: give --config FILE, or --control HOST:PORT (or both)\n";
@@ -670,9 +663,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  holdfast::InitLogging(
-      flags.log_format == "json" ? holdfast::LogFormat::kJson : holdfast::LogFormat::kText,
-      flags.log_level);
+  flags.log.Init();
   std::signal(SIGPIPE, SIG_IGN);
   return holdfast::edge::Run(flags);
 }

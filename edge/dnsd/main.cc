@@ -26,7 +26,7 @@
 
 #include "absl/time/clock.h"
 #include "common/cat.h"
-#include "common/log/log.h"
+#include "common/log/log_flags.h"
 #include "common/snapshot.h"
 #include "dns/answer/engine.h"
 #include "dns/server/metrics.h"
@@ -43,8 +43,7 @@ struct Flags {
   std::string config;
   std::string node;
   int threads = 0;
-  std::string log_level = "info";
-  std::string log_format = "text";
+  holdfast::LogFlags log;
   bool no_rrl = false;
 };
 
@@ -234,21 +233,13 @@ int main(int argc, char** argv) {
   app.add_option("--threads", flags.threads, "Event loops (threads); 0 means one per core")
       ->default_val(0)
       ->check(CLI::Range(0, 256));
-  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
-      ->default_val("info")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  app.add_option("--log-format", flags.log_format,
-                 "text (event=... key=value) or json (one object per line), on stderr")
-      ->default_val("text")
-      ->check(CLI::IsMember({"text", "json"}));
+  flags.log.AddTo(app);
   app.add_flag("--no-rrl", flags.no_rrl,
                "Turn response rate limiting off (on by default: 200 responses/s per client "
                "prefix, every second limited one truncated); for benchmarks from one address");
   CLI11_PARSE(app, argc, argv);
 
-  holdfast::InitLogging(
-      flags.log_format == "json" ? holdfast::LogFormat::kJson : holdfast::LogFormat::kText,
-      flags.log_level);
+  flags.log.Init();
   std::signal(SIGPIPE, SIG_IGN);
   return holdfast::edge::Run(flags);
 }
