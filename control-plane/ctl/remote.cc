@@ -272,6 +272,17 @@ struct RemoteCommands::State {
                   static_cast<unsigned long long>(n.acked_version()), status.c_str(),
                   Time(n.last_seen()).c_str(), health.c_str());
       if (n.nacked_version() != 0) std::cout << "    refused: " << n.nack_reason() << "\n";
+      // Each BGP session as the node last reported it.
+      for (const v1::BgpSession& b : n.report().bgp_sessions()) {
+        std::cout << "    bgp " << b.peer() << " AS" << b.asn() << " " << b.state();
+        if (b.state() == "established") {
+          std::cout << " for " << absl::FormatDuration(absl::Seconds(b.uptime_seconds()));
+        }
+        std::cout << ", prefixes sent " << b.prefixes_sent() << ", received "
+                  << b.prefixes_received();
+        if (!b.last_error().empty()) std::cout << ", last error: " << b.last_error();
+        std::cout << "\n";
+      }
     }
     if (response.has_plan()) {
       // The plan in force, one line per prefix: which POPs announce it and why the others do not.

@@ -694,6 +694,14 @@ TEST_CASE("the plan drives BGP: drain adds GRACEFUL_SHUTDOWN, withdraw removes, 
   REQUIRE(WaitUntil([&] { return routes().size() == 2; }, 20s));
   CHECK(routes()["e1"].find(kShutdown) == std::string::npos);
   CHECK(routes()["e2"].find(kShutdown) == std::string::npos);
+  // The edges report their sessions; holdfastctl status lists each one.
+  CHECK(WaitUntil(
+      [&] {
+        const std::string status = lab.Ctl({"status"}).out;
+        return status.find("bgp 127.0.0.3 AS65000 established for") != std::string::npos &&
+               status.find("prefixes sent 1, received 0") != std::string::npos;
+      },
+      10s));
 
   REQUIRE(lab.Ctl({"drain", "p2", "--reason", "maintenance"}).exit_code == 0);
   CHECK(WaitUntil([&] { return routes()["e2"].find(kShutdown) != std::string::npos; }, 10s));
