@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -169,6 +171,7 @@ struct RemoteCommands::State {
   std::vector<std::string> files;
   std::string reason;
   bool dry_run = false;
+  bool all_at_once = false;
   uint64_t version = 0;
   uint32_t limit = 20;
 
@@ -305,7 +308,36 @@ struct RemoteCommands::State {
       std::cout << "\noperator intents in force:\n";
       PrintIntents(response.intents(), response.plan(), "  ");
     }
+    if (response.has_rollout()) PrintRollout(response.rollout());
     return kExitOk;
+  }
+
+  // The rollout under way (each wave's state), or how the last one ended.
+  static void PrintRollout(const v1::RolloutStatus& r) {
+    const bool running = r.state() == v1::RolloutStatus::RUNNING;
+    std::cout << "\n"
+              << (running ? "rollout under way" : "last rollout") << ": version "
+              << r.target_version() << " (previous " << r.previous_version() << "), started "
+              << Time(r.started()) << ", bake time "
+              << absl::FormatDuration(absl::Seconds(r.bake_time().seconds()) +
+                                      absl::Nanoseconds(r.bake_time().nanos()))
+              << "\n";
+    if (!running) {
+      std::string state = v1::RolloutStatus::State_Name(r.state());
+      std::transform(state.begin(), state.end(), state.begin(),
+                     [](unsigned char c) { return c == '_' ? ' ' : std::tolower(c); });
+      std::cout << "  " << state << " at " << Time(r.finished()) << ": " << r.outcome() << "\n";
+    }
+    for (int i = 0; i < r.waves_size(); ++i) {
+      const v1::RolloutWaveStatus& w = r.waves(i);
+      std::string pops;
+      for (const std::string& p : w.pops()) pops += (pops.empty() ? "" : ", ") + p;
+      std::cout << "  " << (running && static_cast<uint32_t>(i) == r.current_wave() ? "> " : "  ")
+                << "wave " << w.name() << " [" << pops << "]: " << w.state();
+      if (w.state() == "baking") std::cout << " until " << Time(w.bake_until());
+      if (w.state() == "done") std::cout << " at " << Time(w.done());
+      std::cout << "\n";
+    }
   }
 
   // drain, withdraw, ack-freeze: one intent to the control plane, then what the plan says now.
@@ -428,6 +460,7 @@ struct RemoteCommands::State {
     if (!plan.valid()) return kExitRefused;
     if (dry_run) return kExitOk;
     request.set_base_version(plan.base_version());
+    request.set_all_at_once(all_at_once);
     v1::ApplyResponse response;
     if (const grpc::Status s = stub->Apply(Context().get(), request, &response); !s.ok()) {
       return Fail(s);
@@ -435,7 +468,8 @@ struct RemoteCommands::State {
     if (connection.format == "json") {
       PrintJson(response);
     } else {
-      std::cout << "applied as version " << response.version() << "\n";
+      std::cout << "applied as version " << response.version()
+                << (all_at_once ? ", pushed to every edge at once\n" : "\n");
     }
     return kExitOk;
   }
@@ -543,7 +577,9 @@ RemoteCommands::RemoteCommands(CLI::App& app) : state_(std::make_unique<State>()
   s.status_cmd = connect(app.add_subcommand(
       "status",
       "The version in force, and every edge node: its stream, the version it "
-      "acknowledged or refused (and why), when it was last heard of, its health."));
+      "acknowledged or refused (and why), when it was last heard of, its health; the "
+      "rollout under way (target, previous version, each wave's state) or how the last "
+      "one ended."));
   s.plan_cmd = connect(app.add_subcommand(
       "plan",
       "Validate a config on the control plane and show what it would change against "
@@ -553,17 +589,24 @@ RemoteCommands::RemoteCommands(CLI::App& app) : state_(std::make_unique<State>()
       ->required();
   s.apply_cmd = connect(app.add_subcommand(
       "apply",
-      "Plan a config, then store it as the new version in force and push it to every "
-      "edge node. Refused when another version landed since the plan."));
+      "Plan a config, then store it as the new version in force and roll it out in the "
+      "waves of its safety.rollout (canary POP first; each wave gated on ACKs, bake time and "
+      "health; rolled back automatically on a NACK or a regression). Refused when another "
+      "version landed since the plan, or while another one is still rolling out."));
   s.apply_cmd->add_option("CONFIG", s.files, "The config's top-level file (includes follow)")
       ->required();
   s.apply_cmd->add_option("--reason", s.reason, "Why: kept in the history and the audit log")
       ->required();
   s.apply_cmd->add_flag("--dry-run", s.dry_run, "Plan only (the same as holdfastctl plan)");
+  s.apply_cmd->add_flag("--all-at-once", s.all_at_once,
+                        "Skip the waves: push to every edge at once (audited as such; ends a "
+                        "rollout under way)");
   s.rollback_cmd = connect(
       app.add_subcommand("rollback",
                          "Make an earlier version's config the one in force again (as a new "
-                         "version): by default the one before the version in force."));
+                         "version): by default the one before the version in force. An "
+                         "emergency exit: it goes to every edge at once, without waves, and "
+                         "ends a rollout under way."));
   s.rollback_cmd->add_option("VERSION", s.version, "The version to restore");
   s.rollback_cmd->add_option("--reason", s.reason, "Why: kept in the history and the audit log")
       ->required();

@@ -3,6 +3,21 @@
 // acknowledged or refused, what it reported). The gRPC services (sync_service.h,
 // operator_service.h) translate calls into these methods.
 //
+// Staged rollout (DESIGN.md, "A config change travels the same road"): an apply makes the new
+// version the target, and the previous one stays in force for the POPs its waves have not
+// reached. The waves come from the target's safety.rollout, resolved to POPs in config order;
+// without waves, the first POP is the canary, then everyone. A wave is done once every connected
+// node of its POPs acknowledged the target, bake_time has passed since the last of those ACKs,
+// and no reached POP's health has regressed against the baseline taken when the rollout began
+// (healthy endpoint fraction down by more than kRegressionTolerance, or listeners down, for at
+// least kRegressionHold). Progress is checked by Replan(). A NACK of the target, a regression, or
+// a correlated-failure freeze that began during the rollout rolls it back automatically: the
+// previous version's content is stored as a new version (author "holdfast-control", the reason
+// naming the cause) and pushed to every node at once, as an operator's rollback is. A fleet whose
+// first wave already covers every POP (one POP), the first version, and apply with all_at_once
+// are pushed to everyone at once. The rollout's state is in the store: a restarted control plane
+// continues it, and the bake of the wave under way starts again (the nodes reconnect meanwhile).
+//
 // Thread-safe: gRPC calls it from its own threads; one mutex guards the fleet, and writes to the
 // store are serialized under it too (SQLite takes one writer at a time anyway).
 #ifndef HOLDFAST_CONTROL_PLANE_SERVER_CONTROL_PLANE_H_
@@ -36,12 +51,23 @@ class ControlPlane {
  public:
   using Clock = std::function<absl::Time()>;
 
+  // A POP whose healthy endpoint fraction drops by more than this (absolute) since the rollout
+  // began has regressed.
+  static constexpr double kRegressionTolerance = 0.2;
+  // How long a drop must last to count: a node that just loaded a config reports its checked
+  // clusters' endpoints as not healthy until their first health check, which takes up to one
+  // check interval (5 s by default) plus one report interval (2 s).
+  static constexpr absl::Duration kRegressionHold = absl::Seconds(10);
+
   ControlPlane(std::unique_ptr<Store> store, Clock clock);
 
   // Operator API. Validation findings are data (in the responses); an error status is a refusal
   // with its reason: INVALID_ARGUMENT (the config does not validate), FAILED_PRECONDITION
   // (another version landed since the change was planned), NOT_FOUND, or a store failure.
-  // Apply and Rollback audit what they store; the caller audits their refusals.
+  // Apply and Rollback audit what they store; the caller audits their refusals. Apply starts a
+  // staged rollout (FAILED_PRECONDITION while another one is under way, unless
+  // request.all_at_once(), which pushes to every node at once and is audited as such). Rollback
+  // ends a rollout under way and goes to every node at once: it is the emergency exit.
   [[nodiscard]] absl::StatusOr<v1::PlanResponse> Plan(const v1::ChangeRequest& request);
   [[nodiscard]] absl::StatusOr<v1::ApplyResponse> Apply(const v1::ChangeRequest& request,
                                                         const Actor& actor);
@@ -71,7 +97,9 @@ class ControlPlane {
   void AuditRefusal(const Actor& actor, const std::string& action, const std::string& why);
 
   // Edge streams. Hello registers the stream under its node (replacing an older stream of the
-  // same node) and sends the version in force when the node runs another one.
+  // same node) and sends the version in force for its POP (the previous version while a rollout
+  // has not reached it) when the node runs another one. A NACK of a rollout's target rolls it
+  // back.
   void Hello(EdgeStream* stream, const v1::Hello& hello);
   void Ack(EdgeStream* stream, const v1::Ack& ack);
   void Nack(EdgeStream* stream, const v1::Nack& nack);
@@ -81,8 +109,9 @@ class ControlPlane {
 
   // Makes a new announcement plan (policy/plan/planner.h) from the config in force, the nodes'
   // latest reports and the operator intents in force, with the governor's memory of the last
-  // plan, and sends it to every connected node when a decision changed. Called every few
-  // seconds by the daemon, and at once after an intent is added or removed.
+  // plan, and sends it to every connected node when a decision changed; then moves a rollout
+  // under way on (or rolls it back). Called every few seconds by the daemon, and at once after
+  // an intent is added or removed.
   void Replan();
 
  private:
@@ -94,8 +123,28 @@ class ControlPlane {
     uint64_t sent_version = 0;
   };
 
-  // The snapshot of the version in force, for one node. Requires mu_.
+  // The snapshot of the version in force for the node's POP, for one node. Requires mu_.
   void SendCurrentLocked(Node& node);
+  // The node's POP: as it said, else as the config in force lists it; "" when unknown.
+  std::string PopOfLocked(const Node& node) const;
+  bool RollingOutLocked() const;
+  // The version the node should run: the previous one while a rollout has not reached its POP.
+  uint64_t VersionForLocked(const Node& node) const;
+  // Starts a rollout from previous_version_ to version_ when there is something to stage;
+  // false (nothing started) when the waves reach every POP at once.
+  bool StartRolloutLocked(absl::Time now);
+  // Checks the rollout under way: rollback causes, then the current wave's progress.
+  void AdvanceRolloutLocked(absl::Time now);
+  void StartWaveLocked(size_t index, absl::Time now);
+  // Stores the previous version's content as a new version and pushes it to everyone.
+  void RollBackRolloutLocked(const std::string& reason, absl::Time now);
+  void SaveRolloutLocked();
+  struct PopHealth {
+    bool has_data = false;
+    double healthy_fraction = 1;
+    bool listeners_up = false;
+  };
+  PopHealth PopHealthLocked(const std::string& pop) const;
   void SendPlanLocked(Node& node);
   // Loads config_ from bundle_ (after a new version). Requires mu_.
   void LoadConfigLocked();
@@ -125,6 +174,13 @@ class ControlPlane {
   // send only plans that change something.
   std::optional<v1::Plan> plan_;
   std::string plan_decisions_;
+  // The staged rollout under way, or the last one; persisted in the store.
+  std::optional<v1::RolloutStatus> rollout_;
+  // The version in force before the rollout's target, for the POPs not reached yet.
+  uint64_t previous_version_ = 0;
+  v1::ConfigBundle previous_bundle_;
+  // Since when each POP's health has looked regressed (in memory: a restart starts again).
+  std::map<std::string, absl::Time> regressed_since_;
   // The operator intents in force by id (the order the planner applies them), from the store.
   std::map<int64_t, v1::OperatorIntent> intents_;
 };

@@ -10,10 +10,10 @@
 namespace holdfast::control {
 namespace {
 
-// Schema version 2 (1 + intents). user_version says which schema a file has; a newer one is
-// refused rather than misread. An older one is brought up to date on open: every table is
+// Schema version 3 (1 + intents, 2 + rollout). user_version says which schema a file has; a newer
+// one is refused rather than misread. An older one is brought up to date on open: every table is
 // CREATE TABLE IF NOT EXISTS, so running the whole schema adds only what is missing.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS versions (
   number   INTEGER PRIMARY KEY,
@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS intents (
   id      INTEGER PRIMARY KEY AUTOINCREMENT,
   intent  BLOB    NOT NULL,
   created INTEGER NOT NULL  -- Unix microseconds
+);
+-- The staged rollout under way or the last one: one row, a serialized message (opaque here).
+CREATE TABLE IF NOT EXISTS rollout (
+  id    INTEGER PRIMARY KEY CHECK (id = 1),
+  state BLOB    NOT NULL
 );
 )sql";
 
@@ -352,6 +357,21 @@ absl::StatusOr<std::vector<IntentRecord>> Store::Intents() {
     out.push_back(IntentRecord{s.Int(0), s.Text(1)});
   }
   return out;
+}
+
+absl::Status Store::SaveRollout(const std::string& state) {
+  // Durable (synchronous=FULL): a restarted control plane must not forget that a rollout is
+  // under way, or it would send the target to POPs whose wave never started.
+  Statement s(db_, "INSERT OR REPLACE INTO rollout (id, state) VALUES (1, ?)");
+  s.BindBlob(1, state);
+  return s.Run();
+}
+
+absl::StatusOr<std::optional<std::string>> Store::Rollout() {
+  Statement s(db_, "SELECT state FROM rollout WHERE id = 1");
+  HF_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return std::nullopt;
+  return s.Text(0);
 }
 
 absl::Status Store::SaveEdge(const EdgeRecord& e) {

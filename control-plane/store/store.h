@@ -10,6 +10,9 @@
 // Operator intents in force (drain, withdraw) are kept until an operator removes them, each under
 // an id that is never reused; adding and removing one is audited in the same transaction.
 //
+// The staged rollout under way (or the last one) is one serialized record, replaced on every
+// change of its state.
+//
 // Time is passed in (the caller's clock). Not thread-safe: one caller at a time (the control
 // plane serializes writes on its own).
 #ifndef HOLDFAST_CONTROL_PLANE_STORE_STORE_H_
@@ -120,6 +123,12 @@ class Store {
                                           absl::Time now);
   // The intents in force, oldest first.
   [[nodiscard]] absl::StatusOr<std::vector<IntentRecord>> Intents();
+
+  // Replaces the rollout record (a serialized holdfast.v1.RolloutStatus; opaque here). Flushed
+  // to disk before it returns.
+  [[nodiscard]] absl::Status SaveRollout(const std::string& state);
+  // The rollout record, or nullopt when none was ever saved.
+  [[nodiscard]] absl::StatusOr<std::optional<std::string>> Rollout();
 
   // Records a node's state, replacing what was stored for it. Not flushed to disk before it
   // returns (the edges say it again when they reconnect); versions and the audit log are.

@@ -36,7 +36,9 @@ const std::string kSourceDir = HF_SOURCE_DIR;
 // web1 and web2. Every process stops when the lab goes.
 class ControlLab {
  public:
-  ControlLab() {
+  // `plan_interval_ms`: the control plane's --plan-interval-ms (its rollout tick too); 0 leaves
+  // its default.
+  explicit ControlLab(int plan_interval_ms = 0) : plan_interval_ms_(plan_interval_ms) {
     // The control plane's CA signs everyone: the server, two operators' roles, the edges.
     Certs({"control", "localhost", "IP:127.0.0.1"});
     Certs({"--ou", "operator", "alice", "alice"});
@@ -120,7 +122,8 @@ class ControlLab {
         std::vector<std::string>{
             HF_CONTROL, "--listen", "127.0.0.1:" + std::to_string(control_port_), "--store",
             "sqlite:" + (dir_.path() / "control.db").string(), "--tls-cert", pki("control.pem"),
-            "--tls-key", pki("control.key"), "--client-ca", pki("ca.pem")},
+            "--tls-key", pki("control.key"), "--client-ca", pki("ca.pem"), "--plan-interval-ms",
+            std::to_string(plan_interval_ms_ == 0 ? 2000 : plan_interval_ms_)},
         dir_.path() / "control.log");
     REQUIRE(WaitUntil(
         [&] { return control_->Output().find("event=control.started") != std::string::npos; },
@@ -177,6 +180,32 @@ class ControlLab {
                         << "      - {name: n2, addresses: [127.0.0.2]}\n";
     return path.string();
   }
+
+  // The rollout tests' config: POPs p1 (n1, 127.0.0.1) and p2 (n2, 127.0.0.2), an http
+  // listener (then `extra_listeners`), one route to cluster web with the one endpoint
+  // 127.0.0.1:`port`, and safety.rollout: wave canary (p1), then wave rest (fraction 1), each
+  // baking `bake`; `health_check` (YAML flow) checks the endpoint. The governor's
+  // correlated-failure freeze is off (fraction 1): before their first reports both POPs look
+  // unhealthy, which is not what these tests are about.
+  std::string WriteRolloutConfig(uint16_t port, const std::string& extra_listeners = "",
+                                 const std::string& bake = "3s",
+                                 const std::string& health_check = "") {
+    const std::filesystem::path path = dir_.path() / "holdfast.yaml";
+    std::ofstream(path)
+        << "listeners:\n"
+        << "  - {name: http, port: " << http_port_ << ", protocol: http}\n"
+        << extra_listeners << "routes:\n  - {name: all, cluster: web}\n"
+        << "clusters:\n  - name: web\n    endpoints: [{address: 127.0.0.1, port: " << port << "}]\n"
+        << (health_check.empty() ? "" : "    health_check: " + health_check + "\n") << "pops:\n"
+        << "  - {name: p1, region: r1, nodes: [{name: n1, addresses: [127.0.0.1]}]}\n"
+        << "  - {name: p2, region: r2, nodes: [{name: n2, addresses: [127.0.0.2]}]}\n"
+        << "safety:\n  correlated_failure: {fraction: 1}\n"
+        << "  rollout:\n    bake_time: " << bake << "\n"
+        << "    waves: [{name: canary, pops: [p1]}, {name: rest, fraction: 1}]\n";
+    return path.string();
+  }
+  uint16_t backend_port(const std::string& name) const { return backend_ports_.at(name); }
+  std::string ControlOutput() const { return control_->Output(); }
 
   // holdfastctl against the lab's control plane as `who` (alice: operator, victor: viewer).
   RunResult Ctl(std::vector<std::string> args, const std::string& who = "alice") const {
@@ -257,6 +286,7 @@ class ControlLab {
   uint16_t control_port_ = 0;
   uint16_t http_port_ = 0;
   uint16_t dns_port_ = 0;
+  int plan_interval_ms_ = 0;
 };
 
 TEST_CASE("an applied config reaches every edge, which acknowledges and serves it", "[control]") {
@@ -722,6 +752,246 @@ TEST_CASE("the plan drives BGP: drain adds GRACEFUL_SHUTDOWN, withdraw removes, 
       },
       10s));
   CHECK(routes()["e1"].find(kShutdown) == std::string::npos);
+}
+
+// ---- staged rollout ---------------------------------------------------------------------------
+
+// The rollout in `holdfastctl status --format json`, or null.
+nlohmann::json Rollout(const ControlLab& lab) {
+  const nlohmann::json s = lab.Status();
+  if (s.is_null() || !s.contains("rollout")) return nullptr;
+  return s["rollout"];
+}
+
+// Both edges on version 1 of the rollout config (the first version goes to everyone at once),
+// each having reported, so the next rollout has a health baseline.
+void StartRollout(ControlLab& lab, const std::string& extra_listeners = "") {
+  const RunResult apply =
+      lab.Ctl({"apply", lab.WriteRolloutConfig(lab.backend_port("web1"), extra_listeners),
+               "--reason", "first"});
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 1));
+  REQUIRE(lab.WaitAcked("n2", 1));
+  REQUIRE(WaitUntil(
+      [&] {
+        const nlohmann::json a = lab.Node("n1");
+        const nlohmann::json b = lab.Node("n2");
+        return !a.is_null() && !b.is_null() && a.contains("report") && b.contains("report") &&
+               a.value("pop", "") == "p1" && b.value("pop", "") == "p2";
+      },
+      20s));
+  CHECK(lab.Get("127.0.0.1") == "web1 /\n");
+  CHECK(lab.Get("127.0.0.2") == "web1 /\n");
+}
+
+TEST_CASE("a change reaches the canary POP first and the next wave only after its bake",
+          "[control][rollout]") {
+  ControlLab lab(300);
+  lab.StartEdge("n1");
+  lab.StartEdge("n2");
+  StartRollout(lab);
+  CHECK(Rollout(lab).is_null());  // the first version went to everyone: nothing was staged
+
+  const RunResult apply =
+      lab.Ctl({"apply", lab.WriteRolloutConfig(lab.backend_port("web2")), "--reason", "web2"});
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 2));
+  // The canary serves version 2; p2 is still on version 1 while p1 bakes.
+  CHECK(lab.Get("127.0.0.1") == "web2 /\n");
+  CHECK(lab.Get("127.0.0.2") == "web1 /\n");
+  {
+    const nlohmann::json status = lab.Status();
+    INFO(status.dump());
+    CHECK(lab.Node("n2").value("acked_version", "") == "1");
+    const nlohmann::json r = status["rollout"];
+    CHECK(r.value("state", "") == "RUNNING");
+    CHECK(r.value("target_version", "") == "2");
+    CHECK(r.value("previous_version", "") == "1");
+    REQUIRE(r["waves"].size() == 2);
+    CHECK(r["waves"][0].value("name", "") == "canary");
+    CHECK(r["waves"][0]["pops"] == nlohmann::json::array({"p1"}));
+    CHECK(r["waves"][1].value("state", "") == "pending");
+  }
+  // One rollout at a time.
+  const RunResult second =
+      lab.Ctl({"apply", lab.WriteRolloutConfig(lab.backend_port("web1")), "--reason", "again"});
+  CHECK(second.exit_code == 1);
+  CHECK_THAT(second.err, Catch::Contains("still rolling out"));
+
+  // After the bake, p2 gets it, and the rollout completes.
+  REQUIRE(lab.WaitAcked("n2", 2));
+  CHECK(lab.Get("127.0.0.2") == "web2 /\n");
+  REQUIRE(WaitUntil([&] { return Rollout(lab).value("state", "") == "COMPLETED"; }, 20s));
+  const nlohmann::json r = Rollout(lab);
+  CHECK(r["waves"][0].value("state", "") == "done");
+  CHECK(r["waves"][1].value("state", "") == "done");
+  const RunResult status = lab.Ctl({"status"});
+  INFO(status.out);
+  CHECK_THAT(status.out, Catch::Contains("last rollout: version 2 (previous 1)"));
+  CHECK_THAT(status.out, Catch::Contains("completed at"));
+  CHECK_THAT(status.out, Catch::Contains("wave canary [p1]: done"));
+  const std::string log = lab.ControlOutput();
+  CHECK_THAT(log, Catch::Contains("event=control.rollout_started target=2 previous=1"));
+  CHECK_THAT(log,
+             Catch::Contains("event=control.rollout_wave_started target=2 wave=rest pops=p1,p2"));
+  CHECK_THAT(log, Catch::Contains("event=control.rollout_completed target=2"));
+}
+
+TEST_CASE("a NACK from the canary rolls the change back before the next wave gets it",
+          "[control][rollout]") {
+  ControlLab lab(300);
+  // n1 (the canary) has only the certificate of version 1; n2 has both.
+  for (const auto& [dir, names] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"files-n1", {"www"}}, {"files-n2", {"www", "api"}}}) {
+    for (const std::string& name : names) {
+      const RunResult r = Run({kSourceDir + "/deploy/certs/make-test-certs",
+                               (lab.dir() / dir / "certs").string(), name, name + ".example.net"},
+                              lab.dir());
+      REQUIRE(r.exit_code == 0);
+    }
+  }
+  const uint16_t https = FreePort();
+  auto tls = [&](const std::string& cert) {
+    return "  - name: https\n    port: " + std::to_string(https) +
+           "\n    protocol: https\n    tls:\n      certificates:\n        - {cert: certs/" + cert +
+           ".pem, key: certs/" + cert + ".key}\n";
+  };
+  lab.StartEdge("n1", (lab.dir() / "files-n1").string());
+  lab.StartEdge("n2", (lab.dir() / "files-n2").string());
+  StartRollout(lab, tls("www"));
+
+  const RunResult apply =
+      lab.Ctl({"apply", lab.WriteRolloutConfig(lab.backend_port("web2"), tls("api")), "--reason",
+               "new cert"});
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  // n1 refuses version 2: version 3, with version 1's content, goes to everyone.
+  REQUIRE(WaitUntil([&] { return Rollout(lab).value("state", "") == "ROLLED_BACK"; }, 20s));
+  REQUIRE(lab.WaitAcked("n1", 3));
+  REQUIRE(lab.WaitAcked("n2", 3));
+  CHECK(lab.Get("127.0.0.1") == "web1 /\n");
+  CHECK(lab.Get("127.0.0.2") == "web1 /\n");
+  const nlohmann::json r = Rollout(lab);
+  INFO(r.dump());
+  CHECK(r.value("rollback_version", "") == "3");
+  CHECK_THAT(r.value("outcome", ""), Catch::Contains("node n1 (POP p1) refused version 2"));
+  CHECK_THAT(r.value("outcome", ""), Catch::Contains("HF3001"));
+  CHECK(r["waves"][1].value("state", "") == "pending");
+
+  const RunResult history = lab.Ctl({"history"});
+  INFO(history.out);
+  CHECK_THAT(history.out, Catch::Contains("holdfast-control"));
+  CHECK_THAT(history.out, Catch::Contains("rollback to 1: node n1 (POP p1) refused version 2"));
+  const RunResult audit = lab.Ctl({"audit"});
+  INFO(audit.out);
+  CHECK_THAT(audit.out, Catch::Contains("holdfast-control (system)  rollback  version 3 restores "
+                                        "version 1: node n1 (POP p1) refused version 2"));
+  // n2 never saw version 2: it went from 1 straight to 3.
+  const std::string n2 = lab.edge("n2").Output();
+  INFO(n2);
+  CHECK(n2.find("event=edge.snapshot_applied version=3") != std::string::npos);
+  CHECK(n2.find("version=2") == std::string::npos);
+  CHECK_THAT(lab.ControlOutput(), Catch::Contains("event=control.rollout_rolled_back target=2 "
+                                                  "version=3"));
+}
+
+TEST_CASE("a canary whose health regresses is rolled back before the next wave gets the change",
+          "[control][rollout]") {
+  ControlLab lab(300);
+  lab.StartEdge("n1");
+  lab.StartEdge("n2");
+  const std::string check = "{protocol: tcp, interval: 500ms, timeout: 200ms, rise: 1, fall: 1}";
+  REQUIRE(lab.Ctl({"apply", lab.WriteRolloutConfig(lab.backend_port("web1"), "", "60s", check),
+                   "--reason", "first"})
+              .exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 1));
+  REQUIRE(lab.WaitAcked("n2", 1));
+  // The baseline: both POPs see their one endpoint healthy.
+  auto healthy = [&](const std::string& node) {
+    const nlohmann::json n = lab.Node(node);
+    return !n.is_null() && n.contains("report") && n["report"].contains("clusters") &&
+           n["report"]["clusters"][0].value("healthy_endpoints", 0) == 1;
+  };
+  REQUIRE(WaitUntil([&] { return healthy("n1") && healthy("n2"); }, 20s));
+
+  // Version 2 sends the cluster to a port no one listens on: p1's health drops after its ACK.
+  const RunResult apply = lab.Ctl(
+      {"apply", lab.WriteRolloutConfig(FreePort(), "", "60s", check), "--reason", "dead port"});
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  REQUIRE(WaitUntil([&] { return Rollout(lab).value("state", "") == "ROLLED_BACK"; }, 45s));
+  const nlohmann::json r = Rollout(lab);
+  INFO(r.dump());
+  CHECK_THAT(r.value("outcome", ""),
+             Catch::Contains("POP p1 regressed: healthy endpoint fraction 1.00 -> 0.00"));
+  CHECK(r["waves"][1].value("state", "") == "pending");
+  REQUIRE(lab.WaitAcked("n1", 3));
+  REQUIRE(lab.WaitAcked("n2", 3));
+  CHECK(lab.Get("127.0.0.1") == "web1 /\n");
+  const std::string n2 = lab.edge("n2").Output();
+  INFO(n2);
+  CHECK(n2.find("version=2") == std::string::npos);
+  CHECK_THAT(lab.Ctl({"history"}).out, Catch::Contains("rollback to 1: POP p1 regressed"));
+}
+
+TEST_CASE("a rollout under way survives a control-plane restart and completes after it",
+          "[control][rollout]") {
+  ControlLab lab(300);
+  lab.StartEdge("n1");
+  lab.StartEdge("n2");
+  StartRollout(lab);
+  REQUIRE(lab.Ctl({"apply", lab.WriteRolloutConfig(lab.backend_port("web2"), "", "4s"), "--reason",
+                   "web2"})
+              .exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 2));
+  lab.KillControl();
+  lab.StartControl();
+  // The record says where it was: p2 has not been reached, and is not sent version 2 yet.
+  const nlohmann::json r = Rollout(lab);
+  INFO(r.dump());
+  CHECK(r.value("state", "") == "RUNNING");
+  CHECK(r.value("current_wave", 0) == 0);
+  CHECK_THAT(lab.ControlOutput(), Catch::Contains("event=control.rollout_resumed target=2"));
+  // The edges reconnect; the canary bakes again, then p2 gets it.
+  REQUIRE(lab.WaitAcked("n2", 2));
+  CHECK(lab.Get("127.0.0.2") == "web2 /\n");
+  CHECK(WaitUntil([&] { return Rollout(lab).value("state", "") == "COMPLETED"; }, 20s));
+}
+
+TEST_CASE("rollback and apply --all-at-once skip the waves and reach every edge at once",
+          "[control][rollout]") {
+  ControlLab lab(300);
+  lab.StartEdge("n1");
+  lab.StartEdge("n2");
+  StartRollout(lab);
+  REQUIRE(lab.Ctl({"apply", lab.WriteRolloutConfig(lab.backend_port("web2"), "", "60s"), "--reason",
+                   "web2"})
+              .exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 2));
+  // The operator's rollback is an emergency: everyone at once, the rollout ended.
+  const RunResult rollback = lab.Ctl({"rollback", "--reason", "web2 looks wrong"});
+  INFO(rollback.out << rollback.err);
+  REQUIRE(rollback.exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 3));
+  REQUIRE(lab.WaitAcked("n2", 3));
+  nlohmann::json r = Rollout(lab);
+  CHECK(r.value("state", "") == "ROLLED_BACK");
+  CHECK_THAT(r.value("outcome", ""), Catch::Contains("rolled back by alice"));
+  CHECK(lab.edge("n2").Output().find("version=2") == std::string::npos);
+
+  const RunResult apply =
+      lab.Ctl({"apply", lab.WriteRolloutConfig(lab.backend_port("web2"), "", "60s"), "--reason",
+               "web2 after all", "--all-at-once"});
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  CHECK_THAT(apply.out, Catch::Contains("pushed to every edge at once"));
+  REQUIRE(lab.WaitAcked("n1", 4));
+  REQUIRE(lab.WaitAcked("n2", 4));
+  CHECK(lab.Get("127.0.0.2") == "web2 /\n");
+  CHECK_THAT(lab.Ctl({"audit"}).out,
+             Catch::Contains("version 4 pushed to every edge at once, skipping the rollout waves"));
 }
 
 }  // namespace

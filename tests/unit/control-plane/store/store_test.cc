@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -178,6 +179,31 @@ TEST_CASE("a store of schema 1 gains the intents table on open, its versions kep
   REQUIRE(intents.ok());
   CHECK(intents->empty());
   CHECK(store->AddIntent("drain", kAlice, "drain p1: x", kT0).ok());
+}
+
+TEST_CASE("a store of schema 2 gains the rollout table on open, and keeps the record",
+          "[control][store]") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir);
+    REQUIRE(store->Apply("old", kAlice, "one", 0, kT0).ok());
+  }
+  const std::string path = (dir.path() / "control.db").string();
+  REQUIRE(std::system(
+              ("sqlite3 " + path + " 'DROP TABLE rollout; PRAGMA user_version=2'").c_str()) == 0);
+  {
+    auto store = OpenStore(dir);
+    CHECK((*store->Current())->content == "old");
+    const auto none = store->Rollout();
+    REQUIRE(none.ok());
+    CHECK_FALSE(none->has_value());
+    REQUIRE(store->SaveRollout("first").ok());
+    REQUIRE(store->SaveRollout("second").ok());  // replaces
+  }
+  auto store = OpenStore(dir);
+  const auto rollout = store->Rollout();
+  REQUIRE(rollout.ok());
+  CHECK(*rollout == std::optional<std::string>("second"));
 }
 
 TEST_CASE("a store written by a newer schema is refused, not misread", "[control][store]") {
