@@ -205,6 +205,21 @@ ControlPlane::ControlPlane(std::unique_ptr<Store> store, Clock clock)
   } else {
     spdlog::error("event=control.store_failed error=\"{}\"", intents.status().ToString());
   }
+  // The last plan carries the governor's memory (streaks, the rate limit's recent withdrawals,
+  // a freeze): without it, a restart of the control plane would reset the very limits that keep
+  // withdrawals slow. It is the `previous` of the next plan; the next plan is pushed as new.
+  if (absl::StatusOr<std::optional<std::string>> saved = store_->Plan(); !saved.ok()) {
+    spdlog::error("event=control.store_failed error=\"{}\"", saved.status().ToString());
+  } else if (saved->has_value()) {
+    v1::Plan plan;
+    if (plan.ParseFromString(**saved)) {
+      spdlog::info("event=control.plan_restored at={} withdrawals={} frozen={}",
+                   TimeUtil::ToString(plan.at()), plan.withdrawals_size(), plan.frozen());
+      plan_ = std::move(plan);
+    } else {
+      spdlog::error("event=control.store_corrupt reason=\"plan does not parse\"");
+    }
+  }
   // A rollout under way goes on where it was: its waves and baseline are in the record. The
   // wave under way bakes again from now, so nodes that have not reconnected yet are not taken
   // for absent ones and skipped.
@@ -639,6 +654,9 @@ void ControlPlane::AdoptPlanLocked(v1::Plan plan) {
   }
   plan_ = std::move(plan);
   plan_decisions_ = std::move(decisions);
+  if (absl::Status s = store_->SavePlan(plan_->SerializeAsString()); !s.ok()) {
+    spdlog::error("event=control.store_failed what=plan error=\"{}\"", s.ToString());
+  }
   if (!changed) return;
   for (auto& [name, node] : nodes_) {
     if (node.stream != nullptr) SendPlanLocked(node);

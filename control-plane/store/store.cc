@@ -10,10 +10,10 @@
 namespace holdfast::control {
 namespace {
 
-// Schema version 3 (1 + intents, 2 + rollout). user_version says which schema a file has; a newer
-// one is refused rather than misread. An older one is brought up to date on open: every table is
-// CREATE TABLE IF NOT EXISTS, so running the whole schema adds only what is missing.
-constexpr int kSchemaVersion = 3;
+// Schema version 4 (1 + intents, 2 + rollout, 3 + plan). user_version says which schema a file has;
+// a newer one is refused rather than misread. An older one is brought up to date on open: every
+// table is CREATE TABLE IF NOT EXISTS, so running the whole schema adds only what is missing.
+constexpr int kSchemaVersion = 4;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS versions (
   number   INTEGER PRIMARY KEY,
@@ -57,7 +57,27 @@ CREATE TABLE IF NOT EXISTS rollout (
   id    INTEGER PRIMARY KEY CHECK (id = 1),
   state BLOB    NOT NULL
 );
+-- The last announcement plan, which carries the governor's memory: one row, serialized.
+CREATE TABLE IF NOT EXISTS plan (
+  id   INTEGER PRIMARY KEY CHECK (id = 1),
+  plan BLOB    NOT NULL
+);
 )sql";
+
+// Soft state (edges' records, the plan) is written without waiting for the disk: WAL with
+// synchronous=NORMAL is durable at the next checkpoint. Versions and the audit log are not.
+class RelaxedSync {
+ public:
+  explicit RelaxedSync(sqlite3* db);
+  ~RelaxedSync();
+  RelaxedSync(const RelaxedSync&) = delete;
+  RelaxedSync& operator=(const RelaxedSync&) = delete;
+  const absl::Status& status() const { return status_; }
+
+ private:
+  sqlite3* db_;
+  absl::Status status_;
+};
 
 absl::Status SqlError(sqlite3* db, std::string_view what) {
   return absl::InternalError(Cat("store: ", what, ": ", sqlite3_errmsg(db)));
@@ -135,6 +155,9 @@ absl::Status Exec(sqlite3* db, const char* sql) {
   }
   return absl::OkStatus();
 }
+
+RelaxedSync::RelaxedSync(sqlite3* db) : db_(db), status_(Exec(db, "PRAGMA synchronous=NORMAL")) {}
+RelaxedSync::~RelaxedSync() { (void)Exec(db_, "PRAGMA synchronous=FULL"); }
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back when the scope is left without Commit().
 class Transaction {
@@ -375,14 +398,10 @@ absl::StatusOr<std::optional<std::string>> Store::Rollout() {
 }
 
 absl::Status Store::SaveEdge(const EdgeRecord& e) {
-  // Soft state: every edge says it again when it next connects, so it is written without
-  // waiting for the disk (WAL with synchronous=NORMAL: durable at the next checkpoint). A
-  // thousand ACKs after an apply would otherwise cost a thousand fsyncs.
-  HF_RETURN_IF_ERROR(Exec(db_, "PRAGMA synchronous=NORMAL"));
-  struct Restore {
-    sqlite3* db;
-    ~Restore() { (void)Exec(db, "PRAGMA synchronous=FULL"); }
-  } restore{db_};
+  // Soft state: every edge says it again when it next connects. A thousand ACKs after an apply
+  // would otherwise cost a thousand fsyncs.
+  const RelaxedSync relaxed(db_);
+  HF_RETURN_IF_ERROR(relaxed.status());
   Statement s(db_,
               "INSERT OR REPLACE INTO edges (node, pop, acked_version, nacked_version, "
               "nack_reason, last_seen, report) VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -394,6 +413,22 @@ absl::Status Store::SaveEdge(const EdgeRecord& e) {
       .Bind(6, absl::ToUnixMicros(e.last_seen))
       .BindBlob(7, e.report);
   return s.Run();
+}
+
+absl::Status Store::SavePlan(const std::string& plan) {
+  // Made again every few seconds: losing the last few to a crash costs one plan's memory.
+  const RelaxedSync relaxed(db_);
+  HF_RETURN_IF_ERROR(relaxed.status());
+  Statement s(db_, "INSERT OR REPLACE INTO plan (id, plan) VALUES (1, ?)");
+  s.BindBlob(1, plan);
+  return s.Run();
+}
+
+absl::StatusOr<std::optional<std::string>> Store::Plan() {
+  Statement s(db_, "SELECT plan FROM plan WHERE id = 1");
+  HF_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return std::nullopt;
+  return s.Text(0);
 }
 
 absl::StatusOr<std::vector<EdgeRecord>> Store::Edges() {

@@ -130,6 +130,12 @@ class Store {
   // The rollout record, or nullopt when none was ever saved.
   [[nodiscard]] absl::StatusOr<std::optional<std::string>> Rollout();
 
+  // Replaces the last announcement plan (a serialized holdfast.v1.Plan; opaque here). Not
+  // flushed to disk before it returns: it is made again every few seconds.
+  [[nodiscard]] absl::Status SavePlan(const std::string& plan);
+  // The last plan saved, or nullopt.
+  [[nodiscard]] absl::StatusOr<std::optional<std::string>> Plan();
+
   // Records a node's state, replacing what was stored for it. Not flushed to disk before it
   // returns (the edges say it again when they reconnect); versions and the audit log are.
   [[nodiscard]] absl::Status SaveEdge(const EdgeRecord& edge);

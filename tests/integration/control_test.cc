@@ -488,6 +488,19 @@ TEST_CASE("DNS answers follow the control plane's plan: a POP that stops reporti
   for (const auto& pop : status["plan"]["prefixes"][0]["pops"]) {
     CHECK(pop["state"] == (pop["pop"] == "p1" ? "ANNOUNCED" : "WITHDRAWN"));
   }
+  // The governor's memory outlives the control plane: after a restart, the rate limit still
+  // counts the withdrawal of p2 from before it (its time, not a new one).
+  REQUIRE(status["plan"].contains("withdrawals"));
+  const nlohmann::json withdrawals = status["plan"]["withdrawals"];
+  lab.KillControl();
+  lab.StartControl();
+  CHECK(WaitUntil(
+      [&] {
+        const nlohmann::json after = lab.Status();
+        return !after.is_null() && after.contains("plan") &&
+               after["plan"].value("withdrawals", nlohmann::json()) == withdrawals;
+      },
+      10s));
   // n2 comes and reports healthy: it is back in the answers.
   lab.StartEdge("n2");
   CHECK(WaitUntil([&] { return lab.Www("127.0.0.1") == "192.0.2.1\n192.0.2.2\n"; }, 30s));

@@ -206,6 +206,31 @@ TEST_CASE("a store of schema 2 gains the rollout table on open, and keeps the re
   CHECK(*rollout == std::optional<std::string>("second"));
 }
 
+TEST_CASE("a store of schema 3 gains the plan table on open, and keeps the last plan",
+          "[control][store]") {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir);
+    REQUIRE(store->Apply("old", kAlice, "one", 0, kT0).ok());
+  }
+  const std::string path = (dir.path() / "control.db").string();
+  REQUIRE(std::system(("sqlite3 " + path + " 'DROP TABLE plan; PRAGMA user_version=3'").c_str()) ==
+          0);
+  {
+    auto store = OpenStore(dir);
+    CHECK((*store->Current())->content == "old");
+    const auto none = store->Plan();
+    REQUIRE(none.ok());
+    CHECK_FALSE(none->has_value());
+    REQUIRE(store->SavePlan("plan 1").ok());
+    REQUIRE(store->SavePlan("plan 2").ok());  // replaces
+  }
+  auto store = OpenStore(dir);
+  const auto plan = store->Plan();
+  REQUIRE(plan.ok());
+  CHECK(*plan == std::optional<std::string>("plan 2"));
+}
+
 TEST_CASE("a store written by a newer schema is refused, not misread", "[control][store]") {
   TempDir dir;
   { auto store = OpenStore(dir); }
