@@ -56,6 +56,8 @@ struct ServerMetrics {
   std::atomic<uint64_t> tcp_connections_idle_closed{0};
   std::atomic<int64_t> tcp_connections_active{0};
   std::array<std::atomic<uint64_t>, kLatencyBoundsUs.size() + 1> latency{};
+  // The sum of every recorded latency, for the histogram's _sum (mean = sum / count).
+  std::atomic<uint64_t> latency_sum_ns{0};
 
   void RecordLatency(std::chrono::nanoseconds d);
 };

@@ -55,6 +55,8 @@ void ServerMetrics::RecordLatency(std::chrono::nanoseconds d) {
   size_t i = 0;
   while (i < kLatencyBoundsUs.size() && us > kLatencyBoundsUs[i]) ++i;
   Inc(latency[i]);
+  latency_sum_ns.fetch_add(static_cast<uint64_t>(std::max<int64_t>(d.count(), 0)),
+                           std::memory_order_relaxed);
 }
 
 namespace {

@@ -125,6 +125,8 @@ void WriteDnsMetrics(const EdgeConfig& config, const EdgeMetrics& m, std::string
     }
     absl::StrAppendFormat(&out, "holdfast_dns_query_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n",
                           l, count);
+    absl::StrAppendFormat(&out, "holdfast_dns_query_duration_seconds_sum{%s} %.6f\n", l,
+                          static_cast<double>(read(d.latency_sum_ns)) / 1e9);
     absl::StrAppendFormat(&out, "holdfast_dns_query_duration_seconds_count{%s} %d\n", l, count);
   }
 }

@@ -65,6 +65,12 @@ TEST_CASE("a dns listener answers the config's zone over UDP and TCP", "[edge][d
   CHECK(lab.Metric("holdfast_dns_queries_total{listener=\"dns\",transport=\"udp\"}") >= 2);
   CHECK(lab.Metric("holdfast_dns_queries_total{listener=\"dns\",transport=\"tcp\"}") >= 2);
   CHECK(lab.Metric("holdfast_dns_responses_total{listener=\"dns\",rcode=\"5\"}") == 1);
+  // The latency histogram has a count and a sum: the mean of the answers so far.
+  const double count = lab.Metric("holdfast_dns_query_duration_seconds_count{listener=\"dns\"}");
+  const double sum = lab.Metric("holdfast_dns_query_duration_seconds_sum{listener=\"dns\"}");
+  CHECK(count >= 4);
+  CHECK(sum > 0);
+  CHECK(sum / count < 1.0);
 }
 
 TEST_CASE("a reload changes what the dns listener answers", "[edge][dns][reload]") {
