@@ -207,6 +207,17 @@ class ControlLab {
   uint16_t backend_port(const std::string& name) const { return backend_ports_.at(name); }
   std::string ControlOutput() const { return control_->Output(); }
 
+  // Server certificates NAME.example.net (NAME.pem, NAME.key) for each NAME of `names`, in
+  // DIR/certs under the lab's directory: a node's --files-dir.
+  void MakeFileCerts(const std::string& dir, const std::vector<std::string>& names) const {
+    for (const std::string& name : names) {
+      const RunResult r = Run({kSourceDir + "/deploy/certs/make-test-certs",
+                               (dir_.path() / dir / "certs").string(), name, name + ".example.net"},
+                              dir_.path());
+      REQUIRE(r.exit_code == 0);
+    }
+  }
+
   // holdfastctl against the lab's control plane as `who` (alice: operator, victor: viewer).
   RunResult Ctl(std::vector<std::string> args, const std::string& who = "alice") const {
     std::vector<std::string> argv = {HF_HOLDFASTCTL};
@@ -334,25 +345,21 @@ TEST_CASE("an invalid config is refused by the control plane with its findings",
   CHECK(lab.Ctl({"history"}).out.empty());
 }
 
+// An https listener on `port` serving certs/CERT.pem (relative to the node's --files-dir).
+std::string HttpsListener(uint16_t port, const std::string& cert) {
+  return "  - name: https\n    port: " + std::to_string(port) +
+         "\n    protocol: https\n    tls:\n      certificates:\n        - {cert: certs/" + cert +
+         ".pem, key: certs/" + cert + ".key}\n";
+}
+
 TEST_CASE("a config one edge cannot apply is NACKed with its reason, and it keeps serving",
           "[control]") {
   ControlLab lab;
   // n1 has both certificates, n2 only the first one.
-  for (const auto& [dir, names] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-           {"files-n1", {"www", "api"}}, {"files-n2", {"www"}}}) {
-    for (const std::string& name : names) {
-      const RunResult r = Run({kSourceDir + "/deploy/certs/make-test-certs",
-                               (lab.dir() / dir / "certs").string(), name, name + ".example.net"},
-                              lab.dir());
-      REQUIRE(r.exit_code == 0);
-    }
-  }
+  lab.MakeFileCerts("files-n1", {"www", "api"});
+  lab.MakeFileCerts("files-n2", {"www"});
   const uint16_t https = FreePort();
-  auto tls = [&](const std::string& cert) {
-    return "  - name: https\n    port: " + std::to_string(https) +
-           "\n    protocol: https\n    tls:\n      certificates:\n        - {cert: certs/" + cert +
-           ".pem, key: certs/" + cert + ".key}\n";
-  };
+  auto tls = [&](const std::string& cert) { return HttpsListener(https, cert); };
   lab.StartEdge("n1", (lab.dir() / "files-n1").string());
   lab.StartEdge("n2", (lab.dir() / "files-n2").string());
   REQUIRE(lab.Ctl({"apply", lab.WriteConfig({"web1"}, tls("www")), "--reason", "tls"}).exit_code ==
@@ -863,21 +870,10 @@ TEST_CASE("a NACK from the canary rolls the change back before the next wave get
           "[control][rollout]") {
   ControlLab lab(300);
   // n1 (the canary) has only the certificate of version 1; n2 has both.
-  for (const auto& [dir, names] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-           {"files-n1", {"www"}}, {"files-n2", {"www", "api"}}}) {
-    for (const std::string& name : names) {
-      const RunResult r = Run({kSourceDir + "/deploy/certs/make-test-certs",
-                               (lab.dir() / dir / "certs").string(), name, name + ".example.net"},
-                              lab.dir());
-      REQUIRE(r.exit_code == 0);
-    }
-  }
+  lab.MakeFileCerts("files-n1", {"www"});
+  lab.MakeFileCerts("files-n2", {"www", "api"});
   const uint16_t https = FreePort();
-  auto tls = [&](const std::string& cert) {
-    return "  - name: https\n    port: " + std::to_string(https) +
-           "\n    protocol: https\n    tls:\n      certificates:\n        - {cert: certs/" + cert +
-           ".pem, key: certs/" + cert + ".key}\n";
-  };
+  auto tls = [&](const std::string& cert) { return HttpsListener(https, cert); };
   lab.StartEdge("n1", (lab.dir() / "files-n1").string());
   lab.StartEdge("n2", (lab.dir() / "files-n2").string());
   StartRollout(lab, tls("www"));
