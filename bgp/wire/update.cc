@@ -246,10 +246,20 @@ absl::StatusOr<DecodedUpdate> DecodeUpdate(std::span<const uint8_t> body,
     ++attr_count;
     const uint8_t flags = ar.U8();
     const uint8_t type = ar.U8();
+    const bool type_read = ar.ok();
     const size_t len = (flags & kFlagExtendedLength) != 0 ? ar.U16() : ar.U8();
     std::span<const uint8_t> value = ar.Bytes(len);
     if (!ar.ok()) {
-      // RFC 7606 section 4: an attribute that overruns the Path Attributes field is handled as
+      // RFC 7606 section 3(j): treat-as-withdraw needs MP_REACH_NLRI and MP_UNREACH_NLRI parsed
+      // whole; one the field cuts short resets the session. As treat-as-withdraw, the routes a
+      // cut MP_UNREACH_NLRI withdraws would stay. RFC 4760 section 7 names the subcode.
+      if (type_read && (type == kAttrMpReachNlri || type == kAttrMpUnreachNlri)) {
+        return UpdateError(
+            kOptionalAttributeError,
+            absl::StrCat(type == kAttrMpReachNlri ? "MP_REACH_NLRI" : "MP_UNREACH_NLRI",
+                         " overruns the attribute field"));
+      }
+      // RFC 7606 section 4: any other attribute that overruns the Path Attributes field is
       // treat-as-withdraw; the NLRI field is still located by the Total Path Attribute Length.
       outcome.Withdraw("path attribute overruns the attribute field");
       break;

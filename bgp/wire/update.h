@@ -156,8 +156,9 @@ struct DecodedUpdate {
 };
 
 // Decodes an UPDATE body (after the 19-byte header). A session-fatal error (RFC 7606 "session
-// reset": unparsable NLRI or withdrawn fields, malformed or repeated MP_REACH/MP_UNREACH, an
-// unrecognized well-known attribute) is a status carrying the NOTIFICATION to send.
+// reset": unparsable NLRI or withdrawn fields, an MP_REACH/MP_UNREACH that is malformed, cut
+// short by the attribute field or repeated, an unrecognized well-known attribute) is a status
+// carrying the NOTIFICATION to send.
 [[nodiscard]] absl::StatusOr<DecodedUpdate> DecodeUpdate(std::span<const uint8_t> body,
                                                          const CodecOptions& options);
 

@@ -494,6 +494,26 @@ TEST_CASE("malformed updates from the peer follow RFC 7606", "[bgp][session]") {
   CHECK(p.b.stats().last_notification_sent->code == kMessageHeaderError);
 }
 
+TEST_CASE("a withdrawal in an MP_UNREACH_NLRI that overruns its field resets the session",
+          "[bgp][session]") {
+  Pair p(Config(64512, 1, 65001, 90), Config(65001, 2, 64512, 90));
+  p.Deliver(p.a, p.a.SetAnnouncements(p.now, {Ann("2001:db8:100::/48", "2001:db8::1")}));
+  p.Connect();
+  REQUIRE(p.b.adj_rib_in().contains(P("2001:db8:100::/48")));
+  // MP_UNREACH_NLRI withdrawing 2001:db8:100::/48: 10 octets, its length says 15.
+  const std::vector<uint8_t> body = {0, 0,  0,    13,   0x80, 15,   15,   0,   2,
+                                     1, 48, 0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00};
+  std::vector<Action> t = p.b.OnBytes(p.now, Frame(kTypeUpdate, body));
+  // RFC 7606 section 3(j): session reset, UPDATE Message Error / Optional Attribute Error
+  // (RFC 4760 section 7); the NOTIFICATION ends graceful restart, so nothing is kept stale.
+  CHECK(Has(t, Action::Kind::kDown));
+  REQUIRE(p.b.stats().last_notification_sent);
+  CHECK(p.b.stats().last_notification_sent->code == kUpdateMessageError);
+  CHECK(p.b.stats().last_notification_sent->subcode == kOptionalAttributeError);
+  CHECK(p.b.state() != State::kEstablished);
+  CHECK(p.b.adj_rib_in().empty());
+}
+
 TEST_CASE("collision keeps the connection of the higher identifier", "[bgp][session]") {
   CHECK(KeepLocallyInitiated(0x0a000002, 0x0a000001));
   CHECK_FALSE(KeepLocallyInitiated(0x0a000001, 0x0a000002));

@@ -254,6 +254,47 @@ TEST_CASE("RFC 7606 session-reset cases carry the notification", "[bgp][wire]") 
   CHECK(NotificationFromStatus(d.status())->subcode == subcode);
 }
 
+// 2001:db8:100::/48 in the <length, prefix> encoding of RFC 4271 section 4.3.
+const Bytes kNlriV6 = {48, 0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00};
+// The value of an MP_UNREACH_NLRI (RFC 4760 section 4) withdrawing it: 10 octets.
+const Bytes kUnreachV6 = Concat({0, 2, 1}, kNlriV6);
+// The value of an MP_REACH_NLRI (RFC 4760 section 3) announcing it via 2001:db8::1: 28 octets.
+const Bytes kReachV6 =
+    Concat({0, 2, 1, 16, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0}, kNlriV6);
+
+TEST_CASE("an MP attribute that overruns the attribute field resets the session", "[bgp][wire]") {
+  // RFC 7606 section 3(j): treat-as-withdraw needs MP_REACH_NLRI / MP_UNREACH_NLRI parsed whole,
+  // else the session resets; RFC 4760 section 7 names the subcode. As treat-as-withdraw, the
+  // withdrawal inside a cut MP_UNREACH_NLRI was lost and the route stayed.
+  const Bytes attrs = GENERATE(
+      // MP_UNREACH_NLRI of 10 octets that says 15
+      Concat({0x80, 15, 15}, kUnreachV6),
+      // the same after a whole ORIGIN, with an extended length that says 11
+      Concat({0x40, 1, 1, 0, 0x90, 15, 0, 11}, kUnreachV6),
+      // MP_UNREACH_NLRI whose extended length is cut by the field (section 4, second case)
+      Bytes{0x40, 1, 1, 0, 0x90, 15, 0},
+      // MP_REACH_NLRI of 28 octets that says 40
+      Concat(Concat(BaseAttrs(), {0x80, 14, 40}), kReachV6));
+  absl::StatusOr<DecodedUpdate> d = DecodeUpdate(UpdateBody(attrs, {}), {});
+  REQUIRE_FALSE(d.ok());
+  REQUIRE(NotificationFromStatus(d.status()));
+  CHECK(NotificationFromStatus(d.status())->code == kUpdateMessageError);
+  CHECK(NotificationFromStatus(d.status())->subcode == kOptionalAttributeError);
+}
+
+TEST_CASE("a whole MP_UNREACH_NLRI still withdraws when a later attribute overruns",
+          "[bgp][wire]") {
+  // RFC 7606 section 4: the overrun is treat-as-withdraw; what was parsed whole stands.
+  const Bytes attrs = Concat(Concat({0x80, 15, 10}, kUnreachV6), {0xc0, 99, 20, 1});
+  absl::StatusOr<DecodedUpdate> d = DecodeUpdate(UpdateBody(attrs, kNlri), {});
+  REQUIRE(d.ok());
+  CHECK(d->action == UpdateAction::kTreatAsWithdraw);
+  CHECK(d->update.announced.empty());
+  std::vector<Prefix> withdrawn = d->update.withdrawn;
+  std::sort(withdrawn.begin(), withdrawn.end());
+  CHECK(withdrawn == std::vector<Prefix>{P("198.51.100.0/24"), P("2001:db8:100::/48")});
+}
+
 TEST_CASE("unknown optional transitive attribute is kept with the Partial bit", "[bgp][wire]") {
   absl::StatusOr<DecodedUpdate> d =
       DecodeUpdate(UpdateBody(Concat(BaseAttrs(), {0xc0, 99, 2, 7, 7}), kNlri), {});
