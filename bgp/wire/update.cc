@@ -66,6 +66,13 @@ bool ReadAsPath(std::span<const uint8_t> value, bool four_octet, std::vector<AsP
   return true;
 }
 
+// RFC 7607 section 2: AS 0 is reserved; a path that holds it anywhere is malformed.
+bool HasAsZero(const std::vector<AsPathSegment>& path) {
+  return std::any_of(path.begin(), path.end(), [](const AsPathSegment& s) {
+    return std::find(s.asns.begin(), s.asns.end(), 0u) != s.asns.end();
+  });
+}
+
 void WriteAsPath(ByteWriter& w, const std::vector<AsPathSegment>& path, bool four_octet) {
   for (const AsPathSegment& seg : path) {
     // A segment holds at most 255 ASNs; longer ones are split into several of the same type.
@@ -296,10 +303,13 @@ absl::StatusOr<DecodedUpdate> DecodeUpdate(std::span<const uint8_t> body,
         }
         break;
       case kAttrAsPath: {
-        // RFC 7606 section 7.2.
+        // RFC 7606 section 7.2. RFC 7607 section 2: AS 0 in AS_PATH makes the UPDATE malformed,
+        // handled as RFC 7606 says for AS_PATH: treat-as-withdraw.
         std::vector<AsPathSegment> path;
         if (!ReadAsPath(value, options.four_octet_as, path)) {
           outcome.Withdraw("malformed AS_PATH");
+        } else if (HasAsZero(path)) {
+          outcome.Withdraw("AS_PATH contains AS 0");
         } else {
           a.as_path = std::move(path);
         }
@@ -340,9 +350,12 @@ absl::StatusOr<DecodedUpdate> DecodeUpdate(std::span<const uint8_t> body,
         }
         break;
       case kAttrAggregator:
-        // RFC 7606 section 7.7; 8 octets with 4-octet ASNs (RFC 6793 section 4.1).
+        // RFC 7606 section 7.7; 8 octets with 4-octet ASNs (RFC 6793 section 4.1). RFC 7607
+        // section 2: AS 0 in AGGREGATOR is malformed too, so discarded the same way.
         if (len != (options.four_octet_as ? 8u : 6u)) {
           outcome.Discard("malformed AGGREGATOR");
+        } else if ((options.four_octet_as ? v.U32() : v.U16()) == 0) {
+          outcome.Discard("AGGREGATOR with AS 0");
         } else {
           a.other.push_back({static_cast<uint8_t>(flags & ~kFlagExtendedLength), type,
                              std::vector<uint8_t>(value.begin(), value.end())});
@@ -383,18 +396,26 @@ absl::StatusOr<DecodedUpdate> DecodeUpdate(std::span<const uint8_t> body,
       }
       case kAttrAs4Path:
         // RFC 6793 section 4.1: between two 4-octet speakers AS4_PATH is discarded; otherwise it
-        // rebuilds AS_PATH, and a malformed one is discarded (section 6).
+        // rebuilds AS_PATH, and a malformed one is discarded (section 6). RFC 7607 section 2:
+        // AS 0 in AS4_PATH is malformed, handled as RFC 6793 says: AS_PATH stands as received.
         if (!options.four_octet_as) {
           std::vector<AsPathSegment> path;
-          if (ReadAsPath(value, true, path)) {
-            as4_path = std::move(path);
-          } else {
+          if (!ReadAsPath(value, true, path)) {
             outcome.Discard("malformed AS4_PATH");
+          } else if (HasAsZero(path)) {
+            outcome.Discard("AS4_PATH contains AS 0");
+          } else {
+            as4_path = std::move(path);
           }
         }
         break;
       case kAttrAs4Aggregator:
-        // Carried only between 2-octet speakers; this speaker does not aggregate.
+        // Carried only between 2-octet speakers; this speaker does not aggregate, so it is not
+        // kept. RFC 7607 section 2 makes one with AS 0 malformed, discarded per RFC 6793
+        // section 6; it is reported as such.
+        if (!options.four_octet_as && len == 8 && v.U32() == 0) {
+          outcome.Discard("AS4_AGGREGATOR with AS 0");
+        }
         break;
       default:
         if ((flags & kFlagOptional) == 0) {

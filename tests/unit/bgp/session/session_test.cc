@@ -514,6 +514,23 @@ TEST_CASE("a withdrawal in an MP_UNREACH_NLRI that overruns its field resets the
   CHECK(p.b.adj_rib_in().empty());
 }
 
+TEST_CASE("an update with AS 0 in its AS_PATH withdraws the route and keeps the session",
+          "[bgp][session][rfc7607]") {
+  Pair p(Config(64512, 1, 65001, 90), Config(65001, 2, 64512, 90));
+  p.Deliver(p.a, p.a.SetAnnouncements(p.now, {Ann("198.51.100.0/24", "192.0.2.1")}));
+  p.Connect();
+  REQUIRE(p.b.adj_rib_in().size() == 1);
+  // The same prefix again with AS_PATH 64512 0: RFC 7607 section 2, treat-as-withdraw.
+  const std::vector<uint8_t> body = {0, 0, 0,   24, 0x40, 1, 1,  0,   0x40, 2,  10,
+                                     2, 2, 0,   0,  0xfc, 0, 0,  0,   0,    0,  0x40,
+                                     3, 4, 192, 0,  2,    1, 24, 198, 51,   100};
+  std::vector<Action> t = p.b.OnBytes(p.now, Frame(kTypeUpdate, body));
+  CHECK(Has(t, Action::Kind::kUpdateError));
+  CHECK_FALSE(Has(t, Action::Kind::kDown));
+  CHECK(p.b.state() == State::kEstablished);
+  CHECK(p.b.adj_rib_in().empty());
+}
+
 TEST_CASE("collision keeps the connection of the higher identifier", "[bgp][session]") {
   CHECK(KeepLocallyInitiated(0x0a000002, 0x0a000001));
   CHECK_FALSE(KeepLocallyInitiated(0x0a000001, 0x0a000002));

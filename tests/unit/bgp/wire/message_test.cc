@@ -295,6 +295,53 @@ TEST_CASE("a whole MP_UNREACH_NLRI still withdraws when a later attribute overru
   CHECK(withdrawn == std::vector<Prefix>{P("198.51.100.0/24"), P("2001:db8:100::/48")});
 }
 
+TEST_CASE("AS 0 in AS_PATH is treat-as-withdraw", "[bgp][wire][rfc7607]") {
+  // RFC 7607 section 2: malformed, handled as RFC 7606 section 7.2 says for AS_PATH.
+  const Bytes origin_next_hop = {0x40, 1, 1, 0, 0x40, 3, 4, 192, 0, 2, 1};
+  auto [four_octet, as_path] = GENERATE(table<bool, Bytes>({
+      // AS_SEQUENCE 64512 0
+      {true, {0x40, 2, 10, 2, 2, 0, 0, 0xfc, 0x00, 0, 0, 0, 0}},
+      // AS_SEQUENCE 64512, AS_SET {0}
+      {true, {0x40, 2, 12, 2, 1, 0, 0, 0xfc, 0x00, 1, 1, 0, 0, 0, 0}},
+      // AS_SEQUENCE 0 64512 on a 2-octet session
+      {false, {0x40, 2, 6, 2, 2, 0, 0, 0xfc, 0x00}},
+  }));
+  absl::StatusOr<DecodedUpdate> d =
+      DecodeUpdate(UpdateBody(Concat(origin_next_hop, as_path), kNlri), {four_octet, true});
+  REQUIRE(d.ok());
+  CHECK(d->action == UpdateAction::kTreatAsWithdraw);
+  CHECK(d->update.announced.empty());
+  CHECK(d->update.withdrawn == std::vector<Prefix>{P("198.51.100.0/24")});
+  CHECK_THAT(d->reason, Catch::Contains("AS 0"));
+}
+
+TEST_CASE("AS 0 in AGGREGATOR, AS4_PATH or AS4_AGGREGATOR is discarded", "[bgp][wire][rfc7607]") {
+  // RFC 7607 section 2: malformed; AGGREGATOR as RFC 7606 section 7.7 says, AS4_PATH and
+  // AS4_AGGREGATOR as RFC 6793 section 6 says: attribute discard, the route stays.
+  // AS_PATH AS_TRANS 65001 (2 octets each), NEXT_HOP 192.0.2.1.
+  const Bytes two_octet_base = {0x40, 1,    1,    0,    0x40, 2, 6,   2, 2, 0x5b,
+                                0xa0, 0xfd, 0xe9, 0x40, 3,    4, 192, 0, 2, 1};
+  auto [four_octet, attrs] = GENERATE_COPY(table<bool, Bytes>({
+      // AGGREGATOR AS 0, 192.0.2.1
+      {true, Concat(BaseAttrs(), {0xc0, 7, 8, 0, 0, 0, 0, 192, 0, 2, 1})},
+      {false, Concat(two_octet_base, {0xc0, 7, 6, 0, 0, 192, 0, 2, 1})},
+      // AS4_PATH AS_SEQUENCE 0 65001
+      {false, Concat(two_octet_base, {0xc0, 17, 10, 2, 2, 0, 0, 0, 0, 0, 0, 0xfd, 0xe9})},
+      // AS4_AGGREGATOR AS 0, 192.0.2.1
+      {false, Concat(two_octet_base, {0xc0, 18, 8, 0, 0, 0, 0, 192, 0, 2, 1})},
+  }));
+  absl::StatusOr<DecodedUpdate> d = DecodeUpdate(UpdateBody(attrs, kNlri), {four_octet, true});
+  REQUIRE(d.ok());
+  CHECK(d->action == UpdateAction::kAttributeDiscard);
+  CHECK_THAT(d->reason, Catch::Contains("AS 0"));
+  CHECK(d->update.announced == std::vector<Prefix>{P("198.51.100.0/24")});
+  CHECK(d->update.attributes.other.empty());
+  // The AS_PATH is the one received, not rebuilt from a discarded AS4_PATH.
+  const uint32_t first = four_octet ? 64512 : kAsTrans;
+  REQUIRE(d->update.attributes.as_path);
+  CHECK(d->update.attributes.as_path->front().asns.front() == first);
+}
+
 TEST_CASE("unknown optional transitive attribute is kept with the Partial bit", "[bgp][wire]") {
   absl::StatusOr<DecodedUpdate> d =
       DecodeUpdate(UpdateBody(Concat(BaseAttrs(), {0xc0, 99, 2, 7, 7}), kNlri), {});
