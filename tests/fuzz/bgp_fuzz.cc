@@ -6,6 +6,11 @@
 //  - FrameLength() never claims more than 4096 octets or fewer than 19;
 //  - every refusal carries a NOTIFICATION with an RFC 4271 error code (1..7) to send;
 //  - treat-as-withdraw leaves nothing announced and no attributes;
+//  - an UPDATE with an MP_UNREACH_NLRI (IPv4 or IPv6 unicast) never yields fewer withdrawals
+//    than the attribute carries: it decodes with every prefix the attribute holds among the
+//    withdrawn, or fails with an UPDATE Message Error (RFC 7606 section 3(j): an MP attribute
+//    that cannot be parsed whole resets the session). The attribute is read apart from the
+//    decoder, by the layout of RFC 4271 section 4.3 and RFC 4760 section 4;
 //  - a decoded message encoded again decodes to the same message (for UPDATEs the encoder may
 //    split it; the parts together withdraw and announce the same prefixes with the same
 //    attributes), so what the speaker stores is what the wire said;
@@ -19,6 +24,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -77,8 +83,105 @@ void CheckUpdateRoundTrip(const UpdateMessage& u, const CodecOptions& options) {
   Check(announced == want_a, "announced prefixes changed");
 }
 
+// What the MP_UNREACH_NLRI attributes of one UPDATE say, read without the decoder.
+struct MpUnreach {
+  int count = 0;                 // MP_UNREACH_NLRI attributes met, one that overruns included
+  bool complete = true;          // each lies within the field and its prefixes parse
+  std::vector<Prefix> prefixes;  // of IPv4 or IPv6 unicast; other families are ignored
+};
+
+uint16_t Be16(std::span<const uint8_t> b, size_t at) {
+  return static_cast<uint16_t>((b[at] << 8) | b[at + 1]);
+}
+
+// RFC 4760 section 4: AFI, SAFI, then prefixes as in RFC 4271 section 4.3.
+void ReadMpUnreach(std::span<const uint8_t> value, MpUnreach& out) {
+  if (value.size() < 3) {
+    out.complete = false;
+    return;
+  }
+  const uint16_t afi = Be16(value, 0);
+  if (value[2] != 1 || (afi != 1 && afi != 2)) return;
+  const int max_len = afi == 1 ? 32 : 128;
+  size_t at = 3;
+  while (at < value.size()) {
+    Prefix p;
+    p.afi = afi == 1 ? Afi::kIpv4 : Afi::kIpv6;
+    p.length = value[at++];
+    const size_t n = (p.length + 7u) / 8;
+    if (p.length > max_len || value.size() - at < n) {
+      out.complete = false;
+      return;
+    }
+    std::copy(value.begin() + at, value.begin() + at + n, p.bytes.begin());
+    if (p.length % 8 != 0) p.bytes[n - 1] &= static_cast<uint8_t>(0xff << (8 - p.length % 8));
+    out.prefixes.push_back(p);
+    at += n;
+  }
+}
+
+// Walks the Path Attributes field of the UPDATE `wire` (a whole message) as RFC 4271 section
+// 4.3 lays it out; nullopt when the fields around it do not fit (the decoder's own checks).
+std::optional<MpUnreach> FindMpUnreach(std::span<const uint8_t> wire) {
+  if (wire.size() < kHeaderSize + 4 || wire[18] != kTypeUpdate) return std::nullopt;
+  std::span<const uint8_t> body = wire.subspan(kHeaderSize);
+  const size_t withdrawn_len = Be16(body, 0);
+  if (body.size() < 4 + withdrawn_len) return std::nullopt;
+  const size_t attrs_len = Be16(body, 2 + withdrawn_len);
+  if (body.size() - 4 - withdrawn_len < attrs_len) return std::nullopt;
+  std::span<const uint8_t> attrs = body.subspan(4 + withdrawn_len, attrs_len);
+  MpUnreach out;
+  size_t at = 0;
+  // Each pass consumes at least the 2 octets of flags and type, so this ends.
+  while (attrs.size() - at >= 2) {
+    const uint8_t flags = attrs[at];
+    const uint8_t type = attrs[at + 1];
+    at += 2;
+    const size_t len_size = (flags & kFlagExtendedLength) != 0 ? 2 : 1;
+    bool overruns = attrs.size() - at < len_size;
+    size_t len = 0;
+    if (!overruns) {
+      len = len_size == 2 ? Be16(attrs, at) : attrs[at];
+      at += len_size;
+      overruns = attrs.size() - at < len;
+    }
+    if (type == kAttrMpUnreachNlri) {
+      ++out.count;
+      if (overruns) {
+        out.complete = false;
+      } else {
+        ReadMpUnreach(attrs.subspan(at, len), out);
+      }
+    }
+    if (overruns) break;
+    at += len;
+  }
+  return out;
+}
+
+// RFC 7606 sections 3(g) and 3(j): the withdrawals an MP_UNREACH_NLRI carries are never lost.
+void CheckMpUnreach(std::span<const uint8_t> wire, const absl::StatusOr<DecodedMessage>& d) {
+  const std::optional<MpUnreach> mp = FindMpUnreach(wire);
+  if (!mp || mp->count == 0) return;
+  if (!d.ok()) {
+    const std::optional<NotificationMessage> n = NotificationFromStatus(d.status());
+    Check(n && n->code == kUpdateMessageError,
+          "MP_UNREACH_NLRI refused without an UPDATE Message Error");
+    return;
+  }
+  Check(mp->count == 1, "MP_UNREACH_NLRI twice, yet no session reset");
+  Check(mp->complete, "MP_UNREACH_NLRI cut short or unparsable, yet no session reset");
+  std::vector<Prefix> got = std::get<UpdateMessage>(d->message).withdrawn;
+  std::vector<Prefix> carried = mp->prefixes;
+  std::sort(got.begin(), got.end());
+  std::sort(carried.begin(), carried.end());
+  Check(std::includes(got.begin(), got.end(), carried.begin(), carried.end()),
+        "fewer withdrawals than the MP_UNREACH_NLRI carries");
+}
+
 void FuzzMessage(std::span<const uint8_t> wire, const CodecOptions& options, bool round_trip) {
   absl::StatusOr<DecodedMessage> d = DecodeMessage(wire, options);
+  CheckMpUnreach(wire, d);
   if (!d.ok()) {
     CheckRefusal(d.status());
     return;
