@@ -1,6 +1,7 @@
 // The speaker against real routers on loopback: BIRD 2 and GoBGP, each run as a process with its
 // own config, control socket and ports in a temporary directory, stopped by the test (also when
-// it fails). The speaker runs in this process on its own io_context thread, so a test can stop
+// it fails); and against a raw BGP peer (tests/support/raw_bgp_peer.py) that sends what no
+// router would. The speaker runs in this process on its own io_context thread, so a test can stop
 // it cleanly (Cease), freeze it (no keepalives: the peer's hold timer fires) or drop it without
 // a NOTIFICATION (the peer's graceful restart helper keeps our routes).
 //
@@ -15,6 +16,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -622,6 +624,109 @@ TEST_CASE("a router with TTL security takes the session only with TTL 255", "[bg
     CHECK(bird.Route("198.51.100.0/24").empty());
     CHECK(speaker.Peer().stats.prefixes_received == 0);
   }
+}
+
+// tests/support/raw_bgp_peer.py running one scenario. It binds port 0 itself and keeps the
+// socket, so no other process can take the port between choosing and listening; it reports the
+// port, and the speaker (which does not listen) connects to it. Each step after the announcement
+// waits for a gate file the test creates once it has seen the speaker take the routes.
+class RawPeer {
+ public:
+  RawPeer(const TempDir& dir, const std::string& scenario) : dir_(dir) {
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{
+            "/usr/bin/python3", std::string(HF_SOURCE_DIR) + "/tests/support/raw_bgp_peer.py",
+            "--scenario", scenario, "--gate-dir", dir.path().string(), "--asn",
+            std::to_string(kPeerAsn), "--peer-asn", std::to_string(kLocalAsn), "--timeout", "30"},
+        dir.path() / "raw_bgp_peer.out");
+    REQUIRE(WaitFor("listening", seconds(10)));
+    std::smatch m;
+    const std::string out = Output();
+    REQUIRE(std::regex_search(out, m, std::regex("listening \\S+ ([0-9]+)")));
+    port_ = static_cast<uint16_t>(std::stoi(m[1]));
+  }
+
+  uint16_t port() const { return port_; }
+  std::string Output() const { return process_->Output(); }
+  bool WaitFor(const std::string& text, milliseconds deadline) {
+    return WaitUntil([&] { return Output().find(text) != std::string::npos; }, deadline);
+  }
+  void OpenGate(const std::string& gate) { dir_.Write(gate, ""); }
+  std::optional<int> Wait(milliseconds deadline) { return process_->Wait(deadline); }
+
+ private:
+  const TempDir& dir_;
+  uint16_t port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+constexpr char kRawPeerAddress[] = "127.0.0.1";
+
+// The raw peer announces 10.99.0.0/16 and 2001:db8:99::/48; both reach the Adj-RIB-In.
+void RequireRawPeerRoutes(SpeakerRunner& speaker, RawPeer& peer) {
+  const bool up =
+      speaker.WaitEstablished(seconds(10)) && peer.WaitFor("sent announce", seconds(5)) &&
+      WaitUntil([&] { return speaker.speaker().ReceivedRoutes(A(kRawPeerAddress)).size() == 2; },
+                seconds(10));
+  INFO(peer.Output());
+  REQUIRE(up);
+}
+
+TEST_CASE("a raw peer's withdrawal in an overrunning MP_UNREACH_NLRI resets it and its routes go",
+          "[bgp][interop][raw]") {
+  TempDir dir;
+  RawPeer peer(dir, "mp-unreach-overrun");
+  // Graceful restart on both sides: a connection that merely dropped would keep the peer's
+  // routes (stale); only the NOTIFICATION of a session reset removes them at once.
+  SpeakerRunner speaker(kRawPeerAddress, peer.port(), 0, true);
+  RequireRawPeerRoutes(speaker, peer);
+  REQUIRE(speaker.Peer().stats.peer_graceful_restart);
+
+  peer.OpenGate("go");
+  const bool closed = peer.WaitFor("closed", seconds(10));
+  INFO(peer.Output());
+  REQUIRE(closed);
+  // RFC 7606 section 3(j): session reset with UPDATE Message Error (3) / Optional Attribute
+  // Error (9), RFC 4760 section 7. Before the fix the UPDATE was treat-as-withdraw of nothing,
+  // and the session ended only by the hold timer (4 0), the peer having fallen silent.
+  CHECK_THAT(peer.Output(), Catch::Contains("notification 3 9 "));
+  const PeerStatus s = speaker.Peer();
+  REQUIRE(s.stats.last_notification_sent.has_value());
+  CHECK(s.stats.last_notification_sent->code == kUpdateMessageError);
+  CHECK(s.stats.last_notification_sent->subcode == kOptionalAttributeError);
+  CHECK_THAT(s.stats.last_error, Catch::Contains("MP_UNREACH_NLRI"));
+  CHECK(s.state != State::kEstablished);
+  CHECK(s.stats.prefixes_received == 0);
+  CHECK(speaker.speaker().ReceivedRoutes(A(kRawPeerAddress)).empty());
+  CHECK(peer.Wait(seconds(5)) == 0);
+}
+
+TEST_CASE("a raw peer's AS_PATH with AS 0 withdraws its routes and the session stays up",
+          "[bgp][interop][raw][rfc7607]") {
+  TempDir dir;
+  RawPeer peer(dir, "as-path-zero");
+  SpeakerRunner speaker(kRawPeerAddress, peer.port(), 0, false);
+  RequireRawPeerRoutes(speaker, peer);
+
+  // 10.99.0.0/16, 10.98.0.0/16 and 2001:db8:99::/48 with AS_PATH 65001 0: RFC 7607 section 2
+  // and RFC 7606 section 7.2, treat-as-withdraw: the two held go, the new one never comes.
+  peer.OpenGate("go");
+  REQUIRE(peer.WaitFor("sent as-path-zero", seconds(5)));
+  const bool withdrawn = WaitUntil(
+      [&] { return speaker.speaker().ReceivedRoutes(A(kRawPeerAddress)).empty(); }, seconds(10));
+  INFO(peer.Output());
+  CHECK(withdrawn);
+  // Still up over more than one hold time (3 s), keepalives flowing both ways.
+  CHECK_FALSE(WaitUntil([&] { return speaker.Peer().state != State::kEstablished; }, seconds(4)));
+  const PeerStatus s = speaker.Peer();
+  CHECK(s.stats.established_transitions == 1);
+  CHECK(s.stats.notifications_sent == 0);
+  CHECK(s.stats.prefixes_received == 0);
+  CHECK(speaker.speaker().ReceivedRoutes(A(kRawPeerAddress)).empty());
+
+  peer.OpenGate("end");
+  CHECK(peer.Wait(seconds(10)) == 0);
+  CHECK_THAT(peer.Output(), !Catch::Contains("notification"));
 }
 
 TEST_CASE("speaker config errors are refused before any I/O", "[bgp][speaker]") {
