@@ -160,6 +160,7 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
       route.retry_5xx |= on == v1::RetryPolicy::CONDITION_5XX;
       route.retry_reset |= on == v1::RetryPolicy::CONDITION_RESET;
     }
+    route.retry_non_idempotent = r.retry_non_idempotent();
     route.per_try_timeout =
         r.retry().has_per_try_timeout() ? FromProto(r.retry().per_try_timeout()) : route.timeout;
     out->routes.push_back(std::move(route));
@@ -172,6 +173,7 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     listener.protocol = l.protocol();
     listener.max_connections = l.max_connections();
     listener.idle_timeout = FromProto(l.idle_timeout());
+    listener.headers_with_underscores = l.headers_with_underscores();
     auto binds = ListenerBinds(l, *self);
     if (!binds.ok()) {
       return absl::InvalidArgumentError(

@@ -65,6 +65,8 @@ struct RouteConfig {
   bool retry_connect_failure = false;
   bool retry_5xx = false;
   bool retry_reset = false;
+  // Resets and 5xx are retried for methods that are not idempotent too.
+  bool retry_non_idempotent = false;
   absl::Duration per_try_timeout;
 
   bool Matches(std::string_view host_without_port, std::string_view path) const;
@@ -82,6 +84,9 @@ struct ListenerConfig {
   std::vector<size_t> routes;
   uint32_t max_connections = 0;
   absl::Duration idle_timeout;
+  // http and https listeners: request fields named with an underscore.
+  v1::Listener::HeadersWithUnderscores headers_with_underscores =
+      v1::Listener::HEADERS_WITH_UNDERSCORES_DROP;
 };
 
 struct EdgeConfig {

@@ -167,6 +167,41 @@ void ForEachListElement(std::string_view v, F f) {
 
 // Host: uri-host [ ":" port ] (RFC 9110 section 7.2); the characters of reg-name, IP-literal
 // and port. Anything else (spaces, "/", "@", controls) would be read differently downstream.
+// Whether the path of a target (up to its query) has a "." or ".." segment, also spelled with
+// percent-encoded dots or with an encoded '/' or '\\' as the separator ("..%2f", "%2e%2e%5c").
+// Clients resolve dot segments before they send a request (RFC 3986 section 5.2.4); one that
+// arrives anyway is meant for a backend that resolves it after the edge routed on the prefix it
+// climbs out of. Refused, not normalized: no conforming client is turned away by it.
+bool HasDotSegment(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  size_t dots = 0;        // decoded dots in the segment so far
+  bool only_dots = true;  // the segment so far is dots alone
+  for (size_t i = 0; i <= path.size(); ++i) {
+    char c = i < path.size() ? path[i] : '/';
+    if (c == '%' && i + 2 < path.size()) {
+      const char hi = path[i + 1];
+      const char lo = Lower(path[i + 2]);
+      if (hi == '2' && lo == 'e') {
+        c = '.';
+        i += 2;
+      } else if ((hi == '2' && lo == 'f') || (hi == '5' && lo == 'c')) {
+        c = '/';
+        i += 2;
+      }
+    }
+    if (c == '/' || c == '\\') {
+      if (only_dots && (dots == 1 || dots == 2)) return true;
+      dots = 0;
+      only_dots = true;
+    } else if (c == '.') {
+      ++dots;
+    } else {
+      only_dots = false;
+    }
+  }
+  return false;
+}
+
 bool IsValidHost(std::string_view h) {
   for (const char c : h) {
     const auto u = static_cast<unsigned char>(c);
@@ -310,6 +345,12 @@ ParseResult RequestParser::Parse(std::string_view buffer, RequestHead& out) {
   for (const char c : out.target) {
     const auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u >= 0x7f) return Invalid(400, "invalid character in request target");
+    // RFC 9112 section 3.2: no form of request-target has a fragment; a '#' is a client's bug
+    // or a probe for a router that matches on less than the backend reads (CVE-2023-45539).
+    if (c == '#') return Invalid(400, "fragment in request target");
+    // RFC 3986 has no backslash in a URI, and some backends read it as '/': "\..\" would climb
+    // out of the prefix the edge routed on.
+    if (c == '\\') return Invalid(400, "backslash in request target");
   }
   const int minor = ParseVersion(line.substr(sp2 + 1));
   if (minor == -1) return Invalid(400, "malformed HTTP version");
@@ -320,6 +361,7 @@ ParseResult RequestParser::Parse(std::string_view buffer, RequestHead& out) {
   std::string_view target_authority;
   if (out.target.front() == '/') {
     // origin-form
+    if (HasDotSegment(out.target)) return Invalid(400, "dot segment in request target");
   } else if (out.target == "*") {
     if (out.method != "OPTIONS") return Invalid(400, "asterisk target outside OPTIONS");
   } else {
@@ -333,6 +375,9 @@ ParseResult RequestParser::Parse(std::string_view buffer, RequestHead& out) {
     if (target_authority.empty() || !IsValidHost(target_authority) ||
         target_authority.find('@') != std::string_view::npos) {
       return Invalid(400, "malformed authority in request target");
+    }
+    if (HasDotSegment(after.substr(target_authority.size()))) {
+      return Invalid(400, "dot segment in request target");
     }
   }
 
@@ -461,14 +506,31 @@ ParseResult ResponseParser::Parse(std::string_view buffer, std::string_view requ
   return scanned;
 }
 
+namespace {
+
+bool IsForbiddenTrailer(std::string_view name) {
+  static constexpr std::string_view kFields[] = {
+      "content-length", "transfer-encoding", "host", "connection", "keep-alive", "te", "trailer",
+      "upgrade",        "proxy-connection"};
+  for (const std::string_view f : kFields) {
+    if (EqualsIgnoreCase(name, f)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 ChunkedDecoder::Result ChunkedDecoder::Fail(size_t consumed, std::string_view reason) {
   state_ = State::kError;
-  return Result{consumed, false, true, reason};
+  return Result{consumed, 0, false, true, reason};
 }
 
 ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in, std::string* data) {
   size_t i = 0;
+  // Bytes up to here are chunks (forwarded as they are); after it, the trailer section.
+  size_t forward = 0;
   while (i < in.size()) {
+    if (state_ != State::kTrailer) forward = i;
     switch (state_) {
       case State::kSize:
       case State::kTrailer: {
@@ -489,7 +551,8 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in, std::string* da
         if (state_ == State::kTrailer) {
           if (line_.empty()) {
             state_ = State::kDone;
-            return Result{i, true, false, {}};
+            trailers_.append("\r\n");
+            return Result{i, forward, true, false, {}};
           }
           Header h;
           if (const std::string_view err = ParseFieldLine(line_, h); !err.empty()) {
@@ -497,6 +560,11 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in, std::string* da
           }
           if (++trailer_fields_ > limits_.max_headers) return Fail(i, "too many trailer fields");
           trailer_bytes_ += line_.size() + 2;
+          if (IsForbiddenTrailer(h.name)) {
+            ++dropped_trailers_;
+          } else {
+            trailers_.append(h.name).append(": ").append(h.value).append("\r\n");
+          }
           line_.clear();
           continue;
         }
@@ -566,6 +634,7 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in, std::string* da
         line_.clear();
         if (size == 0) {
           state_ = State::kTrailer;
+          forward = i;  // the last chunk's line goes on as it came
         } else {
           remaining_ = size;
           state_ = State::kData;
@@ -595,12 +664,13 @@ ChunkedDecoder::Result ChunkedDecoder::Feed(std::string_view in, std::string* da
         continue;
       }
       case State::kDone:
-        return Result{i, true, false, {}};
+        return Result{i, i, true, false, {}};
       case State::kError:
-        return Result{i, false, true, "chunked body already failed"};
+        return Result{i, 0, false, true, "chunked body already failed"};
     }
   }
-  return Result{i, state_ == State::kDone, state_ == State::kError, {}};
+  if (state_ != State::kTrailer) forward = i;
+  return Result{i, forward, state_ == State::kDone, state_ == State::kError, {}};
 }
 
 }  // namespace holdfast::edge::http

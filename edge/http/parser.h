@@ -127,12 +127,17 @@ class ResponseParser {
 };
 
 // Validates a chunked body (RFC 9112 section 7.1) as it streams by. Feed() consumes as many bytes
-// as it can; the proxy forwards exactly the consumed bytes unchanged, so what the backend reads
-// is what was checked here. Chunk extensions and trailer fields are checked and passed through.
+// as it can; the proxy forwards the chunks' bytes unchanged (`forward` of each result), so what
+// the next hop reads is what was checked here, and then trailers() in place of the trailer
+// section it consumed. Chunk extensions are checked and passed through; trailer fields are
+// checked, and those that must not be sent as trailers are left out of trailers().
 class ChunkedDecoder {
  public:
   struct Result {
     size_t consumed = 0;
+    // The first `forward` bytes of those consumed are chunks, to pass on as they are; the rest
+    // were trailer fields, passed on through trailers().
+    size_t forward = 0;
     bool done = false;  // the last chunk and the trailer section are complete
     bool error = false;
     std::string_view reason;
@@ -143,6 +148,14 @@ class ChunkedDecoder {
   // `data`, when given, receives the decoded payload (tests, fuzzing, health-check bodies).
   [[nodiscard]] Result Feed(std::string_view in, std::string* data = nullptr);
   uint64_t payload_bytes() const { return payload_bytes_; }
+  // Once done: the trailer section to send on, the final CRLF included. RFC 9110 section 6.5.1:
+  // fields that frame the message (Content-Length, Transfer-Encoding), route it (Host) or
+  // describe the connection (Connection and the fields it may name) must not be sent as
+  // trailers, so a sender that put them there does not get them past the edge to a recipient
+  // that might read them as if they were in the header section.
+  std::string_view trailers() const { return trailers_; }
+  // Trailer fields left out of trailers(), so far.
+  size_t dropped_trailers() const { return dropped_trailers_; }
 
  private:
   enum class State : uint8_t { kSize, kData, kDataCrlf, kTrailer, kDone, kError };
@@ -156,6 +169,8 @@ class ChunkedDecoder {
   uint64_t payload_bytes_ = 0;
   size_t trailer_bytes_ = 0;
   size_t trailer_fields_ = 0;
+  std::string trailers_;
+  size_t dropped_trailers_ = 0;
 };
 
 // The options every Connection field of `headers` lists (RFC 9110 section 7.6.1), trimmed, in

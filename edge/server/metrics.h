@@ -71,6 +71,10 @@ struct ClusterMetrics {
   // Picks made while the cluster was in panic mode (balancing over every endpoint).
   Counter panic_picks{0};
   Counter timeouts{0};
+  // Backend connections closed because the backend broke HTTP/1.1 framing between requests:
+  // bytes after a complete response, or bytes on a connection idle in the pool (RFC 9112
+  // section 6.3). Never reused: such bytes would answer the next client's request.
+  Counter protocol_errors{0};
 };
 
 // Listeners by index (the set is fixed for the process's life); clusters by name, so their

@@ -221,6 +221,14 @@ std::string_view OriginForm(std::string_view target, std::string& storage) {
   return storage;
 }
 
+// Whether a request field's name has an underscore (see Listener.headers_with_underscores).
+bool HasUnderscoredField(const http::RequestHead& head) {
+  for (const http::Header& h : head.headers) {
+    if (h.name.find('_') != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 bool IsIdempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
          method == "DELETE" || method == "TRACE";
@@ -252,7 +260,8 @@ asio::awaitable<BodyCopy> CopyLength(From& from, ByteBuffer& buffered, uint64_t 
   co_return BodyCopy{};
 }
 
-// Chunked: forwards exactly the bytes the decoder checked, or (dechunk) only the payload.
+// Chunked: forwards exactly the chunks the decoder checked and the trailer fields it let
+// through, or (dechunk) only the payload.
 template <typename From, typename To>
 asio::awaitable<BodyCopy> CopyChunked(From& from, ByteBuffer& buffered, To& to, bool dechunk) {
   http::ChunkedDecoder decoder;
@@ -266,10 +275,19 @@ asio::awaitable<BodyCopy> CopyChunked(From& from, ByteBuffer& buffered, To& to, 
     const auto r = decoder.Feed(buffered.view(), dechunk ? &payload : nullptr);
     if (r.error) co_return BodyCopy{false, true, true};
     const std::string_view out =
-        dechunk ? std::string_view(payload) : buffered.view().substr(0, r.consumed);
-    if (!out.empty() && co_await WriteAll(to, out)) co_return BodyCopy{false, false};
+        dechunk ? std::string_view(payload) : buffered.view().substr(0, r.forward);
+    const std::string_view trailers = r.done && !dechunk ? decoder.trailers() : "";
+    if (!out.empty() || !trailers.empty()) {
+      if (co_await WriteAll(to, out, trailers)) co_return BodyCopy{false, false};
+    }
     buffered.Consume(r.consumed);
-    if (r.done) co_return BodyCopy{};
+    if (r.done) {
+      if (decoder.dropped_trailers() > 0) {
+        spdlog::debug("event=http.trailers_dropped count={} reason=\"{}\"",
+                      decoder.dropped_trailers(), "fields that must not be sent as trailers");
+      }
+      co_return BodyCopy{};
+    }
   }
 }
 
@@ -512,6 +530,13 @@ class HttpConnection {
       route = runtime_->config().Match(*listener_, head_.host, path);
     }
     const bool has_body = head_.framing != BodyFraming::kNone;
+    const bool underscored = HasUnderscoredField(head_);
+    if (underscored &&
+        listener_->headers_with_underscores == v1::Listener::HEADERS_WITH_UNDERSCORES_REJECT) {
+      Inc(metrics_.bad_requests);
+      co_await Answer(400, "header name with an underscore", false);
+      co_return 400;
+    }
     if (route == nullptr) {
       co_await Answer(404, "no route for this host and path", keep_alive_ && !has_body);
       co_return 404;
@@ -534,10 +559,15 @@ class HttpConnection {
     }
     // Retries need the request again: only bodiless requests are retried.
     const uint32_t attempts = 1 + (has_body ? 0 : route->retries);
+    // RFC 9110 section 9.2.2: a request that may change something is sent again only when the
+    // route says that is safe, whatever the connection it went out on.
+    const bool resendable = IsIdempotent(method_) || route->retry_non_idempotent;
     std::optional<size_t> avoid;
     Failure failure = Failure::kNone;
-    const std::string upstream_head =
-        UpstreamRequestHead(head_, client_ip_, kTls ? "https" : "http", head_.expect_continue);
+    const bool drop_underscored = underscored && listener_->headers_with_underscores ==
+                                                     v1::Listener::HEADERS_WITH_UNDERSCORES_DROP;
+    const std::string upstream_head = UpstreamRequestHead(
+        head_, client_ip_, kTls ? "https" : "http", head_.expect_continue, drop_underscored);
 
     for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
       if (attempt > 0) Inc(cm.retries);
@@ -550,15 +580,16 @@ class HttpConnection {
       avoid = endpoint;
       // A 5xx is retried only while the client has seen nothing, the request can be sent again
       // (no body) and means the same twice (idempotent), and another attempt is left.
-      retry_5xx_ = route->retry_5xx && !has_body && IsIdempotent(method_) && attempt + 1 < attempts;
-      const int status =
-          co_await Exchange(*route, cluster, cm, *endpoint, upstream_head, has_body, failure);
+      retry_5xx_ = route->retry_5xx && !has_body && resendable && attempt + 1 < attempts;
+      const int status = co_await Exchange(*route, cluster, cm, *endpoint, upstream_head, has_body,
+                                           resendable, failure);
       if (status != 0) co_return status;
       if (failure == Failure::kNone) co_return 0;  // the client went away
+      // A connection that could not be made carried no byte of the request.
       const bool retriable =
           ((failure == Failure::kConnect || failure == Failure::kConnectTimeout) &&
            route->retry_connect_failure) ||
-          (failure == Failure::kReset && route->retry_reset && IsIdempotent(method_)) ||
+          (failure == Failure::kReset && route->retry_reset && resendable) ||
           failure == Failure::k5xx;
       if (!retriable) break;
     }
@@ -574,10 +605,12 @@ class HttpConnection {
   // kNone when the client failed.
   asio::awaitable<int> Exchange(const RouteConfig& route, const ClusterConfig& cluster,
                                 ClusterMetrics& cm, size_t endpoint,
-                                const std::string& upstream_head, bool has_body, Failure& failure) {
-    // A pooled connection may have been closed by the backend a moment ago; a request with a
-    // body is never risked on one, and a bodiless one that fails there is sent again on a
-    // fresh connection.
+                                const std::string& upstream_head, bool has_body, bool resendable,
+                                Failure& failure) {
+    // A pooled connection may have been closed by the backend a moment ago, after TakeIdle
+    // looked at it; a request with a body is never risked on one. A bodiless one that meets a
+    // closed connection there is sent again on a fresh one, if it is `resendable` or none of
+    // its bytes went out: the backend may have read it before it closed.
     std::optional<tcp::socket> socket;
     bool reused = false;
     if (!has_body) {
@@ -620,7 +653,7 @@ class HttpConnection {
       } else if (status != 0) {
         runtime_->ReportOutcome(route.cluster, endpoint, RequestOutcome::kSuccess);
       }
-      if (status != 0 || failure != Failure::kReset || !reused) {
+      if (status != 0 || failure != Failure::kReset || !reused || (request_sent_ && !resendable)) {
         if (status == 0 || !reuse_upstream_) {
           Dec(cm.active_connections);
         } else {
@@ -650,9 +683,15 @@ class HttpConnection {
       with_head = static_cast<size_t>(std::min<uint64_t>(body_left, in_.size()));
       body_left -= with_head;
     }
-    if (co_await WriteAll(upstream, upstream_head, in_.view().substr(0, with_head))) {
-      failure = deadline_->fired ? Failure::kTimeout : Failure::kReset;
-      co_return 0;
+    {
+      const std::array<asio::const_buffer, 2> buffers = {
+          asio::buffer(upstream_head), asio::buffer(in_.view().data(), with_head)};
+      auto [ec, n] = co_await asio::async_write(upstream, buffers, kAwait);
+      request_sent_ = n > 0;
+      if (ec) {
+        failure = deadline_->fired ? Failure::kTimeout : Failure::kReset;
+        co_return 0;
+      }
     }
     in_.Consume(with_head);
     if (has_body) {
@@ -787,6 +826,15 @@ class HttpConnection {
     }
     reuse_upstream_ = copied.ok && response.keep_alive &&
                       response.framing != BodyFraming::kUntilClose && up.empty();
+    if (copied.ok && !up.empty()) {
+      // RFC 9112 section 6.3: bytes after the end of a response answer nothing that was asked;
+      // the connection goes with them (see Runtime::TakeIdle for those that come later).
+      Inc(cm.protocol_errors);
+      spdlog::warn(
+          "event=http.upstream_protocol_error cluster={} reason=\"bytes after the end of a "
+          "response\"",
+          cluster.name);
+    }
     co_return response.status;
   }
 
@@ -811,6 +859,8 @@ class HttpConnection {
   bool keep_alive_ = true;
   bool reuse_upstream_ = false;
   bool retry_5xx_ = false;
+  // Some byte of the request went out on the upstream connection of the last attempt.
+  bool request_sent_ = false;
 };
 
 // Copies one direction of an L4 connection; at the source's end, half-closes the destination.
@@ -837,7 +887,7 @@ asio::awaitable<void> Pump(From& from, To& to, Deadline& deadline, absl::Duratio
 }  // namespace
 
 std::string UpstreamRequestHead(const http::RequestHead& head, std::string_view client_ip,
-                                std::string_view proto, bool drop_expect) {
+                                std::string_view proto, bool drop_expect, bool drop_underscored) {
   std::string storage;
   std::string out = Cat(head.method, " ", OriginForm(head.target, storage), " HTTP/1.1\r\n");
   std::string_view xff;
@@ -849,6 +899,7 @@ std::string UpstreamRequestHead(const http::RequestHead& head, std::string_view 
   for (const http::Header& h : head.headers) {
     if (IsHopByHop(h.name) || NamedByConnection(h.name, options)) continue;
     if (drop_expect && http::EqualsIgnoreCase(h.name, "expect")) continue;
+    if (drop_underscored && h.name.find('_') != std::string_view::npos) continue;
     // Appended to below, as one field each.
     if (http::EqualsIgnoreCase(h.name, "x-forwarded-for")) {
       xff = h.value;

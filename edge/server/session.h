@@ -28,9 +28,10 @@ asio::awaitable<void> TcpSession(Worker& worker, size_t listener, asio::ip::tcp:
 
 // The head forwarded to a backend: the request line in origin-form as HTTP/1.1, the client's
 // fields without hop-by-hop ones, then X-Forwarded-For, X-Forwarded-Proto, Forwarded and Via.
-// `drop_expect`: the edge answered 100-continue itself.
+// `drop_expect`: the edge answered 100-continue itself. `drop_underscored`: fields whose name has
+// an underscore are left out.
 std::string UpstreamRequestHead(const http::RequestHead& head, std::string_view client_ip,
-                                std::string_view proto, bool drop_expect);
+                                std::string_view proto, bool drop_expect, bool drop_underscored);
 
 // The head forwarded to the client: the backend's status and fields without hop-by-hop ones,
 // plus Via and the Connection the edge decided on. `dechunk`: the body goes to an HTTP/1.0

@@ -45,6 +45,22 @@ using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 // Idle connections kept per endpoint and worker; more are closed when released.
 constexpr size_t kMaxIdlePerEndpoint = 64;
 
+enum class IdleState { kReady, kClosed, kStrayBytes };
+
+// What an idle pooled connection holds, without waiting: nothing (ready for a request), its end
+// or an error (closed), or bytes no request asked for. One non-blocking MSG_PEEK per reuse: the
+// price of never answering a request with bytes that were on the wire before it was sent.
+IdleState PeekIdle(asio::ip::tcp::socket& s) {
+  char byte;
+  for (;;) {
+    const ssize_t n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return IdleState::kStrayBytes;
+    if (n == 0) return IdleState::kClosed;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN ? IdleState::kReady : IdleState::kClosed;
+  }
+}
+
 }  // namespace
 
 Runtime::Runtime(std::shared_ptr<const Serving> serving, SharedState& shared,
@@ -262,13 +278,31 @@ std::optional<size_t> Runtime::Pick(size_t index, uint64_t hash, std::optional<s
 
 std::optional<asio::ip::tcp::socket> Runtime::TakeIdle(size_t cluster, size_t endpoint) {
   // Newest first: the least likely to have been closed by the backend's keep-alive timeout.
-  // One that was closed anyway fails before any response byte, and the session sends the
-  // (bodiless) request again on a fresh connection; no probe syscall on every request.
-  auto& idle = clusters_[cluster]->idle[endpoint];
-  if (idle.empty()) return std::nullopt;
-  asio::ip::tcp::socket s = std::move(idle.back());
-  idle.pop_back();
-  return s;
+  ClusterState& c = *clusters_[cluster];
+  auto& idle = c.idle[endpoint];
+  while (!idle.empty()) {
+    asio::ip::tcp::socket s = std::move(idle.back());
+    idle.pop_back();
+    switch (PeekIdle(s)) {
+      case IdleState::kReady:
+        return s;
+      case IdleState::kClosed:
+        break;  // the backend's keep-alive timeout: usual, closed quietly
+      case IdleState::kStrayBytes:
+        // RFC 9112 section 6.3: bytes after the end of a response are not a response to
+        // anything sent; forwarded, they would answer the next client's request with another's
+        // (response queue poisoning). The connection goes and the backend is named, once per
+        // connection.
+        Inc(c.metrics->protocol_errors);
+        spdlog::warn(
+            "event=http.upstream_protocol_error cluster={} endpoint={} "
+            "reason=\"bytes from the backend on an idle connection\"",
+            config().clusters[cluster].name, config().clusters[cluster].endpoints[endpoint].key);
+        break;
+    }
+    Dec(c.metrics->active_connections);  // `s` closes as it goes out of scope
+  }
+  return std::nullopt;
 }
 
 void Runtime::PutIdle(size_t cluster, size_t endpoint, asio::ip::tcp::socket socket) {

@@ -141,6 +141,19 @@ void FuzzChunked(std::string_view in, size_t split) {
   Check(r.consumed <= in.size(), "chunked: consumed more than the input");
   if (!r.done) return;
 
+  // What a proxy sends on: the chunks as they came, then the trailer fields kept. It must read
+  // as the same body, with nothing left that may not be a trailer. The canonical trailer lines
+  // may be longer than the ones received, as a canonical head may.
+  Check(r.forward <= r.consumed, "chunked: forwards more than it consumed");
+  const std::string forwarded = std::string(in.substr(0, r.forward)) + std::string(d1.trailers());
+  ChunkedDecoder d4(CanonicalLimits());
+  std::string data4;
+  const ChunkedDecoder::Result r4 = d4.Feed(forwarded, &data4);
+  Check(r4.done && r4.consumed == forwarded.size() && data4 == data1,
+        "chunked: the forwarded body reads differently");
+  Check(d4.dropped_trailers() == 0 && d4.trailers() == d1.trailers(),
+        "chunked: a forbidden trailer field is forwarded");
+
   char size[32];
   std::snprintf(size, sizeof size, "%zx\r\n", data1.size());
   const std::string rechunked =

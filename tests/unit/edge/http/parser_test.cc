@@ -261,5 +261,49 @@ TEST_CASE("a quoted-pair in a chunk extension escapes only a visible character",
   CHECK(control.Feed(nul).error);
 }
 
+TEST_CASE("refuses fragments, backslashes and dot segments in targets; keeps look-alikes",
+          "[edge][http]") {
+  auto status = [](const std::string& target) {
+    RequestHead head;
+    const ParseResult r = ParseAll("GET " + target + " HTTP/1.1\r\nHost: a\r\n\r\n", head);
+    return r.status == ParseStatus::kInvalid ? r.http_status : 0;
+  };
+  for (const char* refused :
+       {"/a#b", "/a\\b", "/..", "/.", "/a/../b", "/a/./b", "/a/..", "/a/%2e%2E/b", "/a/.%2e",
+        "/a/..%2Fb", "/a/..%5cb", "/a/../b?x", "http://h/a/../b", "http://h/a#b"}) {
+    INFO(refused);
+    CHECK(status(refused) == 400);
+  }
+  for (const char* kept : {"/", "/a/...", "/a/.well-known/b", "/a/b..c/", "/a%2Fb/c", "/a?x=../y",
+                           "/a?x=./y", "/..a/b", "http://h/a/b"}) {
+    INFO(kept);
+    CHECK(status(kept) == 0);
+  }
+}
+
+TEST_CASE("trailer fields that must not be trailers are left out of what goes on", "[edge][http]") {
+  const std::string body =
+      "3\r\nabc\r\n0\r\nX-Sum: 1\r\nContent-Length: 3\r\nTRANSFER-ENCODING: chunked\r\n"
+      "Host: evil\r\nConnection: close\r\nX-Other:  2 \r\n\r\n";
+  // Byte by byte too: where the chunks end must not depend on how bytes arrive.
+  for (const size_t step : {body.size(), size_t{1}}) {
+    ChunkedDecoder decoder;
+    std::string forwarded;
+    bool done = false;
+    for (size_t at = 0; at < body.size() && !done; at += step) {
+      const std::string_view in = std::string_view(body).substr(at, step);
+      const ChunkedDecoder::Result r = decoder.Feed(in);
+      REQUIRE_FALSE(r.error);
+      CHECK(r.consumed == in.size());
+      forwarded.append(in.substr(0, r.forward));
+      done = r.done;
+    }
+    REQUIRE(done);
+    forwarded += decoder.trailers();
+    CHECK(forwarded == "3\r\nabc\r\n0\r\nX-Sum: 1\r\nX-Other: 2\r\n\r\n");
+    CHECK(decoder.dropped_trailers() == 4);
+  }
+}
+
 }  // namespace
 }  // namespace holdfast::edge::http
