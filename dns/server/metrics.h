@@ -52,7 +52,12 @@ struct ServerMetrics {
   // Messages ignored: responses (QR set) and fragments shorter than a header.
   std::atomic<uint64_t> ignored{0};
   std::atomic<uint64_t> tcp_connections_accepted{0};
+  // TCP connections closed at accept because every slot was taken and none was idle.
   std::atomic<uint64_t> tcp_connections_refused{0};
+  // TCP connections closed at accept because their client held max_tcp_connections_per_client.
+  std::atomic<uint64_t> tcp_connections_refused_per_client{0};
+  // Idle TCP connections closed to make room for a new one.
+  std::atomic<uint64_t> tcp_connections_evicted{0};
   std::atomic<uint64_t> tcp_connections_idle_closed{0};
   std::atomic<int64_t> tcp_connections_active{0};
   std::array<std::atomic<uint64_t>, kLatencyBoundsUs.size() + 1> latency{};

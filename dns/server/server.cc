@@ -20,9 +20,11 @@
 #include <span>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "common/cat.h"
 #include "common/net/await.h"
+#include "dns/limits/tcp_slots.h"
 #include "dns/wire/message.h"
 
 namespace holdfast::dns {
@@ -78,11 +80,21 @@ ClientKey KeyOf(const asio::ip::address& a) {
                    : ClientKey::FromV6(a.to_v6().to_bytes());
 }
 
+// Idle connections looked at per accept when making room: one with a query waiting in its
+// receive buffer is skipped (marked busy), and a flood of those must not cost a scan of them all.
+constexpr int kMaxRoomCandidates = 16;
+
+TcpClientKey TcpKeyOf(const asio::ip::address& a) {
+  return a.is_v4() ? TcpClientKey::FromV4(a.to_v4().to_bytes())
+                   : TcpClientKey::FromV6(a.to_v6().to_bytes());
+}
+
 struct Connection {
   explicit Connection(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
   tcp::socket socket;
   asio::steady_timer timer;
   Clock::time_point deadline;
+  TcpSlots::Id id = 0;
 };
 
 }  // namespace
@@ -97,7 +109,8 @@ struct Server::State {
         data(d),
         metrics(m),
         limiter(opts.rate_limit),
-        random(opts.random_seed) {}
+        random(opts.random_seed),
+        slots(TcpSlotsOptions{opts.max_tcp_connections, opts.max_tcp_connections_per_client}) {}
 
   // The current zones and services: the snapshot is read again only when it moved.
   const DnsData& Data() {
@@ -130,6 +143,19 @@ struct Server::State {
     proven.insert(KeyOf(client));
   }
 
+  // Gives up the connection's slot; again (closed for room, then its loop ends) is a no-op.
+  void Release(const Connection& c) {
+    if (connections.erase(c.id) == 0) return;
+    slots.Remove(c.id);
+    metrics.tcp_connections_active.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // Every slot is taken: closes the connection idle the longest, so that idle connections (one
+  // client's thousand, say) cannot lock out a client with a query to ask. RFC 7766 section
+  // 6.2.3 lets a server close idle connections when it needs the resources, and clients must
+  // expect it. False when none is idle: every slot has a query in progress.
+  bool MakeRoom();
+
   // Answers one message into `out` (appending); false when nothing is to be sent.
   bool Handle(std::span<const uint8_t> in, const asio::ip::address& client, bool over_tcp,
               ByteWriter& out);
@@ -145,9 +171,31 @@ struct Server::State {
   absl::flat_hash_set<ClientKey> proven;
   uint64_t data_sequence = 0;
   std::shared_ptr<const DnsData> current;
-  absl::flat_hash_set<Connection*> connections;
+  TcpSlots slots;
+  absl::flat_hash_map<TcpSlots::Id, Connection*> connections;
   bool stopped = false;
 };
+
+bool Server::State::MakeRoom() {
+  for (int i = 0; i < kMaxRoomCandidates; ++i) {
+    const std::optional<TcpSlots::Id> oldest = slots.OldestIdle();
+    if (!oldest.has_value()) return false;
+    Connection& c = *connections.at(*oldest);
+    asio::error_code ec;
+    // Its next query may be in the kernel's buffer, not yet read by its loop: not idle.
+    if (c.socket.available(ec) > 0 && !ec) {
+      slots.SetBusy(c.id);
+      continue;
+    }
+    Inc(metrics.tcp_connections_evicted);
+    Release(c);
+    // Its loop and watchdog end on the aborted read and wait.
+    c.socket.close(ec);
+    c.timer.cancel();
+    return true;
+  }
+  return false;
+}
 
 bool Server::State::Handle(std::span<const uint8_t> in, const asio::ip::address& client,
                            bool over_tcp, ByteWriter& out) {
@@ -332,12 +380,9 @@ asio::awaitable<void> Serve(std::shared_ptr<Server::State> s, std::shared_ptr<Co
   // frame holds `s`, so the state is still there.
   struct Leave {
     Server::State& s;
-    Connection* c;
-    ~Leave() {
-      s.connections.erase(c);
-      s.metrics.tcp_connections_active.fetch_sub(1, std::memory_order_relaxed);
-    }
-  } leave{*s, c.get()};
+    const Connection& c;
+    ~Leave() { s.Release(c); }
+  } leave{*s, *c};
   asio::error_code ec;
   const asio::ip::address client = c->socket.remote_endpoint(ec).address();
   // Grown to the largest query seen, not 64 KiB up front: idle connections stay cheap.
@@ -346,9 +391,17 @@ asio::awaitable<void> Serve(std::shared_ptr<Server::State> s, std::shared_ptr<Co
   ByteWriter out;
   for (;;) {
     c->deadline = Clock::now() + s->options.tcp_idle_timeout;
-    // RFC 1035 section 4.2.2 and RFC 7766 section 8: each message after a 2-octet length.
-    auto [ec1, n1] = co_await asio::async_read(c->socket, asio::buffer(length), kAwait);
+    s->slots.SetIdle(c->id);
+    // RFC 1035 section 4.2.2 and RFC 7766 section 8: each message after a 2-octet length. Busy
+    // from its first octet on, so a query is never cut for room between its length's octets.
+    auto [ec1, n1] = co_await c->socket.async_read_some(asio::buffer(length), kAwait);
     if (ec1) break;
+    s->slots.SetBusy(c->id);
+    if (n1 < sizeof length) {
+      auto [ec1b, n1b] = co_await asio::async_read(
+          c->socket, asio::buffer(length + n1, sizeof length - n1), kAwait);
+      if (ec1b) break;
+    }
     const size_t size = (size_t{length[0]} << 8) | length[1];
     if (buffer.size() < size) buffer.resize(size);
     auto [ec2, n2] =
@@ -377,20 +430,31 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<Server::State> s) {
       co_await pause.async_wait(kAwait);
       continue;
     }
-    if (s->connections.size() >= s->options.max_tcp_connections) {
-      Inc(s->metrics.tcp_connections_refused);
+    asio::error_code ep_ec;
+    const tcp::endpoint remote = socket.remote_endpoint(ep_ec);
+    if (ep_ec) {
+      // Reset before we got to it: nothing to serve.
+      socket.close(ep_ec);
+      continue;
+    }
+    const TcpClientKey client = TcpKeyOf(remote.address());
+    TcpSlots::Verdict verdict = s->slots.Check(client);
+    if (verdict == TcpSlots::Verdict::kFull && s->MakeRoom()) verdict = s->slots.Check(client);
+    if (verdict != TcpSlots::Verdict::kAdmit) {
+      Inc(verdict == TcpSlots::Verdict::kRefusePerClient
+              ? s->metrics.tcp_connections_refused_per_client
+              : s->metrics.tcp_connections_refused);
       asio::error_code ignored;
       socket.close(ignored);
       continue;
     }
     Inc(s->metrics.tcp_connections_accepted);
     s->metrics.tcp_connections_active.fetch_add(1, std::memory_order_relaxed);
-    asio::error_code ep_ec;
-    const tcp::endpoint remote = socket.remote_endpoint(ep_ec);
-    if (!ep_ec) s->Prove(remote.address());
+    s->Prove(remote.address());
     auto c = std::make_shared<Connection>(std::move(socket));
     c->deadline = Clock::now() + s->options.tcp_idle_timeout;
-    s->connections.insert(c.get());
+    c->id = s->slots.Add(client);
+    s->connections.emplace(c->id, c.get());
     asio::co_spawn(s->io, Watchdog(c, s), [](const std::exception_ptr&) {});
     asio::co_spawn(s->io, Serve(s, c), [s](const std::exception_ptr& e) {
       if (e) Inc(s->metrics.ignored);
@@ -455,7 +519,7 @@ void Server::Stop() {
     asio::error_code ignored;
     s->udp_socket.close(ignored);
     s->acceptor.close(ignored);
-    for (Connection* c : s->connections) c->socket.close(ignored);
+    for (const auto& [id, c] : s->connections) c->socket.close(ignored);
   });
 }
 

@@ -10,7 +10,10 @@
 //   from its prefix yet) gets at most amplification_factor times its query's size, so holdfast
 //   is no use as a reflector. Rate limiting per prefix with slip (rate_limiter.h).
 // - TCP (RFC 7766): 2-octet length framing, several queries per connection answered in
-//   order, an idle timeout, at most max_tcp_connections at once (more are closed at accept).
+//   order, an idle timeout, at most max_tcp_connections at once and max_tcp_connections_per_client
+//   from one client (tcp_slots.h). When every slot is taken, the connection idle the longest is
+//   closed to make room (RFC 7766 section 6.2.3); only when none is idle is the new one closed
+//   at accept.
 // - Never answers a message with QR set (no loops between servers); bytes with a header that
 //   do not decode get FORMERR.
 //
@@ -47,7 +50,13 @@ struct ServerOptions {
   uint16_t port = 0;
   // The most we send over UDP and advertise in our OPT; 1232 avoids fragmentation.
   uint16_t max_udp_size = 1232;
+  // Both per server, so per worker in the edge (SO_REUSEPORT spreads a client's connections
+  // over the workers).
   size_t max_tcp_connections = 1000;
+  // Per IPv4 address or IPv6 /64 (TcpClientKey); 0 turns it off. RFC 7766 section 6.2.2 asks a
+  // client for one connection to a server, so 32 leaves room for a NAT or a resolver whose
+  // threads each open their own, while 1000 slots take at least 32 addresses to fill.
+  size_t max_tcp_connections_per_client = 32;
   // RFC 7766 section 6.2.3 suggests a few seconds between queries on an idle connection.
   std::chrono::milliseconds tcp_idle_timeout{10000};
   RateLimitOptions rate_limit;

@@ -1,7 +1,10 @@
 // What no well-behaved client sends: garbage, responses, pipelined and idle TCP, floods. Raw
 // sockets on loopback against the in-process server.
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -20,6 +23,40 @@ ServerOptions Options() {
   o.rate_limit.responses_per_second = 0;
   o.trusted_prefixes.push_back(*net::IpPrefix::Parse("127.0.0.0/8"));
   return o;
+}
+
+// True when the server closed `fd` (EOF or a reset) within `wait`.
+bool ClosedByServer(const Fd& fd, std::chrono::milliseconds wait) {
+  pollfd p{fd.get(), POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(wait.count())) != 1) return false;
+  char c;
+  return ::recv(fd.get(), &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+// The tests that fill the server's TCP table hold both ends of every connection in this
+// process: raises the soft limit on descriptors to `needed` (for the rest of the run).
+void RequireFdLimit(rlim_t needed) {
+  rlimit limit{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    INFO("RLIMIT_NOFILE hard limit " << limit.rlim_max << ", " << needed << " needed");
+    REQUIRE((limit.rlim_max == RLIM_INFINITY || limit.rlim_max >= needed));
+    limit.rlim_cur = needed;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &limit) == 0);
+  }
+}
+
+// Opens `count` TCP connections to the server, the i-th from sources(i); bounded in time too.
+template <typename Source>
+void ConnectMany(std::deque<Fd>& fds, size_t count, uint16_t port, Source sources) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (size_t i = 0; i < count; ++i) {
+    fds.emplace_back(::socket(AF_INET, SOCK_STREAM, 0));
+    const std::string source = sources(i);
+    INFO("connection " << i << " from " << source);
+    REQUIRE(ConnectTcpFrom(fds.back(), source.c_str(), port));
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+  }
 }
 
 TEST_CASE("FORMERR for garbage after a valid header, silence for less", "[dns][integration]") {
@@ -112,7 +149,8 @@ TEST_CASE("an idle TCP connection is closed", "[dns][integration]") {
   CHECK(WaitUntil([&] { return server.metrics().tcp_connections_active.load() == 0; }, 5000ms));
 }
 
-TEST_CASE("TCP connections past the limit are closed at once", "[dns][integration]") {
+TEST_CASE("a new TCP connection is closed at once when every slot has a query in progress",
+          "[dns][integration]") {
   ServerOptions options = Options();
   options.max_tcp_connections = 2;
   TestServer server(options, IntegrationData());
@@ -121,20 +159,121 @@ TEST_CASE("TCP connections past the limit are closed at once", "[dns][integratio
   REQUIRE(ConnectTcp(first, server.port()));
   REQUIRE(ConnectTcp(second, server.port()));
   REQUIRE(WaitUntil([&] { return server.metrics().tcp_connections_accepted.load() == 2; }, 5000ms));
+  // Half a query on each: busy, so neither may be closed to make room. (On loopback the octets
+  // are in the server's receive buffer when send returns; read or not, they count.)
+  const std::string query = Framed(QueryWire(5, "example.net", kTypeSoa));
+  REQUIRE(SendAll(first, query.substr(0, 5)));
+  REQUIRE(SendAll(second, query.substr(0, 5)));
   Fd third(::socket(AF_INET, SOCK_STREAM, 0));
   REQUIRE(ConnectTcp(third, server.port()));
-  pollfd p{third.get(), POLLIN, 0};
-  REQUIRE(::poll(&p, 1, 10000) == 1);
-  char c;
-  CHECK(::recv(third.get(), &c, 1, 0) <= 0);
+  CHECK(ClosedByServer(third, 10000ms));
   CHECK(server.metrics().tcp_connections_refused.load() == 1);
-  // The two admitted ones still answer.
+  CHECK(server.metrics().tcp_connections_evicted.load() == 0);
+  // The two admitted ones finish their queries and are answered.
   for (const Fd* fd : {&first, &second}) {
-    REQUIRE(SendAll(*fd, Framed(QueryWire(5, "example.net", kTypeSoa))));
+    REQUIRE(SendAll(*fd, query.substr(5)));
     std::optional<std::string> reply = ReceiveFramed(*fd, 5000ms);
     REQUIRE(reply.has_value());
     CHECK(Decode(*reply)->answers.size() == 1);
   }
+}
+
+TEST_CASE("a client's TCP connections past its limit are closed at once", "[dns][integration]") {
+  ServerOptions options = Options();
+  options.max_tcp_connections_per_client = 2;
+  TestServer server(options, IntegrationData());
+  ServerMetrics& m = server.metrics();
+  std::deque<Fd> mine;
+  ConnectMany(mine, 2, server.port(), [](size_t) { return std::string("127.0.0.2"); });
+  REQUIRE(WaitUntil([&] { return m.tcp_connections_accepted.load() == 2; }, 5000ms));
+  Fd over(::socket(AF_INET, SOCK_STREAM, 0));
+  REQUIRE(ConnectTcpFrom(over, "127.0.0.2", server.port()));
+  CHECK(ClosedByServer(over, 10000ms));
+  CHECK(m.tcp_connections_refused_per_client.load() == 1);
+  // Another address has its own allowance, and the first two still answer.
+  Fd other(::socket(AF_INET, SOCK_STREAM, 0));
+  REQUIRE(ConnectTcpFrom(other, "127.0.0.3", server.port()));
+  for (const Fd* fd : {&mine[0], &mine[1], &other}) {
+    REQUIRE(SendAll(*fd, Framed(QueryWire(6, "example.net", kTypeSoa))));
+    REQUIRE(ReceiveFramed(*fd, 5000ms).has_value());
+  }
+  CHECK(m.tcp_connections_accepted.load() == 3);
+  CHECK(m.tcp_connections_evicted.load() == 0);
+}
+
+TEST_CASE("a thousand idle TCP connections from one address do not lock out another",
+          "[dns][integration]") {
+  // The hostile probe: the global limit's worth of idle connections from one address held
+  // every slot until the idle timeout, and every other TCP client was refused meanwhile.
+  ServerOptions options = Options();
+  options.tcp_idle_timeout = std::chrono::minutes(5);  // no help from the watchdog
+  const size_t n = options.max_tcp_connections;
+  const size_t per_client = options.max_tcp_connections_per_client;
+  RequireFdLimit(2 * n + 256);
+  TestServer server(options, IntegrationData());
+  ServerMetrics& m = server.metrics();
+  std::deque<Fd> hog;
+  ConnectMany(hog, n, server.port(), [](size_t) { return std::string("127.0.0.2"); });
+  // Every one of them seen (admitted or refused) before the other client comes.
+  REQUIRE(WaitUntil(
+      [&] {
+        return m.tcp_connections_accepted.load() + m.tcp_connections_refused.load() +
+                   m.tcp_connections_refused_per_client.load() ==
+               n;
+      },
+      10000ms));
+  Fd other(::socket(AF_INET, SOCK_STREAM, 0));
+  REQUIRE(ConnectTcpFrom(other, "127.0.0.3", server.port()));
+  REQUIRE(SendAll(other, Framed(QueryWire(42, "example.net", kTypeSoa))));
+  std::optional<std::string> reply = ReceiveFramed(other, 5000ms);
+  REQUIRE(reply.has_value());
+  CHECK(Decode(*reply)->header.id == 42);
+  // The per-client limit turned the rest away at once; no one's connection had to make room.
+  CHECK(m.tcp_connections_accepted.load() == per_client + 1);
+  CHECK(m.tcp_connections_refused_per_client.load() == n - per_client);
+  CHECK(m.tcp_connections_evicted.load() == 0);
+  CHECK(ClosedByServer(hog.back(), 5000ms));
+}
+
+TEST_CASE("a new client takes the slot of the longest idle TCP connection when all are idle",
+          "[dns][integration]") {
+  // Many addresses, each under its per-client limit, fill the table with idle connections.
+  ServerOptions options = Options();
+  options.tcp_idle_timeout = std::chrono::minutes(5);
+  const size_t n = options.max_tcp_connections;
+  constexpr size_t kAddresses = 40;
+  REQUIRE(n % kAddresses == 0);
+  REQUIRE(n / kAddresses < options.max_tcp_connections_per_client);
+  RequireFdLimit(2 * n + 256);
+  TestServer server(options, IntegrationData());
+  ServerMetrics& m = server.metrics();
+  std::deque<Fd> idle;
+  ConnectMany(idle, n, server.port(),
+              [](size_t i) { return "127.0.1." + std::to_string(1 + i % kAddresses); });
+  REQUIRE(WaitUntil([&] { return m.tcp_connections_accepted.load() == n; }, 10000ms));
+  // The first connection asks a query, so the second is the one idle the longest (or, if the
+  // server has not yet seen the first go idle again, the oldest idle one anyway).
+  const std::string query = Framed(QueryWire(7, "example.net", kTypeSoa));
+  REQUIRE(SendAll(idle[0], query));
+  REQUIRE(ReceiveFramed(idle[0], 5000ms).has_value());
+
+  Fd newcomer(::socket(AF_INET, SOCK_STREAM, 0));
+  REQUIRE(ConnectTcpFrom(newcomer, "127.0.2.1", server.port()));
+  REQUIRE(SendAll(newcomer, query));
+  std::optional<std::string> reply = ReceiveFramed(newcomer, 5000ms);
+  REQUIRE(reply.has_value());
+  CHECK(Decode(*reply)->answers.size() == 1);
+  CHECK(ClosedByServer(idle[1], 5000ms));
+  CHECK(m.tcp_connections_evicted.load() == 1);
+  CHECK(m.tcp_connections_refused.load() == 0);
+  // No other connection was closed (EOF would make it readable), and the first still answers.
+  std::vector<pollfd> rest;
+  for (size_t i = 0; i < idle.size(); ++i) {
+    if (i != 1) rest.push_back(pollfd{idle[i].get(), POLLIN, 0});
+  }
+  CHECK(::poll(rest.data(), rest.size(), 0) == 0);
+  REQUIRE(SendAll(idle[0], query));
+  CHECK(ReceiveFramed(idle[0], 5000ms).has_value());
 }
 
 TEST_CASE("rate limiting drops a flood and slips truncated answers", "[dns][integration]") {

@@ -121,6 +121,16 @@ inline bool ConnectTcp(const Fd& fd, uint16_t port) {
   return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0;
 }
 
+// Connects from `source` (any of 127.0.0.0/8 on Linux, so that one test can be many clients),
+// port chosen by the kernel.
+inline bool ConnectTcpFrom(const Fd& fd, const char* source, uint16_t port) {
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, source, &from.sin_addr) != 1) return false;
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&from), sizeof from) != 0) return false;
+  return ConnectTcp(fd, port);
+}
+
 inline bool SendAll(const Fd& fd, const std::string& data) {
   size_t sent = 0;
   while (sent < data.size()) {
