@@ -99,8 +99,9 @@ void WriteDnsMetrics(const EdgeConfig& config, const EdgeMetrics& m, std::string
        &dns::ServerMetrics::rate_limited_slipped},
       {"holdfast_dns_malformed_total", "Messages that did not decode.",
        &dns::ServerMetrics::malformed},
-      {"holdfast_dns_tcp_connections_refused_total", "TCP connections over the limit.",
-       &dns::ServerMetrics::tcp_connections_refused},
+      {"holdfast_dns_tcp_connections_evicted_total",
+       "Idle TCP connections closed to make room for a new one (RFC 7766 section 6.2.3).",
+       &dns::ServerMetrics::tcp_connections_evicted},
   };
   for (const DnsCounter& c : kDns) {
     Metric(out, c.name, c.help, "counter");
@@ -109,6 +110,20 @@ void WriteDnsMetrics(const EdgeConfig& config, const EdgeMetrics& m, std::string
                             Labels("listener", config.listeners[i].name),
                             read(m.listener[i].dns.*c.field));
     }
+  }
+  Metric(out, "holdfast_dns_tcp_connections_refused_total",
+         "TCP connections closed at accept: full (every slot has a query in progress) or "
+         "per_client (the client holds its limit).",
+         "counter");
+  for (const size_t i : dns) {
+    const dns::ServerMetrics& d = m.listener[i].dns;
+    const std::string l = Labels("listener", config.listeners[i].name);
+    absl::StrAppendFormat(&out,
+                          "holdfast_dns_tcp_connections_refused_total{%s,reason=\"full\"} %d\n", l,
+                          read(d.tcp_connections_refused));
+    absl::StrAppendFormat(
+        &out, "holdfast_dns_tcp_connections_refused_total{%s,reason=\"per_client\"} %d\n", l,
+        read(d.tcp_connections_refused_per_client));
   }
   Metric(out, "holdfast_dns_query_duration_seconds", "From a query received to its answer sent.",
          "histogram");

@@ -65,6 +65,13 @@ TEST_CASE("a dns listener answers the config's zone over UDP and TCP", "[edge][d
   CHECK(lab.Metric("holdfast_dns_queries_total{listener=\"dns\",transport=\"udp\"}") >= 2);
   CHECK(lab.Metric("holdfast_dns_queries_total{listener=\"dns\",transport=\"tcp\"}") >= 2);
   CHECK(lab.Metric("holdfast_dns_responses_total{listener=\"dns\",rcode=\"5\"}") == 1);
+  // TCP admission, by reason (dns/limits/tcp_slots.h); no one was turned away here.
+  CHECK(lab.Metric(
+            "holdfast_dns_tcp_connections_refused_total{listener=\"dns\",reason=\"full\"}") == 0);
+  CHECK(lab.Metric(
+            "holdfast_dns_tcp_connections_refused_total{listener=\"dns\",reason=\"per_client\"}") ==
+        0);
+  CHECK(lab.Metric("holdfast_dns_tcp_connections_evicted_total{listener=\"dns\"}") == 0);
   // The latency histogram has a count and a sum: the mean of the answers so far.
   const double count = lab.Metric("holdfast_dns_query_duration_seconds_count{listener=\"dns\"}");
   const double sum = lab.Metric("holdfast_dns_query_duration_seconds_sum{listener=\"dns\"}");
