@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -245,8 +246,8 @@ struct RemoteCommands::State {
       return kExitOk;
     }
     std::cout << "version in force: " << response.version() << "\n";
-    std::printf("%-10s %-14s %-10s %-8s %-28s %-24s %s\n", "POP", "NODE", "STREAM", "VERSION",
-                "STATUS", "LAST SEEN", "HEALTH");
+    std::printf("%-10s %-14s %-10s %-8s %-28s %-24s %-9s %s\n", "POP", "NODE", "STREAM", "VERSION",
+                "STATUS", "LAST SEEN", "SKEW", "HEALTH");
     for (const v1::NodeStatus& n : response.nodes()) {
       std::string status = n.acked_version() == response.version() ? "in sync" : "behind";
       if (n.nacked_version() != 0) status = "NACK " + std::to_string(n.nacked_version());
@@ -270,11 +271,20 @@ struct RemoteCommands::State {
                     std::to_string(n.report().bgp_sessions_size()) + " established";
         }
       }
-      std::printf("%-10s %-14s %-10s %-8llu %-28s %-24s %s\n", n.pop().c_str(), n.node().c_str(),
-                  n.connected() ? "connected" : "gone",
+      // The node's clock against the control plane's, on its last report.
+      const double skew = static_cast<double>(n.clock_skew().seconds()) +
+                          static_cast<double>(n.clock_skew().nanos()) / 1e9;
+      const std::string skew_text = n.has_clock_skew() ? absl::StrFormat("%+.1fs", skew) : "-";
+      std::printf("%-10s %-14s %-10s %-8llu %-28s %-24s %-9s %s\n", n.pop().c_str(),
+                  n.node().c_str(), n.connected() ? "connected" : "gone",
                   static_cast<unsigned long long>(n.acked_version()), status.c_str(),
-                  Time(n.last_seen()).c_str(), health.c_str());
+                  Time(n.last_seen()).c_str(), skew_text.c_str(), health.c_str());
       if (n.nacked_version() != 0) std::cout << "    refused: " << n.nack_reason() << "\n";
+      if (n.clock_skew_warning()) {
+        std::cout << "    WARNING: clock skew " << skew_text << " (the node's clock is "
+                  << (skew > 0 ? "ahead of" : "behind") << " the control plane's; its health is "
+                  << "judged by when its reports arrive, but its own timestamps mislead)\n";
+      }
       // Each BGP session as the node last reported it.
       for (const v1::BgpSession& b : n.report().bgp_sessions()) {
         std::cout << "    bgp " << b.peer() << " AS" << b.asn() << " " << b.state();
@@ -286,6 +296,12 @@ struct RemoteCommands::State {
         if (!b.last_error().empty()) std::cout << ", last error: " << b.last_error();
         std::cout << "\n";
       }
+    }
+    const v1::EdgeStreamCounters& streams = response.edge_streams();
+    if (streams.hellos_refused() + streams.reports_refused() + streams.streams_superseded() > 0) {
+      std::cout << "edge streams since start: " << streams.hellos_refused() << " hellos refused, "
+                << streams.reports_refused() << " reports refused, " << streams.streams_superseded()
+                << " superseded (holdfastctl audit says why)\n";
     }
     if (response.has_plan()) {
       // The plan in force, one line per prefix: which POPs announce it and why the others do not.

@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "control-plane/store/store.h"
@@ -45,6 +46,10 @@ class EdgeStream {
   virtual ~EdgeStream() = default;
   // Queues `message` for the node. Never blocks; may be called from any thread.
   virtual void Send(const v1::ControlMessage& message) = 0;
+  // Ends the stream with `status`, which the edge sees. The control plane calls it with its
+  // mutex held, after forgetting the stream: it must not call back into ControlPlane (Gone comes
+  // later, from the stream's own thread, and finds nothing). Later calls do nothing.
+  virtual void End(const absl::Status& status) = 0;
 };
 
 class ControlPlane {
@@ -58,6 +63,9 @@ class ControlPlane {
   // clusters' endpoints as not healthy until their first health check, which takes up to one
   // check interval (5 s by default) plus one report interval (2 s).
   static constexpr absl::Duration kRegressionHold = absl::Seconds(10);
+  // A node whose clock is further than this from the control plane's (measured on each report,
+  // transit included) is flagged in status and logged. Freshness never depends on it.
+  static constexpr absl::Duration kClockSkewWarning = absl::Seconds(2);
 
   ControlPlane(std::unique_ptr<Store> store, Clock clock);
 
@@ -96,14 +104,33 @@ class ControlPlane {
   // Records a request refused before it reached the methods above (authentication, role).
   void AuditRefusal(const Actor& actor, const std::string& action, const std::string& why);
 
-  // Edge streams. Hello registers the stream under its node (replacing an older stream of the
-  // same node) and sends the version in force for its POP (the previous version while a rollout
-  // has not reached it) when the node runs another one. A NACK of a rollout's target rolls it
-  // back.
-  void Hello(EdgeStream* stream, const v1::Hello& hello);
+  // Edge streams. A stream speaks for one node only, the one its hello names, which the sync
+  // service has checked against the certificate (services.h); every message on it is bound to
+  // that node, and its POP is the one the config in force gives the node, whatever the messages
+  // say (issue 24: one edge's certificate must not move another node's health).
+  //
+  // Hello registers the stream under its node and sends the version in force for its POP (the
+  // previous version while a rollout has not reached it) when the node runs another one. It is
+  // refused (PERMISSION_DENIED; audited, counted, logged; the caller ends the stream with it)
+  // when it names no node, a node the config in force does not have, or, for a node that says it
+  // serves the version in force, another POP than that version gives it. A hello for a node that
+  // has a stream already supersedes that stream, which is ended with ABORTED (audited, counted).
+  // A NACK of a rollout's target rolls it back.
+  [[nodiscard]] absl::Status Hello(EdgeStream* stream, const Actor& peer, const v1::Hello& hello);
+  // A hello refused before Hello (a certificate of another node or role, a second hello on one
+  // stream): audited, counted and logged as Hello's refusals are. Returns the PERMISSION_DENIED
+  // status to end the stream with.
+  [[nodiscard]] absl::Status RefuseHello(const Actor& peer, const v1::Hello& hello,
+                                         const std::string& why);
   void Ack(EdgeStream* stream, const v1::Ack& ack);
   void Nack(EdgeStream* stream, const v1::Nack& nack);
-  void Report(EdgeStream* stream, const v1::HealthReport& report);
+  // Stores the report as the stream's node's, with node and POP set from the stream and the
+  // config and received_at from the control plane's clock (what the planner judges freshness
+  // by). A report naming another node, or another POP than the config in force gives the node
+  // while the node acknowledged that version, is refused (PERMISSION_DENIED; audited, counted,
+  // logged, nothing stored; the caller ends the stream). A report on a stream that was
+  // superseded, or before hello, is dropped (OK).
+  [[nodiscard]] absl::Status Report(EdgeStream* stream, const v1::HealthReport& report);
   // The stream ended; the node stays known (its last state is in the store), not connected.
   void Gone(EdgeStream* stream);
 
@@ -121,12 +148,25 @@ class ControlPlane {
     // The nonce of the last snapshot sent: an ACK or NACK for another one is stale.
     std::string nonce;
     uint64_t sent_version = 0;
+    // The Actor of the stream, for the audit log of what it does.
+    Actor peer;
+    // Its clock skew was over kClockSkewWarning on its last report (logged once per crossing).
+    bool skewed = false;
   };
 
   // The snapshot of the version in force for the node's POP, for one node. Requires mu_.
   void SendCurrentLocked(Node& node);
-  // The node's POP: as it said, else as the config in force lists it; "" when unknown.
+  // The node's POP as the config in force lists it, else as last stored (before any config);
+  // "" when unknown. Never what the node says.
   std::string PopOfLocked(const Node& node) const;
+  // The POP of node `name` in the config in force; nullopt without a config or when it has no
+  // such node.
+  std::optional<std::string> ConfiguredPopLocked(const std::string& name) const;
+  // Audits, counts (into `counter`) and logs a refused edge message; returns PERMISSION_DENIED
+  // with `why`.
+  absl::Status RefuseEdgeLocked(const Actor& peer, const std::string& action,
+                                const std::string& node, const std::string& claimed,
+                                const std::string& why, uint64_t& counter);
   bool RollingOutLocked() const;
   // The version the node should run: the previous one while a rollout has not reached its POP.
   uint64_t VersionForLocked(const Node& node) const;
@@ -183,6 +223,11 @@ class ControlPlane {
   std::map<std::string, absl::Time> regressed_since_;
   // The operator intents in force by id (the order the planner applies them), from the store.
   std::map<int64_t, v1::OperatorIntent> intents_;
+  // Since the start: what was refused or cut off on the edges' streams (status shows them as
+  // v1::EdgeStreamCounters).
+  uint64_t hellos_refused_ = 0;
+  uint64_t reports_refused_ = 0;
+  uint64_t streams_superseded_ = 0;
 };
 
 }  // namespace holdfast::control

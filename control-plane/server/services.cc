@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::control {
@@ -69,27 +70,41 @@ class SyncStream final : public grpc::ServerBidiReactor<v1::EdgeMessage, v1::Con
     StartWrite(&out_.front());
   }
 
+  // The control plane ends the stream (superseded by a newer one of its node): no Gone, it has
+  // forgotten the stream already.
+  void End(const absl::Status& status) override { FinishOnce(ToGrpc(status)); }
+
   void OnReadDone(bool ok) override {
     if (!ok) {
-      End(grpc::Status::OK);
+      Close(grpc::Status::OK);
       return;
     }
     if (!hello_ && !in_.has_hello()) {
-      End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first message must be a hello"));
+      Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first message must be a hello"));
       return;
     }
     switch (in_.kind_case()) {
-      case v1::EdgeMessage::kHello:
-        if (secure_ && (peer_.role != "edge" || peer_.name != in_.hello().node())) {
-          const std::string why = "certificate of " + peer_.name + " (role " + peer_.role +
-                                  ") may not speak for edge node " + in_.hello().node();
-          control_.AuditRefusal(peer_, "sync", why);
-          End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why));
+      case v1::EdgeMessage::kHello: {
+        // The certificate names the one node this stream may speak for; a second hello could
+        // name another (without TLS), so there is none.
+        absl::Status said;
+        if (hello_) {
+          said = control_.RefuseHello(
+              peer_, in_.hello(), "a second hello on one stream (node " + in_.hello().node() + ")");
+        } else if (secure_ && (peer_.role != "edge" || peer_.name != in_.hello().node())) {
+          said = control_.RefuseHello(peer_, in_.hello(),
+                                      "certificate of " + peer_.name + " (role " + peer_.role +
+                                          ") may not speak for edge node " + in_.hello().node());
+        } else {
+          said = control_.Hello(this, peer_, in_.hello());
+        }
+        if (!said.ok()) {
+          Close(ToGrpc(said));
           return;
         }
         hello_ = true;
-        control_.Hello(this, in_.hello());
         break;
+      }
       case v1::EdgeMessage::kAck:
         control_.Ack(this, in_.ack());
         break;
@@ -97,12 +112,17 @@ class SyncStream final : public grpc::ServerBidiReactor<v1::EdgeMessage, v1::Con
         control_.Nack(this, in_.nack());
         break;
       case v1::EdgeMessage::kReport:
-        control_.Report(this, in_.report());
+        if (absl::Status s = control_.Report(this, in_.report()); !s.ok()) {
+          Close(ToGrpc(s));
+          return;
+        }
         break;
       case v1::EdgeMessage::KIND_NOT_SET:
         break;  // a newer edge's message kind: ignored
     }
-    StartRead(&in_);
+    // Not after the control plane ended the stream meanwhile: gRPC takes no reads after Finish.
+    std::lock_guard lock(mu_);
+    if (!finished_) StartRead(&in_);
   }
 
   void OnDone() override {
@@ -111,12 +131,18 @@ class SyncStream final : public grpc::ServerBidiReactor<v1::EdgeMessage, v1::Con
   }
 
  private:
-  void End(const grpc::Status& status) {
+  // Ends the stream from its own side (the edge went, or broke the protocol).
+  void Close(const grpc::Status& status) {
     control_.Gone(this);  // no more Send() from the control plane
-    {
-      std::lock_guard lock(mu_);
-      finished_ = true;
-    }
+    FinishOnce(status);
+  }
+  // gRPC takes one Finish per stream; the control plane and the reader may both want to end it.
+  // Under mu_, so that no StartRead slips in after it (OnReadDone); gRPC never runs a reaction
+  // inside Finish or StartRead, so holding mu_ across them cannot deadlock.
+  void FinishOnce(const grpc::Status& status) {
+    std::lock_guard lock(mu_);
+    if (finished_) return;
+    finished_ = true;
     Finish(status);
   }
 

@@ -3,7 +3,8 @@
 //
 // Who calls: with mTLS, the client certificate's common name is the caller's name and its
 // organizational unit the role: "edge" for edge nodes (whose common name must be the node name
-// they say hello with), "viewer" (status, plan, history, show, audit, list intents) or
+// they say hello with; everything else on that stream then speaks for that node only, see
+// ControlPlane::Hello and Report), "viewer" (status, plan, history, show, audit, list intents) or
 // "operator" (also apply, rollback, and adding and removing intents). A caller without the role is
 // refused with PERMISSION_DENIED, and the refusal is audited. Without TLS (--insecure, the local
 // lab only) every caller is an operator named "insecure".

@@ -93,11 +93,16 @@ class Planner {
   // ---- what the reports say -----------------------------------------------------------------
 
   void Observe() {
-    // The newest report of each node.
+    // The newest report of each node, by when it was received: the node's own `at` is its
+    // clock, and one dated an hour ahead (a skewed clock, or a forger) would otherwise stay
+    // newest, and fresh, for that hour after the node fell silent (issue 24).
     absl::flat_hash_map<std::string, const v1::HealthReport*> newest;
     for (const v1::HealthReport& r : in_.reports) {
+      if (!r.has_received_at()) continue;  // never received: nothing to judge it by
       auto [it, inserted] = newest.try_emplace(r.node(), &r);
-      if (!inserted && FromProto(r.at()) > FromProto(it->second->at())) it->second = &r;
+      if (!inserted && FromProto(r.received_at()) > FromProto(it->second->received_at())) {
+        it->second = &r;
+      }
     }
     const absl::Duration stale_after = FromProto(health_.stale_after());
     for (const v1::Pop& pop : c_.pops()) {
@@ -114,7 +119,7 @@ class Planner {
         auto it = newest.find(node.name());
         if (it == newest.end() || it->second->pop() != pop.name()) continue;
         const v1::HealthReport& r = *it->second;
-        if (in_.now - FromProto(r.at()) > stale_after) continue;
+        if (in_.now - FromProto(r.received_at()) > stale_after) continue;
         ++fresh;
         if (!r.listeners_up()) continue;
         p.able = true;

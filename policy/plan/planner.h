@@ -16,7 +16,8 @@
 //   - attribution: a POP whose listeners are down is broken and goes; POPs that serve but cannot
 //     reach their backends, when most do, see a shared fault and keep announcing;
 //   - fate sharing: a POP with no fresh report of a node able to serve is not counted as
-//     announcing, whatever the plan says;
+//     announcing, whatever the plan says; fresh is judged by when the report was received
+//     (received_at, the control plane's clock), never by the node's clock;
 //   - operator intents pass through the same floor, and are refused unless they break glass.
 // The governor's memory (streaks, recent withdrawals, the freeze) travels in the plan itself.
 #ifndef HOLDFAST_POLICY_PLAN_PLANNER_H_
@@ -33,7 +34,11 @@ namespace holdfast::policy {
 struct PlanInput {
   // A config that validated (LoadAndValidate without errors). Not owned; must outlive the call.
   const v1::Config* config = nullptr;
-  // Health reports; for each node the newest counts, older ones and unknown nodes are ignored.
+  // Health reports, each naming its node and POP (the caller vouches for both: the control
+  // plane sets them from the sender's certificate and the config). For each node the newest by
+  // received_at counts, and it is fresh while `now - received_at <= safety.health.stale_after`;
+  // the node's own `at` is never read. Reports without received_at, of unknown nodes, or naming
+  // a POP the config does not give their node are ignored.
   std::vector<v1::HealthReport> reports;
   // The operator intents in force, applied in order.
   std::vector<v1::OperatorIntent> intents;

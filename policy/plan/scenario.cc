@@ -80,6 +80,7 @@ std::vector<v1::HealthReport> ScenarioReports(const v1::Config& config,
       r.set_node(node.name());
       r.mutable_at()->set_seconds(nanos / 1'000'000'000);
       r.mutable_at()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+      *r.mutable_received_at() = r.at();
       r.set_listeners_up(c == nullptr || !c->listeners_down());
       v1::ClusterHealth* ch = r.add_clusters();
       ch->set_cluster("*");

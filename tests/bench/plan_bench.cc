@@ -96,6 +96,7 @@ std::vector<v1::HealthReport> Reports(const v1::Config& c, absl::Time now) {
       r.set_pop(pop.name());
       r.set_node(node.name());
       r.mutable_at()->set_seconds(seconds);
+      r.mutable_received_at()->set_seconds(seconds);
       r.set_listeners_up(i % 50 != 7);  // a few are broken
       for (int k = 0; k < 5; ++k) {
         v1::ClusterHealth* ch = r.add_clusters();

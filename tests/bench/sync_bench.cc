@@ -111,14 +111,18 @@ class Edge final
   std::atomic<Clock::rep> acked_at_{0};
 };
 
-holdfast::v1::ConfigBundle Config(int round) {
-  // A small, valid config; each round changes a port so that every apply is a new version.
+holdfast::v1::ConfigBundle Config(int round, int nodes) {
+  // A small, valid config; each round changes a port so that every apply is a new version. It
+  // lists every simulated node: the control plane refuses a hello from a node it does not have.
   std::ostringstream yaml;
   yaml << "listeners:\n  - {name: http, port: " << 20000 + round << ", protocol: http}\n"
        << "routes:\n  - {name: all, cluster: web}\n"
        << "clusters:\n  - name: web\n    endpoints: [{address: 127.0.0.1, port: 8080}]\n"
-       << "pops:\n  - name: bench\n    region: local\n"
-       << "    nodes: [{name: sim-0, addresses: [127.0.0.1]}]\n";
+       << "pops:\n  - name: bench\n    region: local\n    nodes:\n";
+  for (int i = 0; i < nodes; ++i) {
+    yaml << "      - {name: sim-" << i << ", addresses: [10." << (i >> 16) << "."
+         << ((i >> 8) & 255) << "." << (i & 255) << "]}\n";
+  }
   holdfast::v1::ConfigBundle bundle;
   auto* f = bundle.add_files();
   f->set_path("holdfast.yaml");
@@ -230,7 +234,7 @@ int main(int argc, char** argv) {
     std::vector<double> times;
     for (int r = 0; r < rounds; ++r) {
       holdfast::v1::ChangeRequest request;
-      *request.mutable_config() = Config(++round_no);
+      *request.mutable_config() = Config(++round_no, *std::max_element(sizes.begin(), sizes.end()));
       request.set_reason("bench");
       request.set_base_version(version);
       holdfast::v1::ApplyResponse response;

@@ -1,10 +1,12 @@
 // The control plane with real processes on loopback: holdfast-control (SQLite store, mTLS with a
 // test CA), two holdfast-edge nodes under it (127.0.0.1 and 127.0.0.2), python backends, and
 // holdfastctl as an SRE runs it; curl checks what the edges serve.
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -16,6 +18,8 @@
 #include <tuple>
 #include <vector>
 
+#include "google/protobuf/util/time_util.h"
+#include "holdfast/v1/control.grpc.pb.h"
 #include "tests/support/process.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
@@ -325,8 +329,14 @@ TEST_CASE("an applied config reaches every edge, which acknowledges and serves i
   REQUIRE(lab.WaitAcked("n2", 2));
   CHECK(lab.Get("127.0.0.1") == "web2 /\n");
   CHECK(lab.Get("127.0.0.2") == "web2 /\n");
-  // A node that booted without a config names its POP with its first health report.
-  CHECK(WaitUntil([&] { return lab.Node("n1").value("pop", "") == "test"; }, 10s));
+  // A node's POP is the one the config gives it; its health arrives with its reports.
+  CHECK(lab.Node("n1").value("pop", "") == "test");
+  CHECK(WaitUntil(
+      [&] {
+        const nlohmann::json n = lab.Node("n1");
+        return !n.is_null() && n.contains("report") && n["report"].contains("clusters");
+      },
+      10s));
   const nlohmann::json n1 = lab.Node("n1");
   CHECK(n1.value("connected", false));
   CHECK(n1["report"]["clusters"][0].value("healthy_endpoints", 0) == 1);
@@ -1013,3 +1023,291 @@ TEST_CASE("rollback and apply --all-at-once skip the waves and reach every edge 
 }
 
 }  // namespace
+
+// ---- edge streams: one certificate speaks for one node, on the control plane's clock ---------
+
+// An EdgeSync stream the test opens itself with an edge certificate from the lab's CA: what
+// anyone holding that certificate (or an edge whose clock is wrong) can send, message by message.
+class RawEdgeStream {
+ public:
+  // As `cert` (n1, n2, ... of the lab's pki); the stream gives up after `deadline`.
+  RawEdgeStream(const ControlLab& lab, const std::string& cert,
+                std::chrono::seconds deadline = 30s) {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = Slurp(lab.pki("ca.pem"));
+    options.pem_cert_chain = Slurp(lab.pki(cert + ".pem"));
+    options.pem_private_key = Slurp(lab.pki(cert + ".key"));
+    stub_ = holdfast::v1::EdgeSync::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(lab.control_port()), grpc::SslCredentials(options)));
+    context_.set_deadline(std::chrono::system_clock::now() + deadline);
+    stream_ = stub_->Sync(&context_);
+  }
+
+  bool Hello(const std::string& node, const std::string& pop, uint64_t version) {
+    holdfast::v1::EdgeMessage m;
+    m.mutable_hello()->set_node(node);
+    m.mutable_hello()->set_pop(pop);
+    m.mutable_hello()->set_version(version);
+    return stream_->Write(m);
+  }
+  // A report in the name of `node` of `pop`, dated `offset` from now on this machine's clock.
+  bool Report(const std::string& node, const std::string& pop, std::chrono::seconds offset,
+              bool listeners_up) {
+    holdfast::v1::EdgeMessage m;
+    holdfast::v1::HealthReport& r = *m.mutable_report();
+    r.set_node(node);
+    r.set_pop(pop);
+    *r.mutable_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            (std::chrono::system_clock::now() + offset).time_since_epoch())
+            .count());
+    r.set_listeners_up(listeners_up);
+    holdfast::v1::ClusterHealth* c = r.add_clusters();
+    c->set_cluster("web");
+    c->set_healthy_endpoints(listeners_up ? 1 : 0);
+    c->set_total_endpoints(1);
+    return stream_->Write(m);
+  }
+  // Reads until the control plane ends the stream, and says how it ended.
+  grpc::Status Ended() {
+    holdfast::v1::ControlMessage in;
+    while (stream_->Read(&in)) {
+    }
+    return stream_->Finish();
+  }
+  // Ends it from this side, as an edge that goes away cleanly.
+  grpc::Status Close() {
+    stream_->WritesDone();
+    return Ended();
+  }
+
+ private:
+  static std::string Slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream out;
+    out << in.rdbuf();
+    return out.str();
+  }
+
+  std::unique_ptr<holdfast::v1::EdgeSync::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<holdfast::v1::EdgeMessage, holdfast::v1::ControlMessage>>
+      stream_;
+};
+
+// The GSLB config (POPs p1 and p2, stale after 3 s, hysteresis of one report), with a second
+// node n3 (127.0.0.3, no edge process: the test speaks for it) in p1, and a withdrawal rate
+// that never holds a withdrawal back: the withdrawals of the first plans, before the nodes
+// report, must not hide what these tests look for.
+std::string WriteTwoNodeGslbConfig(ControlLab& lab) {
+  const std::string path = lab.WriteGslbConfig();
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string yaml = buffer.str();
+  const std::string n1 = "nodes: [{name: n1, addresses: [127.0.0.1]}]";
+  const size_t at = yaml.find(n1);
+  REQUIRE(at != std::string::npos);
+  yaml.replace(at, n1.size(),
+               "nodes: [{name: n1, addresses: [127.0.0.1]}, {name: n3, addresses: [127.0.0.3]}]");
+  yaml += "  withdrawal_rate: {max_withdrawals: 100}\n";
+  std::ofstream(path) << yaml;
+  return path;
+}
+
+// When the plan in status was made, on this machine's clock; the epoch when there is none.
+std::chrono::system_clock::time_point PlanAt(const nlohmann::json& status) {
+  google::protobuf::Timestamp at;
+  if (status.is_null() || !status.contains("plan") ||
+      !google::protobuf::util::TimeUtil::FromString(status["plan"].value("at", ""), &at)) {
+    return {};
+  }
+  return std::chrono::system_clock::time_point(
+      std::chrono::milliseconds(google::protobuf::util::TimeUtil::TimestampToMilliseconds(at)));
+}
+
+// Audit lines (holdfastctl audit) that contain `what`.
+int AuditLines(const ControlLab& lab, const std::string& what) {
+  std::istringstream in(lab.Ctl({"audit", "--limit", "200"}).out);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(what) != std::string::npos;
+  return n;
+}
+
+TEST_CASE(
+    "an edge certificate speaks only for its own node: forged reports are refused and "
+    "change nothing in the plan",
+    "[control][security]") {
+  ControlLab lab(200);
+  lab.StartEdge("n1");
+  lab.StartEdge("n2");
+  const RunResult apply = lab.Ctl({"apply", WriteTwoNodeGslbConfig(lab), "--reason", "gslb"});
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 1));
+  REQUIRE(lab.WaitAcked("n2", 1));
+  REQUIRE(WaitPlan(lab, "ANNOUNCED", "ANNOUNCED"));
+  // The attacker holds n3's certificate (an edge of p1) and tries to take p2 out, with reports
+  // dated an hour ahead so they would stay newest.
+  const RunResult cert = Run({kSourceDir + "/deploy/certs/make-test-certs", "--ou", "edge",
+                              (lab.dir() / "pki").string(), "n3", "n3"},
+                             lab.dir());
+  REQUIRE(cert.exit_code == 0);
+  const RunResult cert9 = Run({kSourceDir + "/deploy/certs/make-test-certs", "--ou", "edge",
+                               (lab.dir() / "pki").string(), "n9", "n9"},
+                              lab.dir());
+  REQUIRE(cert9.exit_code == 0);
+
+  {
+    // A report in n2's name (POP p2): refused, the stream ended.
+    RawEdgeStream forger(lab, "n3");
+    REQUIRE(forger.Hello("n3", "p1", 1));
+    REQUIRE(forger.Report("n2", "p2", std::chrono::hours(1), false));
+    const grpc::Status ended = forger.Ended();
+    CHECK(ended.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK_THAT(ended.error_message(), Catch::Contains("naming node n2"));
+  }
+  {
+    // Its own name, another POP.
+    RawEdgeStream forger(lab, "n3");
+    REQUIRE(forger.Hello("n3", "p1", 1));
+    REQUIRE(forger.Report("n3", "p2", std::chrono::hours(1), false));
+    const grpc::Status ended = forger.Ended();
+    CHECK(ended.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK_THAT(ended.error_message(), Catch::Contains("is in POP p1"));
+  }
+  {
+    // A hello that puts n3 in p2 while serving the version in force.
+    RawEdgeStream forger(lab, "n3");
+    REQUIRE(forger.Hello("n3", "p2", 1));
+    const grpc::Status ended = forger.Ended();
+    CHECK(ended.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK_THAT(ended.error_message(), Catch::Contains("is in POP p1"));
+  }
+  {
+    // A certificate of a node the config does not have.
+    RawEdgeStream stranger(lab, "n9");
+    REQUIRE(stranger.Hello("n9", "p2", 0));
+    const grpc::Status ended = stranger.Ended();
+    CHECK(ended.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK_THAT(ended.error_message(), Catch::Contains("not in config version 1"));
+  }
+  {
+    // And a hello in n2's name with n3's certificate, as before.
+    RawEdgeStream forger(lab, "n3");
+    REQUIRE(forger.Hello("n2", "p2", 1));
+    CHECK(forger.Ended().error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  }
+
+  // Nothing changed: for plans made well after the last attempt (every 200 ms), p2 stays
+  // announced and n2's report is n2's own.
+  const auto after = std::chrono::system_clock::now() + 2s;
+  bool p2_announced = true;
+  const bool planned = WaitUntil(
+      [&] {
+        const nlohmann::json s = lab.Status();
+        p2_announced = p2_announced && PlanState(s, "p2") == "ANNOUNCED";
+        return PlanAt(s) > after;
+      },
+      20s);
+  INFO(lab.Ctl({"status"}).out);
+  CHECK(planned);
+  CHECK(p2_announced);
+  const nlohmann::json n2 = lab.Node("n2");
+  CHECK(n2["report"].value("listeners_up", false));
+  CHECK(n2["report"].value("pop", "") == "p2");
+  const nlohmann::json status = lab.Status();
+  CHECK(status["edge_streams"].value("reports_refused", "0") == "2");
+  CHECK(status["edge_streams"].value("hellos_refused", "0") == "3");
+  // Each refusal is audited under the certificate that tried, and logged on one line.
+  CHECK(AuditLines(lab, "REFUSED  n3 (edge)  report") == 2);
+  CHECK(AuditLines(lab, "REFUSED  n3 (edge)  sync") == 2);
+  CHECK(AuditLines(lab, "REFUSED  n9 (edge)  sync") == 1);
+  CHECK_THAT(lab.ControlOutput(),
+             Catch::Contains("event=control.report_refused node=n3 claimed=\"n2\""));
+  CHECK_THAT(lab.Ctl({"status"}).out, Catch::Contains("2 reports refused"));
+}
+
+TEST_CASE(
+    "a second stream for a live node supersedes the first, whose edge reconnects and is "
+    "served",
+    "[control][security]") {
+  ControlLab lab;
+  lab.StartEdge("n1");
+  lab.StartEdge("n2");
+  REQUIRE(lab.Ctl({"apply", lab.WriteConfig({"web1"}), "--reason", "first"}).exit_code == 0);
+  REQUIRE(lab.WaitAcked("n1", 1));
+  REQUIRE(lab.WaitAcked("n2", 1));
+
+  // A second stream with n1's certificate takes the node over; the real n1, cut off with
+  // ABORTED, reconnects at once and takes it back, which ends this one the same way. Before,
+  // the second stream silently left the real n1 deaf for good; this one would then run to its
+  // deadline.
+  RawEdgeStream second(lab, "n1", 20s);
+  REQUIRE(second.Hello("n1", "test", 1));
+  const grpc::Status ended = second.Ended();
+  INFO(lab.ControlOutput());
+  CHECK(ended.error_code() == grpc::StatusCode::ABORTED);
+  CHECK_THAT(ended.error_message(), Catch::Contains("superseded by a newer stream"));
+  CHECK_THAT(lab.edge("n1").Output(),
+             Catch::Contains("event=control.stream_ended address=127.0.0.1:" +
+                             std::to_string(lab.control_port()) + " code=10"));
+
+  // The real n1 is connected and served: the next version reaches it and its ACK counts.
+  REQUIRE(lab.Ctl({"apply", lab.WriteConfig({"web2"}), "--reason", "after"}).exit_code == 0);
+  CHECK(lab.WaitAcked("n1", 2));
+  CHECK(lab.WaitAcked("n2", 2));
+  CHECK(lab.Node("n1").value("connected", false));
+  CHECK(lab.Get("127.0.0.1") == "web2 /\n");
+  const nlohmann::json status = lab.Status();
+  CHECK(std::stoi(status["edge_streams"].value("streams_superseded", "0")) >= 2);
+  CHECK(AuditLines(lab, "superseded by a newer stream") >= 2);
+}
+
+TEST_CASE("an edge with a skewed clock is judged by when its reports arrive",
+          "[control][security]") {
+  ControlLab lab(200);
+  const RunResult cert = Run({kSourceDir + "/deploy/certs/make-test-certs", "--ou", "edge",
+                              (lab.dir() / "pki").string(), "n3", "n3"},
+                             lab.dir());
+  REQUIRE(cert.exit_code == 0);
+  lab.StartEdge("n2");
+  REQUIRE(lab.Ctl({"apply", WriteTwoNodeGslbConfig(lab), "--reason", "gslb"}).exit_code == 0);
+  REQUIRE(lab.WaitAcked("n2", 1));
+
+  // n3 (p1's only reporting node) runs an hour behind and reports as it should: its reports
+  // are fresh when they arrive, so p1 is announced, and status flags the skew. Judged by its
+  // own dates, every report would have been stale on arrival.
+  auto stream = std::make_unique<RawEdgeStream>(lab, "n3", 60s);
+  REQUIRE(stream->Hello("n3", "p1", 1));
+  const auto since = std::chrono::system_clock::now();
+  const bool fresh = WaitUntil(
+      [&] {
+        stream->Report("n3", "p1", -std::chrono::hours(1), true);
+        const nlohmann::json s = lab.Status();
+        return PlanState(s, "p1") == "ANNOUNCED" && PlanAt(s) > since + 4s;
+      },
+      20s);
+  const RunResult text = lab.Ctl({"status"});
+  INFO(text.out);
+  CHECK(fresh);
+  const nlohmann::json n3 = lab.Node("n3");
+  CHECK(n3.value("clock_skew_warning", false));
+  CHECK_THAT(n3.value("clock_skew", ""), Catch::StartsWith("-3"));
+  CHECK_THAT(text.out, Catch::Contains("WARNING: clock skew -3600"));
+  CHECK_THAT(lab.ControlOutput(), Catch::Contains("event=control.clock_skew node=n3 skew=-"));
+
+  // Then it dates one report an hour ahead and falls silent: stale 3 s after that report
+  // arrived, and withdrawn, like any silent node (before, it stayed fresh for the hour).
+  REQUIRE(stream->Report("n3", "p1", std::chrono::hours(1), true));
+  CHECK(stream->Close().ok());
+  stream.reset();
+  INFO(lab.Ctl({"status"}).out);
+  CHECK(WaitPlan(lab, "WITHDRAWN", "ANNOUNCED", 10s));
+  const nlohmann::json s = lab.Status();
+  for (const auto& d : s["plan"]["prefixes"][0]["pops"]) {
+    if (d.value("pop", "") == "p1") {
+      CHECK_THAT(d.value("reason", ""), Catch::Contains("no report for more than 3s"));
+    }
+  }
+}

@@ -602,6 +602,7 @@ class Runner {
         r.set_pop(c_.pops(n.pop).name());
         r.set_node(n.name);
         *r.mutable_at() = ToProto(now_);
+        *r.mutable_received_at() = r.at();
         r.set_listeners_up(n.mode != Mode::kListenersDown);
         v1::ClusterHealth* ch = r.add_clusters();
         ch->set_cluster("app");

@@ -182,8 +182,10 @@ struct NodeHealth {
   bool listeners_up = true;
   uint32_t healthy = 4;
   uint32_t total = 4;
-  // Age of its newest report; nullopt sends none at all.
+  // Age of its newest report (since the control plane received it); nullopt sends none at all.
   std::optional<absl::Duration> age = absl::ZeroDuration();
+  // How far the node's clock is ahead of the control plane's: moves the report's `at` only.
+  absl::Duration skew = absl::ZeroDuration();
 };
 
 NodeHealth Healthy() { return {}; }
@@ -193,6 +195,10 @@ NodeHealth Backends(uint32_t healthy = 1, uint32_t total = 4) {
 }
 NodeHealth Aged(absl::Duration age) { return {true, 4, 4, age}; }
 NodeHealth Silent() { return {true, 4, 4, std::nullopt}; }
+// Healthy, with a clock `skew` ahead of the control plane's, its last report received `age` ago.
+NodeHealth Skewed(absl::Duration skew, absl::Duration age = absl::ZeroDuration()) {
+  return {true, 4, 4, age, skew};
+}
 
 google::protobuf::Timestamp ToProto(absl::Time t) {
   google::protobuf::Timestamp ts;
@@ -248,7 +254,8 @@ class Fleetwide {
       v1::HealthReport r;
       r.set_pop(node.pop);
       r.set_node(name);
-      *r.mutable_at() = ToProto(now_ - *node.health.age);
+      *r.mutable_received_at() = ToProto(now_ - *node.health.age);
+      *r.mutable_at() = ToProto(now_ - *node.health.age + node.health.skew);
       r.set_listeners_up(node.health.listeners_up);
       v1::ClusterHealth* c = r.add_clusters();
       c->set_cluster("app");
@@ -432,14 +439,16 @@ TEST_CASE("the newest report of a node counts, and unknown nodes are ignored", "
   in.reports = fleet.Reports();
   v1::HealthReport older = in.reports.front();  // a-1, listeners down, now
   REQUIRE(older.node() == "a-1");
+  // Received 5 s before the newest, though dated an hour after it: the receipt decides.
   older.set_listeners_up(true);
-  older.mutable_at()->set_seconds(older.at().seconds() - 5);
+  older.mutable_received_at()->set_seconds(older.received_at().seconds() - 5);
+  older.mutable_at()->set_seconds(older.at().seconds() + 3600);
   in.reports.push_back(older);
   v1::HealthReport stranger = older;
   stranger.set_pop("a");
   stranger.set_node("a-9");
   stranger.set_listeners_up(true);
-  stranger.mutable_at()->set_seconds(older.at().seconds() + 5);
+  stranger.mutable_received_at()->set_seconds(older.received_at().seconds() + 10);
   in.reports.push_back(stranger);
   in.previous = &fleet.plan();
   in.now = fleet.now() + absl::Seconds(10);
@@ -447,6 +456,48 @@ TEST_CASE("the newest report of a node counts, and unknown nodes are ignored", "
   INFO(plan.DebugString());
   for (const auto& d : plan.prefixes(0).pops()) {
     if (d.pop() == "a") CHECK(d.state() == v1::Plan::WITHDRAWN);
+  }
+}
+
+TEST_CASE("freshness is judged by when a report was received, never by the node's clock",
+          "[policy][plan]") {
+  // stale_after is 30 s.
+  Fleetwide fleet(Fleet(3));
+  fleet.Step();
+  SECTION("a node dated an hour ahead that fell silent goes stale") {
+    fleet.Set("a", Skewed(absl::Hours(1), absl::Seconds(31)));
+    fleet.Step();
+    CHECK(fleet.StateOf("a") == v1::Plan::WITHDRAWN);
+    CHECK_THAT(fleet.Decision("a").reason(), Contains("no report for more than 30s"));
+  }
+  SECTION("a node dated an hour behind that keeps reporting is fresh") {
+    fleet.Set("a", Skewed(-absl::Hours(1)));
+    fleet.Steps(3);
+    CHECK(fleet.StateOf("a") == v1::Plan::ANNOUNCED);
+  }
+  SECTION("a report received exactly stale_after ago is fresh, whatever its date") {
+    fleet.Set("a", Skewed(-absl::Hours(1), absl::Seconds(30)));
+    fleet.Step();
+    CHECK(fleet.StateOf("a") == v1::Plan::ANNOUNCED);
+  }
+}
+
+TEST_CASE("a report with no receipt time counts as never received", "[policy][plan]") {
+  Fleetwide fleet(Fleet(3));
+  fleet.Step();
+  PlanInput in;
+  in.config = &fleet.config();
+  in.reports = fleet.Reports();
+  for (v1::HealthReport& r : in.reports) {
+    if (r.pop() == "a") r.clear_received_at();  // dated now, but never stamped on receipt
+  }
+  in.previous = &fleet.plan();
+  in.now = fleet.now() + absl::Seconds(10);
+  const v1::Plan plan = MakePlan(in);
+  INFO(plan.DebugString());
+  for (const auto& d : plan.prefixes(0).pops()) {
+    CHECK(d.state() == (d.pop() == "a" ? v1::Plan::WITHDRAWN : v1::Plan::ANNOUNCED));
+    if (d.pop() == "a") CHECK_THAT(d.reason(), Contains("no report for more than"));
   }
 }
 
