@@ -15,7 +15,6 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <asio/io_context.hpp>
-#include <asio/signal_set.hpp>
 #include <csignal>
 #include <cstdint>
 #include <functional>
@@ -31,6 +30,7 @@
 #include "dns/answer/engine.h"
 #include "dns/server/metrics.h"
 #include "dns/server/server.h"
+#include "edge/daemon/startup.h"
 #include "edge/dnsd/dns_node.h"
 #include "policy/finding.h"
 #include "policy/validate/validator.h"
@@ -46,16 +46,6 @@ struct Flags {
   holdfast::LogFlags log;
   bool no_rrl = false;
 };
-
-void LogFindings(const std::vector<policy::Finding>& findings) {
-  for (const policy::Finding& f : findings) {
-    const auto level =
-        f.severity == policy::Severity::kError ? spdlog::level::err : spdlog::level::warn;
-    spdlog::log(level, "event=config.finding file={} line={} column={} code={} message=\"{}\"",
-                f.where.file, f.where.line, f.where.column, std::string(policy::Info(f.code).id),
-                f.message);
-  }
-}
 
 // The one load path, at start and on SIGHUP: the checks of `holdfastctl validate --no-files`,
 // each finding logged, then the node's dns listeners and answers compiled. An error says why
@@ -99,9 +89,17 @@ int Run(const Flags& flags) {
   }
   std::shared_ptr<const DnsNodeConfig> config = *std::move(first);
 
-  // Before any server runs: a signal that came later would otherwise end the process.
   asio::io_context main_loop(1);
-  asio::signal_set signals(main_loop, SIGTERM, SIGINT, SIGHUP);
+  // Before any server runs: a signal that came later would otherwise end the process. Handled
+  // once the main loop runs, below, when `reload` is set.
+  std::function<void()> reload;
+  bool stop = false;
+  const SignalLoop signals(
+      main_loop, [&reload] { reload(); },
+      [&stop](int signo) {
+        spdlog::info("event=dns.stopping signal={}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        stop = true;
+      });
 
   Snapshot<dns::DnsData> data(config->dns);
   // One set of counters per listener, shared by the threads (relaxed atomics).
@@ -110,9 +108,7 @@ int Run(const Flags& flags) {
     metrics.push_back(std::make_unique<dns::ServerMetrics>());
   }
 
-  const int thread_count = flags.threads > 0
-                               ? flags.threads
-                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int thread_count = ThreadCount(flags.threads);
   std::vector<std::unique_ptr<Loop>> loops;
   // Stops every loop and joins its thread, also on an early return.
   struct StopLoops {
@@ -160,7 +156,7 @@ int Run(const Flags& flags) {
 
   // SIGHUP: load, validate and compile completely before anything changes; the swap applies to
   // every thread's next query. Any error leaves the running answers in place.
-  auto reload = [&] {
+  reload = [&] {
     absl::StatusOr<std::shared_ptr<const DnsNodeConfig>> next = Load(flags);
     absl::Status s = next.status();
     if (s.ok()) {
@@ -184,19 +180,6 @@ int Run(const Flags& flags) {
     config = *std::move(next);
   };
 
-  bool stop = false;
-  std::function<void(const asio::error_code&, int)> on_signal = [&](const asio::error_code& ec,
-                                                                    int signo) {
-    if (ec) return;
-    if (signo == SIGHUP) {
-      reload();
-      signals.async_wait(on_signal);
-      return;
-    }
-    spdlog::info("event=dns.stopping signal={}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
-    stop = true;
-  };
-  signals.async_wait(on_signal);
   while (!stop) main_loop.run_one();
 
   for (auto& loop : loops) {
