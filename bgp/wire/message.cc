@@ -4,12 +4,10 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
-#include "bgp/wire/internal/byte_io.h"
+#include "common/bytes/byte_reader.h"
+#include "common/bytes/byte_writer.h"
 
 namespace holdfast::bgp {
-
-using internal::ByteReader;
-using internal::ByteWriter;
 
 namespace {
 
@@ -119,7 +117,7 @@ std::vector<uint8_t> Frame(MessageType type, std::span<const uint8_t> body) {
   std::vector<uint8_t> out;
   out.reserve(kHeaderSize + body.size());
   out.assign(16, 0xff);
-  ByteWriter w(out);
+  VectorByteWriter w(out);
   w.U16(static_cast<uint16_t>(kHeaderSize + body.size()));
   w.U8(type);
   w.Bytes(body);
@@ -129,7 +127,7 @@ std::vector<uint8_t> Frame(MessageType type, std::span<const uint8_t> body) {
 absl::StatusOr<std::vector<uint8_t>> EncodeMessage(const Message& message,
                                                    const CodecOptions& options) {
   std::vector<uint8_t> body;
-  ByteWriter w(body);
+  VectorByteWriter w(body);
   switch (message.index()) {
     case 0: {
       absl::Status s = EncodeOpen(std::get<OpenMessage>(message), body);

@@ -2,13 +2,11 @@
 
 #include <algorithm>
 
-#include "bgp/wire/internal/byte_io.h"
 #include "bgp/wire/notification.h"
+#include "common/bytes/byte_reader.h"
+#include "common/bytes/byte_writer.h"
 
 namespace holdfast::bgp {
-
-using internal::ByteReader;
-using internal::ByteWriter;
 
 bool Capabilities::Supports(AfiSafi f) const {
   return std::find(multiprotocol.begin(), multiprotocol.end(), f) != multiprotocol.end();
@@ -119,7 +117,7 @@ absl::StatusOr<OpenMessage> DecodeOpen(std::span<const uint8_t> body) {
 }
 
 absl::Status EncodeOpen(const OpenMessage& open, std::vector<uint8_t>& body) {
-  ByteWriter w(body);
+  VectorByteWriter w(body);
   w.U8(open.version);
   w.U16(open.my_as);
   w.U16(open.hold_time);
@@ -147,7 +145,7 @@ absl::Status EncodeOpen(const OpenMessage& open, std::vector<uint8_t>& body) {
       return absl::InvalidArgumentError("graceful restart capability does not fit");
     }
     std::vector<uint8_t> v;
-    ByteWriter gw(v);
+    VectorByteWriter gw(v);
     gw.U16(static_cast<uint16_t>((gr.restarting ? 0x8000 : 0) | gr.restart_time));
     for (const auto& f : gr.families) {
       gw.U16(f.afi_safi.afi);

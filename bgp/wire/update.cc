@@ -5,14 +5,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "bgp/wire/internal/byte_io.h"
 #include "bgp/wire/message.h"
 #include "bgp/wire/notification.h"
+#include "common/bytes/byte_reader.h"
+#include "common/bytes/byte_writer.h"
 
 namespace holdfast::bgp {
-
-using internal::ByteReader;
-using internal::ByteWriter;
 
 namespace {
 
@@ -43,7 +41,7 @@ absl::Status ReadPrefixes(ByteReader& r, Afi afi, std::vector<Prefix>& out) {
   return absl::OkStatus();
 }
 
-void WritePrefix(ByteWriter& w, const Prefix& p) {
+void WritePrefix(VectorByteWriter& w, const Prefix& p) {
   w.U8(p.length);
   w.Bytes(std::span<const uint8_t>(p.bytes.data(), (p.length + 7u) / 8));
 }
@@ -73,7 +71,7 @@ bool HasAsZero(const std::vector<AsPathSegment>& path) {
   });
 }
 
-void WriteAsPath(ByteWriter& w, const std::vector<AsPathSegment>& path, bool four_octet) {
+void WriteAsPath(VectorByteWriter& w, const std::vector<AsPathSegment>& path, bool four_octet) {
   for (const AsPathSegment& seg : path) {
     // A segment holds at most 255 ASNs; longer ones are split into several of the same type.
     for (size_t start = 0; start < seg.asns.size(); start += 255) {
@@ -478,7 +476,8 @@ absl::StatusOr<DecodedUpdate> DecodeUpdate(std::span<const uint8_t> body,
 
 namespace {
 
-void WriteAttribute(ByteWriter& w, uint8_t flags, uint8_t type, std::span<const uint8_t> value) {
+void WriteAttribute(VectorByteWriter& w, uint8_t flags, uint8_t type,
+                    std::span<const uint8_t> value) {
   if (value.size() > 255) {
     w.U8(flags | kFlagExtendedLength);
     w.U8(type);
@@ -492,17 +491,17 @@ void WriteAttribute(ByteWriter& w, uint8_t flags, uint8_t type, std::span<const 
 }
 
 // All attributes but MP_REACH/MP_UNREACH, in ascending type order (RFC 4271 section 5: SHOULD).
-absl::Status WriteAttributes(ByteWriter& w, const PathAttributes& a, const CodecOptions& o,
+absl::Status WriteAttributes(VectorByteWriter& w, const PathAttributes& a, const CodecOptions& o,
                              bool with_next_hop) {
   std::vector<std::pair<uint8_t, std::vector<uint8_t>>> attrs;  // type, encoded attribute
   auto add = [&](uint8_t flags, uint8_t type, const std::vector<uint8_t>& value) {
     std::vector<uint8_t> enc;
-    ByteWriter ew(enc);
+    VectorByteWriter ew(enc);
     WriteAttribute(ew, flags, type, value);
     attrs.emplace_back(type, std::move(enc));
   };
   std::vector<uint8_t> v;
-  ByteWriter vw(v);
+  VectorByteWriter vw(v);
   if (a.origin) add(kFlagTransitive, kAttrOrigin, {static_cast<uint8_t>(*a.origin)});
   if (a.as_path) {
     v.clear();
@@ -576,7 +575,7 @@ std::vector<std::span<const Prefix>> Chunks(const std::vector<Prefix>& prefixes,
   return out;
 }
 
-void WriteMpHead(ByteWriter& w, AfiSafi f) {
+void WriteMpHead(VectorByteWriter& w, AfiSafi f) {
   w.U16(f.afi);
   w.U8(f.safi);
 }
@@ -587,7 +586,7 @@ absl::StatusOr<std::vector<std::vector<uint8_t>>> EncodeUpdate(const UpdateMessa
                                                                const CodecOptions& options) {
   std::vector<std::vector<uint8_t>> out;
   std::vector<uint8_t> body;
-  ByteWriter w(body);
+  VectorByteWriter w(body);
 
   if (update.end_of_rib) {
     if (*update.end_of_rib == kIpv4Unicast) {
@@ -595,7 +594,7 @@ absl::StatusOr<std::vector<std::vector<uint8_t>>> EncodeUpdate(const UpdateMessa
       w.U16(0);
     } else {
       std::vector<uint8_t> v;
-      ByteWriter vw(v);
+      VectorByteWriter vw(v);
       WriteMpHead(vw, *update.end_of_rib);
       w.U16(0);
       w.U16(static_cast<uint16_t>(3 + v.size()));
@@ -622,7 +621,7 @@ absl::StatusOr<std::vector<std::vector<uint8_t>>> EncodeUpdate(const UpdateMessa
   // MP_UNREACH_NLRI with extended length: body = 2 + 2 + 4 + 3 + W.
   for (std::span<const Prefix> chunk : Chunks(w6, kMaxBody - 11)) {
     std::vector<uint8_t> v;
-    ByteWriter vw(v);
+    VectorByteWriter vw(v);
     WriteMpHead(vw, kIpv6Unicast);
     for (const Prefix& p : chunk) WritePrefix(vw, p);
     body.clear();
@@ -638,7 +637,7 @@ absl::StatusOr<std::vector<std::vector<uint8_t>>> EncodeUpdate(const UpdateMessa
   if (!a4.empty()) {
     if (!a.next_hop) return absl::InvalidArgumentError("IPv4 routes without NEXT_HOP");
     std::vector<uint8_t> attrs;
-    ByteWriter aw(attrs);
+    VectorByteWriter aw(attrs);
     absl::Status s = WriteAttributes(aw, a, options, true);
     if (!s.ok()) return s;
     if (attrs.size() + 4 + 5 > kMaxBody) return absl::InvalidArgumentError("attributes too big");
@@ -659,7 +658,7 @@ absl::StatusOr<std::vector<std::vector<uint8_t>>> EncodeUpdate(const UpdateMessa
       return absl::InvalidArgumentError("IPv6 link-local next hop is IPv4");
     }
     std::vector<uint8_t> attrs;
-    ByteWriter aw(attrs);
+    VectorByteWriter aw(attrs);
     // RFC 4760 section 3: NEXT_HOP belongs to the IPv4 NLRI field; an IPv6-only UPDATE still
     // carries it when set, so the attributes stay those the caller gave.
     absl::Status s = WriteAttributes(aw, a, options, true);
@@ -671,7 +670,7 @@ absl::StatusOr<std::vector<std::vector<uint8_t>>> EncodeUpdate(const UpdateMessa
     }
     for (std::span<const Prefix> chunk : Chunks(a6, kMaxBody - 4 - mp_fixed - attrs.size())) {
       std::vector<uint8_t> v;
-      ByteWriter vw(v);
+      VectorByteWriter vw(v);
       WriteMpHead(vw, kIpv6Unicast);
       vw.U8(static_cast<uint8_t>(nh_len));
       vw.Bytes(a.ipv6_next_hop->bytes());

@@ -24,7 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "dns/wire/bytes.h"
+#include "common/bytes/byte_writer.h"
 
 namespace holdfast::dns {
 

@@ -85,6 +85,7 @@ void CheckResponse(const Message& query, size_t limit) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace holdfast::dns;
+  using holdfast::ByteWriter;
   const std::span<const uint8_t> in(data, size);
   absl::StatusOr<Message> m = DecodeMessage(in);
   if (!m.ok()) {
