@@ -8,14 +8,14 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "google/protobuf/duration.pb.h"
+#include "common/proto_time.h"
 #include "policy/safety/floor.h"
 
 namespace holdfast::policy {
 namespace {
 
 std::string Duration(const google::protobuf::Duration& d) {
-  return absl::FormatDuration(absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()));
+  return absl::FormatDuration(FromProtoDuration(d));
 }
 
 std::string FloorText(const EffectiveFloor& f, size_t eligible) {

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/proto_time.h"
 #include "common/tls/certificate_facts.h"
 #include "control-plane/ctl/findings_output.h"
 #include "control-plane/ctl/plan_output.h"
@@ -149,10 +150,7 @@ int RunPlanOffline(const PlanFlags& flags) {
     std::cout << out << "\n";
   } else {
     std::cout << "plan after " << plans.size() << " step" << (plans.size() == 1 ? "" : "s")
-              << " of "
-              << absl::FormatDuration(absl::Seconds(scenario.interval().seconds()) +
-                                      absl::Nanoseconds(scenario.interval().nanos()))
-              << "\n"
+              << " of " << absl::FormatDuration(FromProtoDuration(scenario.interval())) << "\n"
               << FormatPlanText(plan);
   }
   return kExitOk;

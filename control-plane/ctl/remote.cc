@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -54,8 +55,7 @@ bool ReadAll(const std::string& path, std::string& out) {
 
 std::string Time(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(t.seconds()),
-                          absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromProtoTime(t), absl::UTCTimeZone());
 }
 
 void PrintJson(const google::protobuf::Message& m) {
@@ -335,9 +335,7 @@ struct RemoteCommands::State {
               << (running ? "rollout under way" : "last rollout") << ": version "
               << r.target_version() << " (previous " << r.previous_version() << "), started "
               << Time(r.started()) << ", bake time "
-              << absl::FormatDuration(absl::Seconds(r.bake_time().seconds()) +
-                                      absl::Nanoseconds(r.bake_time().nanos()))
-              << "\n";
+              << absl::FormatDuration(FromProtoDuration(r.bake_time())) << "\n";
     if (!running) {
       std::string state = v1::RolloutStatus::State_Name(r.state());
       std::transform(state.begin(), state.end(), state.begin(),

@@ -2,15 +2,14 @@
 
 #include <algorithm>
 
-#include "google/protobuf/util/time_util.h"
+#include "common/proto_time.h"
 
 namespace holdfast::edge {
 
 v1::HealthReport MakeReport(const SharedState& shared, absl::Time now,
                             const std::vector<bgp::PeerStatus>& bgp) {
   v1::HealthReport report;
-  *report.mutable_at() =
-      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  *report.mutable_at() = ToProtoTimestamp(now);
   const std::shared_ptr<const Serving> serving = shared.serving.Current();
   if (serving == nullptr) return report;
   const EdgeConfig& config = *serving->config;

@@ -6,14 +6,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "common/cat.h"
+#include "common/proto_time.h"
 #include "edge/config/node.h"
 
 namespace holdfast::edge {
 namespace {
-
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 absl::StatusOr<asio::ip::address> ParseAddress(const std::string& text) {
   asio::error_code ec;
@@ -47,7 +44,7 @@ absl::StatusOr<ClusterConfig> CompileCluster(const v1::Cluster& c) {
   if (c.has_dns()) {
     out.dns_hostname = c.dns().hostname();
     out.dns_port = static_cast<uint16_t>(c.dns().port());
-    out.dns_refresh = FromProto(c.dns().refresh());
+    out.dns_refresh = FromProtoDuration(c.dns().refresh());
   }
   auto policy = ToLbPolicy(c.lb_policy());
   if (!policy.ok()) return policy.status();
@@ -55,7 +52,7 @@ absl::StatusOr<ClusterConfig> CompileCluster(const v1::Cluster& c) {
   if (!lb.ok()) return lb.status();
   out.lb = *std::move(lb);
   out.hash_header = HostWithoutPort(c.hash_on().header());  // lowercased; no ':' in a header name
-  out.connect_timeout = FromProto(c.connect_timeout());
+  out.connect_timeout = FromProtoDuration(c.connect_timeout());
   out.panic_threshold_percent = c.panic_threshold_percent();
   out.max_connections = c.circuit_breakers().max_connections();
   out.max_pending = c.circuit_breakers().max_pending();
@@ -68,13 +65,13 @@ absl::StatusOr<ClusterConfig> CompileCluster(const v1::Cluster& c) {
     check.path = hc.path();
     check.host = hc.host();
     check.expected_statuses.assign(hc.expected_status().begin(), hc.expected_status().end());
-    check.interval = FromProto(hc.interval());
-    check.timeout = FromProto(hc.timeout());
+    check.interval = FromProtoDuration(hc.interval());
+    check.timeout = FromProtoDuration(hc.timeout());
     check.rise = hc.rise();
     check.fall = hc.fall();
   }
   out.outlier.consecutive_errors = c.outlier_detection().consecutive_errors();
-  out.outlier.base_ejection_time = FromProto(c.outlier_detection().base_ejection_time());
+  out.outlier.base_ejection_time = FromProtoDuration(c.outlier_detection().base_ejection_time());
   out.outlier.max_ejection_percent = c.outlier_detection().max_ejection_percent();
   return out;
 }
@@ -153,7 +150,7 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     auto index = cluster_index(r.cluster());
     if (!index.ok()) return index.status();
     route.cluster = *index;
-    route.timeout = FromProto(r.timeout());
+    route.timeout = FromProtoDuration(r.timeout());
     route.retries = r.retry().attempts();
     for (const int on : r.retry().on()) {
       route.retry_connect_failure |= on == v1::RetryPolicy::CONDITION_CONNECT_FAILURE;
@@ -161,8 +158,9 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
       route.retry_reset |= on == v1::RetryPolicy::CONDITION_RESET;
     }
     route.retry_non_idempotent = r.retry_non_idempotent();
-    route.per_try_timeout =
-        r.retry().has_per_try_timeout() ? FromProto(r.retry().per_try_timeout()) : route.timeout;
+    route.per_try_timeout = r.retry().has_per_try_timeout()
+                                ? FromProtoDuration(r.retry().per_try_timeout())
+                                : route.timeout;
     out->routes.push_back(std::move(route));
   }
 
@@ -172,7 +170,7 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     listener.name = l.name();
     listener.protocol = l.protocol();
     listener.max_connections = l.max_connections();
-    listener.idle_timeout = FromProto(l.idle_timeout());
+    listener.idle_timeout = FromProtoDuration(l.idle_timeout());
     listener.headers_with_underscores = l.headers_with_underscores();
     auto binds = ListenerBinds(l, *self);
     if (!binds.ok()) {

@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/file/read_file.h"
+#include "common/proto_time.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/message.h"
@@ -619,9 +620,7 @@ class Loader {
         }
         auto* out = static_cast<pb::Duration*>(rep ? refl->AddMessage(&msg, field)
                                                    : refl->MutableMessage(&msg, field));
-        const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
-        out->set_seconds(seconds);
-        out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+        *out = ToProtoDuration(d);
         return;
       }
     }

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/net/ip.h"
+#include "common/proto_time.h"
 #include "google/protobuf/duration.pb.h"
 #include "policy/safety/floor.h"
 
@@ -24,10 +25,6 @@ namespace {
 
 using net::IpAddress;
 using net::IpPrefix;
-
-absl::Duration ToDuration(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 std::string Index(absl::string_view list, int i) { return absl::StrCat(list, "[", i, "]"); }
 
@@ -207,7 +204,7 @@ class Validator {
   }
 
   void Positive(const google::protobuf::Duration& d, const std::string& path) {
-    if (ToDuration(d) <= absl::ZeroDuration()) {
+    if (FromProtoDuration(d) <= absl::ZeroDuration()) {
       Report(Code::kOutOfRange, path, "must be longer than zero");
     }
   }
@@ -424,7 +421,7 @@ class Validator {
       Range(r.retry().attempts(), 0, 10, path + ".retry.attempts");
       if (r.retry().has_per_try_timeout()) {
         Positive(r.retry().per_try_timeout(), path + ".retry.per_try_timeout");
-        if (ToDuration(r.retry().per_try_timeout()) > ToDuration(r.timeout())) {
+        if (FromProtoDuration(r.retry().per_try_timeout()) > FromProtoDuration(r.timeout())) {
           Report(Code::kOutOfRange, path + ".retry.per_try_timeout",
                  "is longer than the route's timeout, so no retry would ever start");
         }
@@ -507,8 +504,8 @@ class Validator {
   }
 
   void CheckHealth(const v1::HealthCheck& hc, const std::string& path) {
-    const absl::Duration interval = ToDuration(hc.interval());
-    const absl::Duration timeout = ToDuration(hc.timeout());
+    const absl::Duration interval = FromProtoDuration(hc.interval());
+    const absl::Duration timeout = FromProtoDuration(hc.timeout());
     if (interval <= absl::ZeroDuration()) {
       Report(Code::kHealthCheck, path + ".interval", "must be longer than zero");
     }
@@ -661,7 +658,7 @@ class Validator {
       }
       Port(peer.port(), ppath + ".port");
       CheckAsn(peer.asn(), ppath + ".asn");
-      const absl::Duration hold = ToDuration(peer.hold_time());
+      const absl::Duration hold = FromProtoDuration(peer.hold_time());
       // RFC 4271, section 4.2: the hold time is zero or at least three seconds, in 16 bits.
       if (hold != absl::ZeroDuration() &&
           (hold < absl::Seconds(3) || hold > absl::Seconds(65535))) {

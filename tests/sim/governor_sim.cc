@@ -55,6 +55,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "holdfast/v1/config.pb.h"
 #include "holdfast/v1/plan.pb.h"
@@ -435,18 +436,6 @@ std::string Describe(const Fleet& fleet, const Event& e) {
 
 // ---- running it -------------------------------------------------------------------------------
 
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  return ts;
-}
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
 enum class Health : uint8_t { kHealthy, kBackends, kStale, kBroken };
 const char* HealthName(Health h) {
   switch (h) {
@@ -601,7 +590,7 @@ class Runner {
         v1::HealthReport r;
         r.set_pop(c_.pops(n.pop).name());
         r.set_node(n.name);
-        *r.mutable_at() = ToProto(now_);
+        *r.mutable_at() = ToProtoTimestamp(now_);
         *r.mutable_received_at() = r.at();
         r.set_listeners_up(n.mode != Mode::kListenersDown);
         v1::ClusterHealth* ch = r.add_clusters();
@@ -617,12 +606,12 @@ class Runner {
   // The ground truth, by the rules of health alone (planner.h; issue 8): fresh reports only.
   void Observe() {
     const v1::HealthPolicy& h = c_.safety().health();
-    const absl::Duration stale_after = FromProto(h.stale_after());
+    const absl::Duration stale_after = FromProtoDuration(h.stale_after());
     std::vector<bool> fresh_any(truth_.size()), able(truth_.size());
     std::vector<uint64_t> healthy(truth_.size()), total(truth_.size());
     for (const v1::HealthReport& r : reports_) {
       const auto k = static_cast<size_t>(pop_index_.at(r.pop()));
-      if (now_ - FromProto(r.at()) > stale_after) continue;
+      if (now_ - FromProtoTime(r.at()) > stale_after) continue;
       fresh_any[k] = true;
       if (!r.listeners_up()) continue;
       able[k] = true;
