@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/net/await.h"
+#include "common/net/spawn.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::bgp {
@@ -37,15 +38,6 @@ uint32_t RouterId(const net::IpAddress& a) {
 // A log value: quoted, inner quotes replaced, so a line stays key=value parseable.
 std::string Quote(const std::string& s) {
   return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\"", "'"}}), "\"");
-}
-
-void CheckCoroutine(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    spdlog::critical("event=bgp.coroutine_failed error={}", Quote(ex.what()));
-  }
 }
 
 // The IP TTL (IPv6 hop limit) of a socket: IP_TTL or IPV6_UNICAST_HOPS by its family, which is
@@ -158,7 +150,9 @@ struct Speaker::Impl {
     for (auto& p : peers) Apply(*p, p->session.SetAnnouncements(Clock::now(), effective));
   }
 
-  void Spawn(asio::awaitable<void> a) { asio::co_spawn(io, std::move(a), CheckCoroutine); }
+  void Spawn(asio::awaitable<void> a) {
+    asio::co_spawn(io, std::move(a), LogFailure("bgp.coroutine_failed", spdlog::level::critical));
+  }
 
   void Enqueue(const std::shared_ptr<Conn>& c, const std::vector<uint8_t>& bytes) {
     if (c->closing) return;

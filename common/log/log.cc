@@ -104,6 +104,16 @@ class JsonFormatter final : public spdlog::formatter {
 
 }  // namespace
 
+std::string QuoteLogValue(std::string_view value) {
+  std::string out = "\"";
+  for (const char c : value) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
 std::string KeyValuesToJsonMembers(std::string_view message) {
   std::string out;
   std::string rest;  // what is not key=value

@@ -17,6 +17,10 @@ enum class LogFormat { kText, kJson };
 // Call once, before any thread logs.
 void InitLogging(LogFormat format, std::string_view level);
 
+// `value` in double quotes, with quotes and backslashes escaped, for a key=value field that may
+// hold spaces or come from outside (an exception's text, a peer's error). Pure.
+std::string QuoteLogValue(std::string_view value);
+
 // The fields of a key=value log message as the members of a JSON object, without the braces:
 // values in double quotes may hold spaces; integers, decimals and true/false become JSON
 // numbers and booleans; anything that is not key=value goes into "msg". Pure; for tests.

@@ -12,7 +12,9 @@
 #include <utility>
 
 #include "common/cat.h"
+#include "common/log/log.h"
 #include "common/net/await.h"
+#include "common/net/spawn.h"
 #include "edge/http/parser.h"
 #include "spdlog/spdlog.h"
 
@@ -25,17 +27,6 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kReadChunk = 4096;
 
 Clock::duration ToChrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
-
-// A log value in double quotes (CONVENTIONS.md, "Logs"), with quotes and backslashes escaped.
-std::string Quoted(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
 
 // The Host field for an endpoint without a configured one: RFC 9110 section 7.2, an IPv6
 // literal in brackets, with the port since it is rarely the default.
@@ -195,14 +186,8 @@ class HealthMonitor::Impl : public std::enable_shared_from_this<Impl> {
     if (started_ || stopped_) return;
     started_ = true;
     for (const std::unique_ptr<Probe>& p : probes_) {
-      asio::co_spawn(io_, CheckLoop(shared_from_this(), *p), [](const std::exception_ptr& e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::critical("event=health.check_loop_failed error={}", Quoted(ex.what()));
-        }
-      });
+      asio::co_spawn(io_, CheckLoop(shared_from_this(), *p),
+                     LogFailure("health.check_loop_failed", spdlog::level::critical));
     }
   }
 
@@ -293,7 +278,7 @@ class HealthMonitor::Impl : public std::enable_shared_from_this<Impl> {
                    e.check.consecutive_successes);
     } else {
       spdlog::warn("event=health.endpoint_down cluster={} endpoint={} reason={} failures={}",
-                   c.spec.name, key, Quoted(e.last_error), e.check.consecutive_failures);
+                   c.spec.name, key, QuoteLogValue(e.last_error), e.check.consecutive_failures);
     }
     Publish(/*state_changed=*/true);
   }

@@ -1,7 +1,6 @@
 #include "edge/server/admin.h"
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 #include <exception>
@@ -12,6 +11,7 @@
 #include "bgp/wire/notification.h"
 #include "common/cat.h"
 #include "common/net/await.h"
+#include "common/net/spawn.h"
 #include "edge/health/health_table.h"
 #include "edge/http/parser.h"
 #include "edge/upstream/eligibility.h"
@@ -344,7 +344,8 @@ absl::Status AdminServer::Listen(const std::string& address) {
 }
 
 void AdminServer::Start() {
-  asio::co_spawn(io_, AcceptLoop(), asio::detached);
+  asio::co_spawn(io_, AcceptLoop(),
+                 LogFailure("admin.accept_loop_failed", spdlog::level::critical));
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -362,9 +363,7 @@ asio::awaitable<void> AdminServer::AcceptLoop() {
       co_await pause.async_wait(kAwait);
       continue;
     }
-    asio::co_spawn(io_, Serve(std::move(socket)), [](const std::exception_ptr& e) {
-      if (e) spdlog::error("event=admin.session_failed");
-    });
+    asio::co_spawn(io_, Serve(std::move(socket)), LogFailure("admin.session_failed"));
   }
 }
 

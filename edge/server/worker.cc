@@ -13,6 +13,7 @@
 
 #include "common/cat.h"
 #include "common/net/await.h"
+#include "common/net/spawn.h"
 #include "edge/server/session.h"
 #include "spdlog/spdlog.h"
 
@@ -88,19 +89,7 @@ Runtime::Runtime(std::shared_ptr<const Serving> serving, SharedState& shared,
 
 Runtime::~Runtime() = default;
 
-namespace {
-
-// Sessions end by themselves; an exception escaping one is a bug, logged, never a crash.
-void LogFailure(const std::exception_ptr& e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    spdlog::error("event=edge.session_failed error=\"{}\"", ex.what());
-  }
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Worker::Worker(int id, SharedState& shared)
     : id_(id),
@@ -109,7 +98,7 @@ Worker::Worker(int id, SharedState& shared)
                [this](size_t listener, asio::ip::tcp::socket socket, Admission admission) {
                  asio::co_spawn(
                      io_, HttpSession(*this, listener, std::move(socket), std::move(admission)),
-                     LogFailure);
+                     LogFailure("edge.session_failed"));
                }),
       random_(static_cast<uint64_t>(id) * 0x9e3779b97f4a7c15ULL + 1) {}
 
@@ -163,9 +152,8 @@ absl::Status Worker::Listen() {
 
 void Worker::Start() {
   for (auto& [li, acceptor] : acceptors_) {
-    asio::co_spawn(io_, AcceptLoop(li, *acceptor), [](const std::exception_ptr& e) {
-      if (e) spdlog::critical("event=edge.accept_loop_failed");
-    });
+    asio::co_spawn(io_, AcceptLoop(li, *acceptor),
+                   LogFailure("edge.accept_loop_failed", spdlog::level::critical));
   }
   for (auto& server : dns_servers_) server->Start();
   thread_ = std::thread([this] { io_.run(); });
@@ -216,10 +204,10 @@ asio::awaitable<void> Worker::AcceptLoop(size_t listener, asio::ip::tcp::accepto
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
     if (l.protocol == v1::Listener::PROTOCOL_TCP || l.protocol == v1::Listener::PROTOCOL_TLS) {
       asio::co_spawn(io_, TcpSession(*this, listener, std::move(socket), std::move(admission)),
-                     LogFailure);
+                     LogFailure("edge.session_failed"));
     } else {
       asio::co_spawn(io_, HttpSession(*this, listener, std::move(socket), std::move(admission)),
-                     LogFailure);
+                     LogFailure("edge.session_failed"));
     }
   }
 }

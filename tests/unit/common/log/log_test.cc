@@ -36,6 +36,12 @@ TEST_CASE("log values that only look like numbers, or need escaping, stay string
   CHECK(j["tab"] == "x\ty");
 }
 
+TEST_CASE("a quoted log value escapes quotes and backslashes", "[common][log]") {
+  CHECK(QuoteLogValue("plain") == "\"plain\"");
+  const std::string quoted = QuoteLogValue("a \"b\" c\\d x=y");
+  CHECK(quoted == "\"a \\\"b\\\" c\\\\d x=y\"");
+}
+
 TEST_CASE("words that are not key=value go to msg", "[common][log]") {
   const nlohmann::json j = Parse("plain words event=x =odd open=\"unterminated");
   CHECK(j["event"] == "x");
