@@ -7,14 +7,13 @@
 #include <CLI/CLI.hpp>
 #include <condition_variable>
 #include <csignal>
-#include <fstream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 
 #include "absl/time/clock.h"
+#include "common/file/read_file.h"
 #include "common/log/log_flags.h"
 #include "control-plane/server/control_plane.h"
 #include "control-plane/server/services.h"
@@ -34,15 +33,6 @@ struct Flags {
   holdfast::LogFlags log;
   int plan_interval_ms = 2000;
 };
-
-bool ReadAll(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  out = s.str();
-  return true;
-}
 
 int Run(const Flags& flags) {
   constexpr std::string_view kSqlite = "sqlite:";
@@ -66,12 +56,17 @@ int Run(const Flags& flags) {
     // caller without one reaches the services, is refused there, and the refusal is audited.
     grpc::SslServerCredentialsOptions options(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
     grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-    if (!ReadAll(flags.client_ca, options.pem_root_certs) ||
-        !ReadAll(flags.tls_key, pair.private_key) || !ReadAll(flags.tls_cert, pair.cert_chain)) {
+    absl::StatusOr<std::string> ca = ReadFile(flags.client_ca);
+    absl::StatusOr<std::string> key = ReadFile(flags.tls_key);
+    absl::StatusOr<std::string> cert = ReadFile(flags.tls_cert);
+    if (!ca.ok() || !key.ok() || !cert.ok()) {
       spdlog::critical(
           "event=control.tls_failed reason=\"cannot read --tls-cert, --tls-key or --client-ca\"");
       return 1;
     }
+    options.pem_root_certs = *std::move(ca);
+    pair.private_key = *std::move(key);
+    pair.cert_chain = *std::move(cert);
     options.pem_key_cert_pairs.push_back(std::move(pair));
     credentials = grpc::SslServerCredentials(options);
   }

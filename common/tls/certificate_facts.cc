@@ -7,26 +7,20 @@
 
 #include <ctime>
 #include <memory>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/file/read_file.h"
+#include "common/tls/internal/openssl_ptr.h"
+#include "common/tls/internal/x509_identity.h"
 
 namespace holdfast::tls {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct NamesFree {
-  void operator()(GENERAL_NAMES* n) const { GENERAL_NAMES_free(n); }
-};
+using internal::BioPtr;
+using internal::PkeyPtr;
+using internal::X509Ptr;
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view what) {
   absl::StatusOr<std::string> data = ReadFile(path, size_t{1} << 20);
@@ -38,8 +32,8 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view w
   return data;
 }
 
-std::unique_ptr<BIO, BioFree> MemoryBio(const std::string& data) {
-  return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+BioPtr MemoryBio(const std::string& data) {
+  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
 }
 
 absl::Time ToTime(const ASN1_TIME* t) {
@@ -64,15 +58,14 @@ absl::StatusOr<CertificateFacts> InspectCertificatePair(const std::string& cert_
   } clear_errors;
 
   auto cert_bio = MemoryBio(*cert_pem);
-  std::unique_ptr<X509, X509Free> cert(
-      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  X509Ptr cert(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
   if (!cert) {
     return absl::InvalidArgumentError(
         absl::StrCat("certificate '", cert_path, "' does not parse as a PEM certificate"));
   }
   auto key_bio = MemoryBio(*key_pem);
   // An empty passphrase callback: an encrypted key fails here instead of prompting.
-  std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_bio_PrivateKey(
+  PkeyPtr key(PEM_read_bio_PrivateKey(
       key_bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
   if (!key) {
     return absl::InvalidArgumentError(
@@ -84,21 +77,10 @@ absl::StatusOr<CertificateFacts> InspectCertificatePair(const std::string& cert_
   facts.not_after = ToTime(X509_get0_notAfter(cert.get()));
   facts.key_matches = X509_check_private_key(cert.get(), key.get()) == 1;
 
-  std::unique_ptr<GENERAL_NAMES, NamesFree> sans(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
-  if (sans) {
-    for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
-      const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans.get(), i);
-      if (name->type != GEN_DNS) continue;
-      const ASN1_IA5STRING* s = name->d.dNSName;
-      facts.names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                               static_cast<size_t>(ASN1_STRING_length(s)));
-    }
-  }
-  char cn[256];
-  const int cn_len =
-      X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, cn, sizeof(cn));
-  if (cn_len > 0) facts.names.emplace_back(cn, static_cast<size_t>(cn_len));
+  // The SAN's DNS names, then the subject CN (the one certificate-identity parser of common/tls).
+  CertificateIdentity id = internal::IdentityOf(cert.get());
+  facts.names = std::move(id.dns_names);
+  if (!id.common_name.empty()) facts.names.push_back(std::move(id.common_name));
   return facts;
 }
 

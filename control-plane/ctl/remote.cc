@@ -5,14 +5,13 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/file/read_file.h"
 #include "common/proto_time.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -43,15 +42,6 @@ struct Connection {
   bool insecure = false;
   std::string format = "text";
 };
-
-bool ReadAll(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  out = s.str();
-  return true;
-}
 
 std::string Time(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0) return "-";
@@ -205,12 +195,18 @@ struct RemoteCommands::State {
         std::cerr << "holdfastctl: give --ca, --cert and --key (mTLS), or --insecure\n";
         return kExitUsage;
       }
-      if (!ReadAll(connection.ca, options.pem_root_certs) ||
-          (!connection.cert.empty() && (!ReadAll(connection.cert, options.pem_cert_chain) ||
-                                        !ReadAll(connection.key, options.pem_private_key)))) {
+      // Without --cert (and so --key) the client presents no certificate: empty PEM.
+      const bool mtls = !connection.cert.empty();
+      absl::StatusOr<std::string> ca = ReadFile(connection.ca);
+      absl::StatusOr<std::string> cert = mtls ? ReadFile(connection.cert) : std::string();
+      absl::StatusOr<std::string> key = mtls ? ReadFile(connection.key) : std::string();
+      if (!ca.ok() || !cert.ok() || !key.ok()) {
         std::cerr << "holdfastctl: cannot read --ca, --cert or --key\n";
         return kExitUsage;
       }
+      options.pem_root_certs = *std::move(ca);
+      options.pem_cert_chain = *std::move(cert);
+      options.pem_private_key = *std::move(key);
       credentials = grpc::SslCredentials(options);
     }
     stub = v1::Operator::NewStub(grpc::CreateChannel(connection.server, credentials));
