@@ -46,23 +46,6 @@ absl::StatusOr<std::shared_ptr<const Serving>> MakeServing(std::shared_ptr<const
   return std::shared_ptr<const Serving>(std::move(serving));
 }
 
-// Reload keeps the sockets: a listener added, removed, moved or changed in protocol needs a
-// restart. Empty when `next` listens exactly as `current` does; otherwise why not.
-std::string ListenerChange(const EdgeConfig& current, const EdgeConfig& next) {
-  if (current.listeners.size() != next.listeners.size()) {
-    return Cat("the number of listeners changes (", current.listeners.size(), " -> ",
-               next.listeners.size(), ")");
-  }
-  for (size_t i = 0; i < current.listeners.size(); ++i) {
-    const ListenerConfig& a = current.listeners[i];
-    const ListenerConfig& b = next.listeners[i];
-    if (a.name != b.name || a.protocol != b.protocol || a.binds != b.binds) {
-      return Cat("listener ", a.name, " changes its name, protocol or addresses");
-    }
-  }
-  return {};
-}
-
 std::vector<DiscoveryLoop::Target> DiscoveryTargets(const EdgeConfig& c) {
   std::vector<DiscoveryLoop::Target> targets;
   for (const ClusterConfig& cluster : c.clusters) {
@@ -193,7 +176,8 @@ absl::Status Instance::Adopt(const Loaded& loaded, std::string_view trigger) {
     spdlog::info("event=edge.reload_unchanged trigger={} version={}", trigger, config_->version);
     return absl::OkStatus();
   }
-  if (const std::string why = ListenerChange(*base_, *next); !why.empty()) {
+  if (const std::string why = ListenerChange("listeners", base_->listeners, next->listeners);
+      !why.empty()) {
     return absl::FailedPreconditionError(Cat(why, ": restart to apply it"));
   }
   // The speaker keeps its sessions across reloads: its peers, ASN and router id are fixed for

@@ -39,19 +39,4 @@ absl::StatusOr<std::shared_ptr<const DnsNodeConfig>> CompileDnsNode(const v1::Co
   return std::shared_ptr<const DnsNodeConfig>(std::move(out));
 }
 
-std::string DnsListenerChange(const DnsNodeConfig& current, const DnsNodeConfig& next) {
-  if (current.listeners.size() != next.listeners.size()) {
-    return Cat("the number of dns listeners changes (", current.listeners.size(), " -> ",
-               next.listeners.size(), ")");
-  }
-  for (size_t i = 0; i < current.listeners.size(); ++i) {
-    const DnsListener& a = current.listeners[i];
-    const DnsListener& b = next.listeners[i];
-    if (a.name != b.name || a.binds != b.binds) {
-      return Cat("listener ", a.name, " changes its name or addresses");
-    }
-  }
-  return {};
-}
-
 }  // namespace holdfast::edge

@@ -42,10 +42,6 @@ struct DnsNodeConfig {
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const DnsNodeConfig>> CompileDnsNode(
     const v1::Config& config, std::string_view node);
 
-// Empty when a server bound for `current` can answer for `next` as it is (only the answers
-// differ); otherwise what changes, for an error saying a restart is needed.
-std::string DnsListenerChange(const DnsNodeConfig& current, const DnsNodeConfig& next);
-
 }  // namespace holdfast::edge
 
 #endif  // HOLDFAST_EDGE_DNSD_DNS_NODE_H_

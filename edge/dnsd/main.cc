@@ -160,7 +160,9 @@ int Run(const Flags& flags) {
     absl::StatusOr<std::shared_ptr<const DnsNodeConfig>> next = Load(flags);
     absl::Status s = next.status();
     if (s.ok()) {
-      if (const std::string why = DnsListenerChange(*config, **next); !why.empty()) {
+      if (const std::string why =
+              ListenerChange("dns listeners", config->listeners, (*next)->listeners);
+          !why.empty()) {
         s = absl::FailedPreconditionError(Cat(why, ": restart to apply it"));
       }
     }
