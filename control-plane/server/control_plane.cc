@@ -1,13 +1,12 @@
 #include "control-plane/server/control_plane.h"
 
-#include <algorithm>
-#include <cmath>
-#include <set>
+#include <map>
 #include <utility>
+#include <vector>
 
-#include "absl/strings/str_format.h"
 #include "common/cat.h"
 #include "common/status_macros.h"
+#include "control-plane/internal/proto_time.h"
 #include "google/protobuf/util/time_util.h"
 #include "policy/bundle.h"
 #include "policy/diff.h"
@@ -19,10 +18,8 @@ namespace holdfast::control {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
-}
+using internal::FromProto;
+using internal::ToProto;
 
 void AddFindings(const std::vector<policy::Finding>& findings,
                  google::protobuf::RepeatedPtrField<v1::Finding>& out) {
@@ -120,59 +117,6 @@ absl::Status CheckIntent(const v1::OperatorIntent& intent, const v1::Config& con
                                         intent.prefix(), "' (it announces: ", announced, ")"));
 }
 
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
-}
-
-// The waves of `config`'s safety.rollout resolved to POPs, in config order. A wave names its
-// POPs, or takes the first ceil(fraction * POPs) of the fleet (at least one), counted
-// cumulatively; POPs no wave reaches get a last wave of their own, so a rollout always ends with
-// everyone on the target. Without waves: the first POP as the canary, then everyone.
-std::vector<v1::RolloutWaveStatus> ResolveWaves(const v1::Config& config) {
-  std::vector<std::string> all;
-  for (const v1::Pop& p : config.pops()) all.push_back(p.name());
-  std::vector<v1::RolloutWaveStatus> waves;
-  if (all.empty()) return waves;
-  auto add = [&](const std::string& name, const std::vector<std::string>& pops) {
-    v1::RolloutWaveStatus w;
-    w.set_name(name);
-    for (const std::string& p : pops) w.add_pops(p);
-    w.set_state("pending");
-    waves.push_back(std::move(w));
-  };
-  const v1::Rollout& rollout = config.safety().rollout();
-  if (rollout.waves().empty()) {
-    add("canary", {all.front()});
-    add("all", all);
-    return waves;
-  }
-  std::set<std::string> covered;
-  for (const v1::RolloutWave& w : rollout.waves()) {
-    std::vector<std::string> pops(w.pops().begin(), w.pops().end());
-    if (pops.empty()) {
-      const size_t n = std::clamp<size_t>(
-          static_cast<size_t>(std::ceil(w.fraction() * static_cast<double>(all.size()) - 1e-9)), 1,
-          all.size());
-      pops.assign(all.begin(), all.begin() + static_cast<long>(n));
-    }
-    covered.insert(pops.begin(), pops.end());
-    add(w.name(), pops);
-  }
-  std::vector<std::string> rest;
-  for (const std::string& p : all) {
-    if (!covered.contains(p)) rest.push_back(p);
-  }
-  if (!rest.empty()) add("remaining", rest);
-  return waves;
-}
-
-bool Contains(const v1::RolloutWaveStatus& wave, const std::string& pop) {
-  return std::find(wave.pops().begin(), wave.pops().end(), pop) != wave.pops().end();
-}
-
-// "0.75" for the logs and reasons.
-std::string Fraction(double f) { return absl::StrFormat("%.2f", f); }
-
 }  // namespace
 
 ControlPlane::ControlPlane(std::unique_ptr<Store> store, Clock clock)
@@ -190,68 +134,78 @@ ControlPlane::ControlPlane(std::unique_ptr<Store> store, Clock clock)
   if (auto edges = store_->Edges(); edges.ok()) {
     for (EdgeRecord& e : *edges) nodes_[e.node].record = std::move(e);
   }
+  RestoreIntentsLocked();
+  RestorePlanLocked();
+  RestoreRolloutLocked();
+}
+
+void ControlPlane::RestoreIntentsLocked() {
   // The intents in force survive restarts: a drained POP must not come back because the
   // control plane did.
-  if (auto intents = store_->Intents(); intents.ok()) {
-    for (const IntentRecord& r : *intents) {
-      v1::OperatorIntent intent;
-      if (!intent.ParseFromString(r.intent)) {
-        spdlog::error("event=control.store_corrupt intent={} reason=\"intent does not parse\"",
-                      r.id);
-        continue;
-      }
-      intents_[r.id] = std::move(intent);
-    }
-  } else {
+  absl::StatusOr<std::vector<IntentRecord>> intents = store_->Intents();
+  if (!intents.ok()) {
     spdlog::error("event=control.store_failed error=\"{}\"", intents.status().ToString());
+    return;
   }
+  for (const IntentRecord& r : *intents) {
+    v1::OperatorIntent intent;
+    if (!intent.ParseFromString(r.intent)) {
+      spdlog::error("event=control.store_corrupt intent={} reason=\"intent does not parse\"", r.id);
+      continue;
+    }
+    intents_[r.id] = std::move(intent);
+  }
+}
+
+void ControlPlane::RestorePlanLocked() {
   // The last plan carries the governor's memory (streaks, the rate limit's recent withdrawals,
   // a freeze): without it, a restart of the control plane would reset the very limits that keep
   // withdrawals slow. It is the `previous` of the next plan; the next plan is pushed as new.
-  if (absl::StatusOr<std::optional<std::string>> saved = store_->Plan(); !saved.ok()) {
+  absl::StatusOr<std::optional<std::string>> saved = store_->Plan();
+  if (!saved.ok()) {
     spdlog::error("event=control.store_failed error=\"{}\"", saved.status().ToString());
-  } else if (saved->has_value()) {
-    v1::Plan plan;
-    if (plan.ParseFromString(**saved)) {
-      spdlog::info("event=control.plan_restored at={} withdrawals={} frozen={}",
-                   TimeUtil::ToString(plan.at()), plan.withdrawals_size(), plan.frozen());
-      plan_ = std::move(plan);
-    } else {
-      spdlog::error("event=control.store_corrupt reason=\"plan does not parse\"");
-    }
+    return;
   }
-  // A rollout under way goes on where it was: its waves and baseline are in the record. The
-  // wave under way bakes again from now, so nodes that have not reconnected yet are not taken
-  // for absent ones and skipped.
-  absl::StatusOr<std::optional<std::string>> rollout = store_->Rollout();
-  if (!rollout.ok()) {
-    spdlog::error("event=control.store_failed error=\"{}\"", rollout.status().ToString());
-  } else if (rollout->has_value()) {
-    v1::RolloutStatus r;
-    if (!r.ParseFromString(**rollout)) {
-      spdlog::error("event=control.store_corrupt reason=\"rollout does not parse\"");
-    } else {
-      rollout_ = std::move(r);
-    }
+  if (!saved->has_value()) return;
+  v1::Plan plan;
+  if (!plan.ParseFromString(**saved)) {
+    spdlog::error("event=control.store_corrupt reason=\"plan does not parse\"");
+    return;
   }
-  if (RollingOutLocked()) {
+  spdlog::info("event=control.plan_restored at={} withdrawals={} frozen={}",
+               TimeUtil::ToString(plan.at()), plan.withdrawals_size(), plan.frozen());
+  plan_ = std::move(plan);
+}
+
+void ControlPlane::RestoreRolloutLocked() {
+  // A rollout under way goes on where it was: its waves and baseline are in the record.
+  absl::StatusOr<std::optional<std::string>> saved = store_->Rollout();
+  if (!saved.ok()) {
+    spdlog::error("event=control.store_failed error=\"{}\"", saved.status().ToString());
+    return;
+  }
+  if (!saved->has_value()) return;
+  v1::RolloutStatus r;
+  if (!r.ParseFromString(**saved)) {
+    spdlog::error("event=control.store_corrupt reason=\"rollout does not parse\"");
+    return;
+  }
+  // Not the version in force any more, or the previous one is gone: there is no rollout to
+  // continue.
+  bool resumable = false;
+  if (r.state() == v1::RolloutStatus::RUNNING) {
     absl::StatusOr<ConfigVersion> previous =
-        store_->Version(static_cast<int64_t>(rollout_->previous_version()));
-    if (rollout_->target_version() != version_ || !previous.ok() ||
-        !previous_bundle_.ParseFromString(previous->content)) {
-      // Not the version in force any more, or the previous one is gone: there is no rollout to
-      // continue, and guessing would send a version no one chose.
-      rollout_->set_state(v1::RolloutStatus::SUPERSEDED);
-      rollout_->set_outcome("the control plane restarted and could not resume it");
-      SaveRolloutLocked();
-    } else {
-      previous_version_ = rollout_->previous_version();
-      v1::RolloutWaveStatus& wave =
-          *rollout_->mutable_waves(static_cast<int>(rollout_->current_wave()));
-      *wave.mutable_last_ack() = ToProto(clock_());
-      spdlog::info("event=control.rollout_resumed target={} previous={} wave={}",
-                   rollout_->target_version(), previous_version_, wave.name());
-    }
+        store_->Version(static_cast<int64_t>(r.previous_version()));
+    resumable = r.target_version() == version_ && previous.ok() &&
+                previous_bundle_.ParseFromString(previous->content);
+  }
+  const absl::Time now = clock_();
+  RunRolloutLocked(rollout_.Resume(std::move(r), resumable, now), now);
+  if (rollout_.running()) {
+    const v1::RolloutStatus& resumed = *rollout_.status();
+    spdlog::info("event=control.rollout_resumed target={} previous={} wave={}",
+                 resumed.target_version(), resumed.previous_version(),
+                 resumed.waves(static_cast<int>(resumed.current_wave())).name());
   }
 }
 
@@ -291,20 +245,13 @@ absl::StatusOr<v1::ApplyResponse> ControlPlane::Apply(const v1::ChangeRequest& r
     return absl::InvalidArgumentError(policy::SummarizeErrors(loaded.findings));
   }
   std::lock_guard lock(mu_);
-  // One rollout at a time: a second target would leave the fleet on three versions, and the
-  // health baseline of the first would judge the second.
-  if (RollingOutLocked() && !request.all_at_once()) {
-    const v1::RolloutWaveStatus& wave = rollout_->waves(static_cast<int>(rollout_->current_wave()));
-    return absl::FailedPreconditionError(
-        Cat("version ", rollout_->target_version(), " is still rolling out (wave ", wave.name(),
-            ", ", wave.state(), "); wait for it, roll it back, or apply --all-at-once"));
-  }
+  HF_RETURN_IF_ERROR(rollout_.CanStart(request.all_at_once()));
   absl::StatusOr<int64_t> stored =
       store_->Apply(request.config().SerializeAsString(), actor, request.reason(),
                     static_cast<int64_t>(request.base_version()), now);
   if (!stored.ok()) return stored.status();
   const uint64_t previous = version_;
-  v1::ConfigBundle previous_bundle = std::move(bundle_);
+  previous_bundle_ = std::move(bundle_);
   bundle_ = request.config();
   spdlog::info("event=control.applied version={} author={} reason=\"{}\" all_at_once={}", *stored,
                actor.name, request.reason(), request.all_at_once());
@@ -315,22 +262,17 @@ absl::StatusOr<v1::ApplyResponse> ControlPlane::Apply(const v1::ChangeRequest& r
         !s.ok()) {
       spdlog::error("event=control.audit_failed error=\"{}\"", s.ToString());
     }
-    if (RollingOutLocked()) {
-      rollout_->set_state(v1::RolloutStatus::SUPERSEDED);
-      rollout_->set_outcome(Cat("version ", *stored, " was applied all at once by ", actor.name));
-      *rollout_->mutable_finished() = ToProto(now);
-      SaveRolloutLocked();
-    }
   }
   version_ = static_cast<uint64_t>(*stored);
   LoadConfigLocked();
-  previous_version_ = previous;
-  previous_bundle_ = std::move(previous_bundle);
-  if (request.all_at_once() || previous == 0 || !StartRolloutLocked(now)) {
-    for (auto& [name, node] : nodes_) {
-      if (node.stream != nullptr) SendCurrentLocked(node);
-    }
-  }
+  Rollout::StartInput start;
+  start.target = version_;
+  start.previous = previous;
+  start.config = config_.get();
+  start.fleet = FleetViewLocked();
+  start.all_at_once = request.all_at_once();
+  start.applied_by = actor.name;
+  RunRolloutLocked(rollout_.Start(start, now), now);
   v1::ApplyResponse response;
   response.set_version(version_);
   AddFindings(loaded.findings, *response.mutable_findings());
@@ -371,15 +313,13 @@ absl::StatusOr<v1::ApplyResponse> ControlPlane::Rollback(const v1::RollbackReque
                target, actor.name, request.reason());
   // An operator's rollback is an emergency: it ends a rollout under way and goes to everyone
   // at once, without waves.
-  if (RollingOutLocked()) {
-    rollout_->set_state(v1::RolloutStatus::ROLLED_BACK);
-    rollout_->set_outcome(Cat("rolled back by ", actor.name, " as version ", *stored, " (restores ",
-                              target, "): ", request.reason()));
-    rollout_->set_rollback_version(static_cast<uint64_t>(*stored));
-    *rollout_->mutable_finished() = ToProto(now);
+  if (rollout_.running()) {
+    std::vector<RolloutAction> actions =
+        rollout_.OperatorRollback(actor.name, static_cast<uint64_t>(*stored),
+                                  static_cast<uint64_t>(target), request.reason(), now);
     spdlog::warn("event=control.rollout_rolled_back target={} version={} reason=\"{}\"",
-                 rollout_->target_version(), *stored, rollout_->outcome());
-    SaveRolloutLocked();
+                 rollout_.status()->target_version(), *stored, rollout_.status()->outcome());
+    RunRolloutLocked(actions, now);
   }
   return StoreAndPushLocked(stored);
 }
@@ -400,7 +340,7 @@ absl::StatusOr<v1::StatusResponse> ControlPlane::Status() {
   v1::StatusResponse response;
   response.set_version(version_);
   if (plan_.has_value()) *response.mutable_plan() = *plan_;
-  if (rollout_.has_value()) *response.mutable_rollout() = *rollout_;
+  if (rollout_.status() != nullptr) *response.mutable_rollout() = *rollout_.status();
   for (const auto& [id, intent] : intents_) {
     v1::StoredIntent* s = response.add_intents();
     s->set_id(static_cast<uint64_t>(id));
@@ -697,7 +637,11 @@ void ControlPlane::Replan() {
   std::lock_guard lock(mu_);
   if (config_ == nullptr) return;
   AdoptPlanLocked(MakePlanLocked(nullptr));
-  if (RollingOutLocked()) AdvanceRolloutLocked(clock_());
+  // The rollout judges by the plan just adopted (its freeze) and the reports it was made from.
+  if (rollout_.running()) {
+    const absl::Time now = clock_();
+    RunRolloutLocked(rollout_.OnTick(FleetViewLocked(), now), now);
+  }
 }
 
 v1::Plan ControlPlane::MakePlanLocked(const v1::OperatorIntent* extra) {
@@ -786,12 +730,8 @@ void ControlPlane::Ack(EdgeStream* stream, const v1::Ack& ack) {
   node->record.last_seen = clock_();
   spdlog::info("event=control.edge_acked node={} version={}", node->record.node, ack.version());
   SaveLocked(*node);
-  if (RollingOutLocked() && ack.version() == rollout_->target_version()) {
-    // The bake of the wave under way counts from its last ACK.
-    v1::RolloutWaveStatus& wave =
-        *rollout_->mutable_waves(static_cast<int>(rollout_->current_wave()));
-    if (Contains(wave, PopOfLocked(*node))) *wave.mutable_last_ack() = ToProto(clock_());
-  }
+  // The bake of a rollout's wave counts from its last ACK.
+  rollout_.OnAck(PopOfLocked(*node), ack.version(), clock_());
 }
 
 void ControlPlane::Nack(EdgeStream* stream, const v1::Nack& nack) {
@@ -804,12 +744,11 @@ void ControlPlane::Nack(EdgeStream* stream, const v1::Nack& nack) {
   spdlog::warn("event=control.edge_nacked node={} version={} reason=\"{}\"", node->record.node,
                nack.version(), nack.reason());
   SaveLocked(*node);
-  // A target one node cannot apply will not fare better elsewhere: stop it before it spreads.
-  if (RollingOutLocked() && nack.version() == rollout_->target_version()) {
-    RollBackRolloutLocked(Cat("node ", node->record.node, " (POP ", PopOfLocked(*node),
-                              ") refused version ", nack.version(), ": ", nack.reason()),
-                          clock_());
-  }
+  // A NACK of a rollout's target rolls it back before it spreads.
+  const absl::Time now = clock_();
+  RunRolloutLocked(
+      rollout_.OnNack(node->record.node, PopOfLocked(*node), nack.version(), nack.reason(), now),
+      now);
 }
 
 absl::Status ControlPlane::Report(EdgeStream* stream, const v1::HealthReport& report) {
@@ -878,82 +817,11 @@ std::string ControlPlane::PopOfLocked(const Node& node) const {
   return ConfiguredPopLocked(node.record.node).value_or(node.record.pop);
 }
 
-bool ControlPlane::RollingOutLocked() const {
-  return rollout_.has_value() && rollout_->state() == v1::RolloutStatus::RUNNING;
-}
-
 uint64_t ControlPlane::VersionForLocked(const Node& node) const {
-  if (!RollingOutLocked()) return version_;
-  const std::string pop = PopOfLocked(node);
-  for (const v1::RolloutWaveStatus& wave : rollout_->waves()) {
-    if (wave.state() != "pending" && Contains(wave, pop)) return version_;
-  }
-  // Not reached yet (or a node of no known POP): it keeps what the fleet ran before.
-  return previous_version_;
+  return rollout_.VersionFor(PopOfLocked(node)).value_or(version_);
 }
 
-ControlPlane::PopHealth ControlPlane::PopHealthLocked(const std::string& pop) const {
-  PopHealth health;
-  uint64_t healthy = 0;
-  uint64_t total = 0;
-  for (const auto& [name, node] : nodes_) {
-    if (node.stream == nullptr || node.record.report.empty() || PopOfLocked(node) != pop) continue;
-    v1::HealthReport report;
-    if (!report.ParseFromString(node.record.report)) continue;
-    health.has_data = true;
-    health.listeners_up = health.listeners_up || report.listeners_up();
-    for (const v1::ClusterHealth& c : report.clusters()) {
-      healthy += c.healthy_endpoints();
-      total += c.total_endpoints();
-    }
-  }
-  if (total > 0) health.healthy_fraction = static_cast<double>(healthy) / total;
-  return health;
-}
-
-bool ControlPlane::StartRolloutLocked(absl::Time now) {
-  if (config_ == nullptr) return false;
-  std::vector<v1::RolloutWaveStatus> waves = ResolveWaves(*config_);
-  // Nothing to stage when the first wave is the whole fleet (a fleet of one POP): there is no
-  // one to protect from the canary.
-  if (waves.empty() || static_cast<int>(waves.front().pops_size()) >= config_->pops_size()) {
-    return false;
-  }
-  v1::RolloutStatus r;
-  r.set_state(v1::RolloutStatus::RUNNING);
-  r.set_target_version(version_);
-  r.set_previous_version(previous_version_);
-  for (v1::RolloutWaveStatus& w : waves) *r.add_waves() = std::move(w);
-  *r.mutable_bake_time() = config_->safety().rollout().bake_time();
-  *r.mutable_started() = ToProto(now);
-  for (const v1::Pop& p : config_->pops()) {
-    const PopHealth h = PopHealthLocked(p.name());
-    v1::PopBaseline* b = r.add_baseline();
-    b->set_pop(p.name());
-    b->set_has_data(h.has_data);
-    b->set_healthy_fraction(h.healthy_fraction);
-    b->set_listeners_up(h.listeners_up);
-  }
-  rollout_ = std::move(r);
-  regressed_since_.clear();
-  spdlog::info("event=control.rollout_started target={} previous={} waves={} bake_time={}",
-               version_, previous_version_, rollout_->waves_size(),
-               TimeUtil::ToString(rollout_->bake_time()));
-  StartWaveLocked(0, now);
-  return true;
-}
-
-void ControlPlane::StartWaveLocked(size_t index, absl::Time now) {
-  rollout_->set_current_wave(static_cast<uint32_t>(index));
-  v1::RolloutWaveStatus& wave = *rollout_->mutable_waves(static_cast<int>(index));
-  wave.set_state("waiting");
-  *wave.mutable_started() = ToProto(now);
-  *wave.mutable_last_ack() = ToProto(now);
-  std::string pops;
-  for (const std::string& p : wave.pops()) Append(pops, pops.empty() ? "" : ",", p);
-  spdlog::info("event=control.rollout_wave_started target={} wave={} pops={}",
-               rollout_->target_version(), wave.name(), pops);
-  SaveRolloutLocked();
+void ControlPlane::ResyncLocked() {
   for (auto& [name, node] : nodes_) {
     if (node.stream != nullptr && node.sent_version != VersionForLocked(node)) {
       SendCurrentLocked(node);
@@ -961,114 +829,100 @@ void ControlPlane::StartWaveLocked(size_t index, absl::Time now) {
   }
 }
 
-void ControlPlane::AdvanceRolloutLocked(absl::Time now) {
-  const absl::Time started = FromProto(rollout_->started());
-  // DESIGN.md rule 3: a correlated failure that begins while a change is rolling out may be the
-  // change; take it back. A freeze already in force at the apply is not this change's doing (and
-  // the change may be the fix).
-  if (plan_.has_value() && plan_->frozen() && !plan_->freeze_acknowledged() &&
-      FromProto(plan_->freeze_since()) >= started) {
-    for (const v1::Plan::Alarm& alarm : plan_->alarms()) {
-      if (alarm.kind() == "correlated_failure") {
-        RollBackRolloutLocked(Cat("correlated failure during the rollout: ", alarm.message()), now);
-        return;
-      }
-    }
-  }
-  // Health of every POP the target reached, against the baseline.
-  bool suspect = false;
-  for (const v1::PopBaseline& base : rollout_->baseline()) {
-    bool reached = false;
-    for (const v1::RolloutWaveStatus& wave : rollout_->waves()) {
-      reached = reached || (wave.state() != "pending" && Contains(wave, base.pop()));
-    }
-    if (!reached || !base.has_data()) continue;
-    const PopHealth h = PopHealthLocked(base.pop());
-    std::string why;
-    if (h.has_data && base.listeners_up() && !h.listeners_up) {
-      why = Cat("POP ", base.pop(), " regressed: its listeners went down");
-    } else if (h.has_data &&
-               base.healthy_fraction() - h.healthy_fraction > kRegressionTolerance + 1e-9) {
-      why = Cat("POP ", base.pop(), " regressed: healthy endpoint fraction ",
-                Fraction(base.healthy_fraction()), " -> ", Fraction(h.healthy_fraction));
-    }
-    if (why.empty()) {
-      regressed_since_.erase(base.pop());
-      continue;
-    }
-    const absl::Time since = regressed_since_.try_emplace(base.pop(), now).first->second;
-    if (now - since >= kRegressionHold) {
-      RollBackRolloutLocked(why, now);
-      return;
-    }
-    suspect = true;
-  }
-
-  const size_t index = rollout_->current_wave();
-  v1::RolloutWaveStatus& wave = *rollout_->mutable_waves(static_cast<int>(index));
-  bool acked = true;
+FleetView ControlPlane::FleetViewLocked() const {
+  FleetView view;
+  // Healthy and all endpoints by POP.
+  std::map<std::string, std::pair<uint64_t, uint64_t>> endpoints;
   for (const auto& [name, node] : nodes_) {
-    if (node.stream == nullptr || !Contains(wave, PopOfLocked(node))) continue;
-    acked = acked && static_cast<uint64_t>(node.record.acked_version) == version_;
+    if (node.stream == nullptr) continue;
+    const std::string pop = PopOfLocked(node);
+    PopView& p = view.pops[pop];
+    p.acked_versions.push_back(static_cast<uint64_t>(node.record.acked_version));
+    v1::HealthReport report;
+    if (node.record.report.empty() || !report.ParseFromString(node.record.report)) continue;
+    p.has_data = true;
+    p.listeners_up = p.listeners_up || report.listeners_up();
+    auto& [healthy, total] = endpoints[pop];
+    for (const v1::ClusterHealth& c : report.clusters()) {
+      healthy += c.healthy_endpoints();
+      total += c.total_endpoints();
+    }
   }
-  if (!acked) {
-    wave.set_state("waiting");
-    wave.clear_bake_until();
-    return;
+  for (const auto& [pop, counts] : endpoints) {
+    const auto [healthy, total] = counts;
+    if (total > 0) view.pops[pop].healthy_fraction = static_cast<double>(healthy) / total;
   }
-  const absl::Time bake_until =
-      std::max(FromProto(wave.started()), FromProto(wave.last_ack())) +
-      absl::Microseconds(TimeUtil::DurationToMicroseconds(rollout_->bake_time()));
-  if (wave.state() != "baking") {
-    wave.set_state("baking");
-    *wave.mutable_bake_until() = ToProto(bake_until);
-    SaveRolloutLocked();
-  }
-  *wave.mutable_bake_until() = ToProto(bake_until);
-  // A POP that looks worse than before, not for long enough to roll back, holds the wave.
-  if (now < bake_until || suspect) return;
-  wave.set_state("done");
-  *wave.mutable_done() = ToProto(now);
-  spdlog::info("event=control.rollout_wave_done target={} wave={}", rollout_->target_version(),
-               wave.name());
-  if (index + 1 < static_cast<size_t>(rollout_->waves_size())) {
-    StartWaveLocked(index + 1, now);
-    return;
-  }
-  rollout_->set_state(v1::RolloutStatus::COMPLETED);
-  rollout_->set_outcome(Cat("every wave done: version ", version_, " is in force everywhere"));
-  *rollout_->mutable_finished() = ToProto(now);
-  spdlog::info("event=control.rollout_completed target={}", rollout_->target_version());
-  SaveRolloutLocked();
+  view.plan = plan_.has_value() ? &*plan_ : nullptr;
+  return view;
 }
 
-void ControlPlane::RollBackRolloutLocked(const std::string& reason, absl::Time now) {
+void ControlPlane::RunRolloutLocked(const std::vector<RolloutAction>& actions, absl::Time now) {
+  for (const RolloutAction& a : actions) {
+    switch (a.kind) {
+      case RolloutAction::Kind::kSave:
+        SaveRolloutLocked();
+        break;
+      case RolloutAction::Kind::kStarted: {
+        const v1::RolloutStatus& r = *rollout_.status();
+        spdlog::info("event=control.rollout_started target={} previous={} waves={} bake_time={}",
+                     r.target_version(), r.previous_version(), r.waves_size(),
+                     TimeUtil::ToString(r.bake_time()));
+        break;
+      }
+      case RolloutAction::Kind::kPush: {
+        std::string pops;
+        for (const std::string& p : a.pops) Append(pops, pops.empty() ? "" : ",", p);
+        spdlog::info("event=control.rollout_wave_started target={} wave={} pops={}", a.version,
+                     a.wave, pops);
+        ResyncLocked();
+        break;
+      }
+      case RolloutAction::Kind::kPushAll:
+        for (auto& [name, node] : nodes_) {
+          if (node.stream != nullptr) SendCurrentLocked(node);
+        }
+        break;
+      case RolloutAction::Kind::kWaveDone:
+        spdlog::info("event=control.rollout_wave_done target={} wave={}", a.version, a.wave);
+        break;
+      case RolloutAction::Kind::kDone:
+        spdlog::info("event=control.rollout_completed target={}", a.version);
+        break;
+      case RolloutAction::Kind::kRollBack:
+        RollBackRolloutLocked(a.version, a.reason, now);
+        break;
+    }
+  }
+}
+
+void ControlPlane::RollBackRolloutLocked(uint64_t previous, const std::string& reason,
+                                         absl::Time now) {
   const Actor system{"holdfast-control", "system"};
-  absl::StatusOr<int64_t> stored = store_->Rollback(static_cast<int64_t>(previous_version_), system,
-                                                    reason, static_cast<int64_t>(version_), now);
+  const uint64_t target = rollout_.status()->target_version();
+  absl::StatusOr<int64_t> stored = store_->Rollback(static_cast<int64_t>(previous), system, reason,
+                                                    static_cast<int64_t>(version_), now);
   if (!stored.ok()) {
     // The rollout stays under way (the unreached POPs keep the previous version); the next
     // check tries again.
     spdlog::error("event=control.rollout_rollback_failed target={} reason=\"{}\" error=\"{}\"",
-                  rollout_->target_version(), reason, stored.status().ToString());
+                  target, reason, stored.status().ToString());
     return;
   }
-  rollout_->set_state(v1::RolloutStatus::ROLLED_BACK);
-  rollout_->set_outcome(reason);
-  rollout_->set_rollback_version(static_cast<uint64_t>(*stored));
-  *rollout_->mutable_finished() = ToProto(now);
-  const v1::RolloutWaveStatus& wave = rollout_->waves(static_cast<int>(rollout_->current_wave()));
+  const std::string wave =
+      rollout_.status()->waves(static_cast<int>(rollout_.status()->current_wave())).name();
+  const std::vector<RolloutAction> actions =
+      rollout_.RollbackStored(reason, static_cast<uint64_t>(*stored), now);
   spdlog::warn(
       "event=control.rollout_rolled_back target={} version={} restores={} wave={} reason=\"{}\"",
-      rollout_->target_version(), *stored, previous_version_, wave.name(), reason);
-  SaveRolloutLocked();
+      target, *stored, previous, wave, reason);
+  RunRolloutLocked(actions, now);
   bundle_ = previous_bundle_;
   // To every node at once: the previous version is the known good one.
   (void)StoreAndPushLocked(stored);
 }
 
 void ControlPlane::SaveRolloutLocked() {
-  if (absl::Status s = store_->SaveRollout(rollout_->SerializeAsString()); !s.ok()) {
+  if (absl::Status s = store_->SaveRollout(rollout_.status()->SerializeAsString()); !s.ok()) {
     spdlog::error("event=control.store_failed what=rollout error=\"{}\"", s.ToString());
   }
 }

@@ -1,22 +1,20 @@
 // The control plane's logic, apart from gRPC: the operator's changes (plan, apply, rollback)
 // through validation and the store, and the edge nodes' streams (who is connected, what each
-// acknowledged or refused, what it reported). The gRPC services (sync_service.h,
-// operator_service.h) translate calls into these methods.
+// acknowledged or refused, what it reported). The gRPC services (services.h) translate calls
+// into these methods.
 //
 // Staged rollout (DESIGN.md, "A config change travels the same road"): an apply makes the new
 // version the target, and the previous one stays in force for the POPs its waves have not
-// reached. The waves come from the target's safety.rollout, resolved to POPs in config order;
-// without waves, the first POP is the canary, then everyone. A wave is done once every connected
-// node of its POPs acknowledged the target, bake_time has passed since the last of those ACKs,
-// and no reached POP's health has regressed against the baseline taken when the rollout began
-// (healthy endpoint fraction down by more than kRegressionTolerance, or listeners down, for at
-// least kRegressionHold). Progress is checked by Replan(). A NACK of the target, a regression, or
-// a correlated-failure freeze that began during the rollout rolls it back automatically: the
-// previous version's content is stored as a new version (author "holdfast-control", the reason
-// naming the cause) and pushed to every node at once, as an operator's rollback is. A fleet whose
-// first wave already covers every POP (one POP), the first version, and apply with all_at_once
-// are pushed to everyone at once. The rollout's state is in the store: a restarted control plane
-// continues it, and the bake of the wave under way starts again (the nodes reconnect meanwhile).
+// reached. The decisions (waves, the bake, the health gate, the rollback causes) are the state
+// machine's, control-plane/rollout/rollout.h, which states them; the control plane feeds it
+// (apply, ACK, NACK, each Replan with the fleet's health and the plan) and executes what it
+// returns. A NACK of the target, a regression, or a correlated-failure freeze that began during
+// the rollout rolls it back automatically: the previous version's content is stored as a new
+// version (author "holdfast-control", the reason naming the cause) and pushed to every node at
+// once, as an operator's rollback is. A fleet whose first wave already covers every POP (one
+// POP), the first version, and apply with all_at_once are pushed to everyone at once. The
+// rollout's state is in the store: a restarted control plane continues it, and the bake of the
+// wave under way starts again (the nodes reconnect meanwhile).
 //
 // Thread-safe: gRPC calls it from its own threads; one mutex guards the fleet, and writes to the
 // store are serialized under it too (SQLite takes one writer at a time anyway).
@@ -30,10 +28,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "control-plane/rollout/rollout.h"
 #include "control-plane/store/store.h"
 #include "holdfast/v1/config.pb.h"
 #include "holdfast/v1/control.pb.h"
@@ -56,13 +56,6 @@ class ControlPlane {
  public:
   using Clock = std::function<absl::Time()>;
 
-  // A POP whose healthy endpoint fraction drops by more than this (absolute) since the rollout
-  // began has regressed.
-  static constexpr double kRegressionTolerance = 0.2;
-  // How long a drop must last to count: a node that just loaded a config reports its checked
-  // clusters' endpoints as not healthy until their first health check, which takes up to one
-  // check interval (5 s by default) plus one report interval (2 s).
-  static constexpr absl::Duration kRegressionHold = absl::Seconds(10);
   // A node whose clock is further than this from the control plane's (measured on each report,
   // transit included) is flagged in status and logged. Freshness never depends on it.
   static constexpr absl::Duration kClockSkewWarning = absl::Seconds(2);
@@ -154,8 +147,22 @@ class ControlPlane {
     bool skewed = false;
   };
 
-  // The snapshot of the version in force for the node's POP, for one node. Requires mu_.
-  void SendCurrentLocked(Node& node);
+  // Every *Locked method requires mu_.
+
+  // The intents, the last plan and the rollout kept in the store.
+  void RestoreIntentsLocked();
+  void RestorePlanLocked();
+  void RestoreRolloutLocked();
+  // Loads config_ from bundle_ (after a new version).
+  void LoadConfigLocked();
+
+  // Makes the stored version the one in force and sends it to every connected node at once.
+  absl::StatusOr<v1::ApplyResponse> StoreAndPushLocked(absl::StatusOr<int64_t> stored);
+
+  // The intents in force and the plan in force.
+  v1::IntentsResponse IntentsLocked() const;
+
+  Node* FindLocked(EdgeStream* stream);
   // The node's POP as the config in force lists it, else as last stored (before any config);
   // "" when unknown. Never what the node says.
   std::string PopOfLocked(const Node& node) const;
@@ -167,37 +174,30 @@ class ControlPlane {
   absl::Status RefuseEdgeLocked(const Actor& peer, const std::string& action,
                                 const std::string& node, const std::string& claimed,
                                 const std::string& why, uint64_t& counter);
-  bool RollingOutLocked() const;
-  // The version the node should run: the previous one while a rollout has not reached its POP.
-  uint64_t VersionForLocked(const Node& node) const;
-  // Starts a rollout from previous_version_ to version_ when there is something to stage;
-  // false (nothing started) when the waves reach every POP at once.
-  bool StartRolloutLocked(absl::Time now);
-  // Checks the rollout under way: rollback causes, then the current wave's progress.
-  void AdvanceRolloutLocked(absl::Time now);
-  void StartWaveLocked(size_t index, absl::Time now);
-  // Stores the previous version's content as a new version and pushes it to everyone.
-  void RollBackRolloutLocked(const std::string& reason, absl::Time now);
-  void SaveRolloutLocked();
-  struct PopHealth {
-    bool has_data = false;
-    double healthy_fraction = 1;
-    bool listeners_up = false;
-  };
-  PopHealth PopHealthLocked(const std::string& pop) const;
-  void SendPlanLocked(Node& node);
-  // Loads config_ from bundle_ (after a new version). Requires mu_.
-  void LoadConfigLocked();
-  Node* FindLocked(EdgeStream* stream);
-  absl::StatusOr<v1::ApplyResponse> StoreAndPushLocked(absl::StatusOr<int64_t> stored);
   void SaveLocked(const Node& node);
+  // The snapshot of the version in force for the node's POP, for one node.
+  void SendCurrentLocked(Node& node);
+
   // The plan from the config in force (not null), the reports and the intents in force, then
-  // `extra` when given (an intent not stored yet). Requires mu_.
+  // `extra` when given (an intent not stored yet).
   v1::Plan MakePlanLocked(const v1::OperatorIntent* extra);
   // Makes `plan` the one in force and sends it to the edges when a decision changed.
   void AdoptPlanLocked(v1::Plan plan);
-  // The intents in force and the plan in force. Requires mu_.
-  v1::IntentsResponse IntentsLocked() const;
+  void SendPlanLocked(Node& node);
+
+  // What the rollout state machine is fed, and its actions executed.
+  // The version the node should run: the previous one while a rollout has not reached its POP.
+  uint64_t VersionForLocked(const Node& node) const;
+  // Sends the snapshot it should run to each connected node that was sent another one.
+  void ResyncLocked();
+  // What the rollout judges by: each POP's connected nodes (ACKs, health) and the plan in force.
+  FleetView FleetViewLocked() const;
+  // Executes the rollout's actions in order: persists, pushes, rolls back, logs.
+  void RunRolloutLocked(const std::vector<RolloutAction>& actions, absl::Time now);
+  // Stores version `previous`'s content (previous_bundle_) again as a new version with `reason`
+  // and pushes it to everyone; on a store failure the rollout stays under way (logged).
+  void RollBackRolloutLocked(uint64_t previous, const std::string& reason, absl::Time now);
+  void SaveRolloutLocked();
 
   std::mutex mu_;
   std::unique_ptr<Store> store_;
@@ -215,12 +215,10 @@ class ControlPlane {
   std::optional<v1::Plan> plan_;
   std::string plan_decisions_;
   // The staged rollout under way, or the last one; persisted in the store.
-  std::optional<v1::RolloutStatus> rollout_;
-  // The version in force before the rollout's target, for the POPs not reached yet.
-  uint64_t previous_version_ = 0;
+  Rollout rollout_;
+  // The content of the version in force before the rollout's target, for the POPs not reached
+  // yet and for an automatic rollback.
   v1::ConfigBundle previous_bundle_;
-  // Since when each POP's health has looked regressed (in memory: a restart starts again).
-  std::map<std::string, absl::Time> regressed_since_;
   // The operator intents in force by id (the order the planner applies them), from the store.
   std::map<int64_t, v1::OperatorIntent> intents_;
   // Since the start: what was refused or cut off on the edges' streams (status shows them as
