@@ -16,6 +16,12 @@
 // rollout's state is in the store: a restarted control plane continues it, and the bake of the
 // wave under way starts again (the nodes reconnect meanwhile).
 //
+// One class, defined by concern across server/: control_plane.cc (construction from the store,
+// the config in force), operator_api.cc (plan, apply, rollback, status, history, audit),
+// intents.cc (operator intents), edge_streams.cc (hello, ACK, NACK, reports, the snapshots
+// sent), plan_fanout.cc (planning and sending plans) and rollout_driver.cc (feeding the rollout
+// state machine and executing its actions).
+//
 // Thread-safe: gRPC calls it from its own threads; one mutex guards the fleet, and writes to the
 // store are serialized under it too (SQLite takes one writer at a time anyway).
 #ifndef HOLDFAST_CONTROL_PLANE_SERVER_CONTROL_PLANE_H_
@@ -149,6 +155,7 @@ class ControlPlane {
 
   // Every *Locked method requires mu_.
 
+  // control_plane.cc: construction and the config in force.
   // The intents, the last plan and the rollout kept in the store.
   void RestoreIntentsLocked();
   void RestorePlanLocked();
@@ -156,12 +163,15 @@ class ControlPlane {
   // Loads config_ from bundle_ (after a new version).
   void LoadConfigLocked();
 
+  // operator_api.cc
   // Makes the stored version the one in force and sends it to every connected node at once.
   absl::StatusOr<v1::ApplyResponse> StoreAndPushLocked(absl::StatusOr<int64_t> stored);
 
+  // intents.cc
   // The intents in force and the plan in force.
   v1::IntentsResponse IntentsLocked() const;
 
+  // edge_streams.cc
   Node* FindLocked(EdgeStream* stream);
   // The node's POP as the config in force lists it, else as last stored (before any config);
   // "" when unknown. Never what the node says.
@@ -178,6 +188,7 @@ class ControlPlane {
   // The snapshot of the version in force for the node's POP, for one node.
   void SendCurrentLocked(Node& node);
 
+  // plan_fanout.cc
   // The plan from the config in force (not null), the reports and the intents in force, then
   // `extra` when given (an intent not stored yet).
   v1::Plan MakePlanLocked(const v1::OperatorIntent* extra);
@@ -185,7 +196,7 @@ class ControlPlane {
   void AdoptPlanLocked(v1::Plan plan);
   void SendPlanLocked(Node& node);
 
-  // What the rollout state machine is fed, and its actions executed.
+  // rollout_driver.cc: what the rollout state machine is fed, and its actions executed.
   // The version the node should run: the previous one while a rollout has not reached its POP.
   uint64_t VersionForLocked(const Node& node) const;
   // Sends the snapshot it should run to each connected node that was sent another one.
