@@ -41,7 +41,7 @@ TEST_CASE("the edge proxies GETs to both backends of a cluster, round robin", "[
   CHECK(lab.Metric("holdfast_http_responses_total{listener=\"http\",class=\"2xx\"}") == 6);
 }
 
-TEST_CASE("maglev keeps a key on one backend; least request spreads over both", "[edge][http]") {
+TEST_CASE("maglev keeps a key on one backend, least request spreads over both", "[edge][http]") {
   EdgeLab lab(
       EdgeLab::kListeners, EdgeLab::kRoutes,
       "  - name: web\n"

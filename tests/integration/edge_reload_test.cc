@@ -31,7 +31,7 @@ size_t Count(const std::string& text, const std::string& what) {
   return n;
 }
 
-TEST_CASE("SIGHUP applies a new config; the old one serves until then", "[edge][reload]") {
+TEST_CASE("SIGHUP applies a new config, the old one serves until then", "[edge][reload]") {
   EdgeLab lab;
   const std::string before = Version(lab);
   CHECK(lab.Get("/v2/x", {"-H", "Host: api.example.net"}).rfind("web", 0) == 0);

@@ -63,7 +63,7 @@ TEST_CASE("https: the backend is told the request came over https", "[edge][tls]
   CHECK(r.out.find("proto=https") != std::string::npos);
 }
 
-TEST_CASE("https speaks TLS 1.2 and 1.3; a listener with min_version 1.3 refuses 1.2",
+TEST_CASE("https speaks TLS 1.2 and 1.3, a listener with min_version 1.3 refuses 1.2",
           "[edge][tls]") {
   EdgeLab lab(kTlsListeners);
   const RunResult v12 =

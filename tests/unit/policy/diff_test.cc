@@ -23,7 +23,7 @@ TEST_CASE("the diff names what is added, removed and changed", "[policy][diff]")
   CHECK(DiffConfigs(from, from).empty());
 }
 
-TEST_CASE("routes in a new order are a change; clusters in a new order are not", "[policy][diff]") {
+TEST_CASE("routes in a new order are a change, clusters in a new order are not", "[policy][diff]") {
   CHECK(DiffConfigs(WithRoutes({{"a", "x"}, {"b", "x"}}), WithRoutes({{"b", "x"}, {"a", "x"}})) ==
         std::vector<std::string>{"~ routes: order"});
   v1::Config from;

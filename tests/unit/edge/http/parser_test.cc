@@ -261,7 +261,7 @@ TEST_CASE("a quoted-pair in a chunk extension escapes only a visible character",
   CHECK(control.Feed(nul).error);
 }
 
-TEST_CASE("refuses fragments, backslashes and dot segments in targets; keeps look-alikes",
+TEST_CASE("refuses fragments, backslashes and dot segments in targets, keeps look-alikes",
           "[edge][http]") {
   auto status = [](const std::string& target) {
     RequestHead head;

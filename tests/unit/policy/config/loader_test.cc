@@ -266,7 +266,7 @@ TEST_CASE("includes nest no deeper than the limit", "[policy][config]") {
               absl::StrCat("f", kMaxIncludeDepth, ".yaml"));
 }
 
-TEST_CASE("maps given in several files merge; a single value set twice is an error",
+TEST_CASE("maps given in several files merge, a single value set twice is an error",
           "[policy][config]") {
   const LoadedConfig c = Load({
       {"main.yaml",
