@@ -53,6 +53,7 @@
 
 #include "bgp/speaker/speaker.h"
 #include "spdlog/spdlog.h"
+#include "tests/support/ports.h"
 #include "tests/support/process.h"
 
 namespace {

@@ -7,11 +7,8 @@
 //   sync_bench --control PATH [--edges 100,1000] [--rounds 3]
 //
 // Plaintext (--insecure) on loopback: what is measured is the control plane's fan-out, not TLS.
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +28,7 @@
 #include <vector>
 
 #include "holdfast/v1/control.grpc.pb.h"
+#include "tests/support/ports.h"
 
 namespace {
 
@@ -139,19 +137,6 @@ long RssKiB(pid_t pid) {
   return -1;
 }
 
-int FreePort() {
-  // The kernel's next ephemeral port is free enough for a bench on loopback.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -181,7 +166,7 @@ int main(int argc, char** argv) {
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("sync-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  const std::string address = "127.0.0.1:" + std::to_string(holdfast::testing::FreePort());
   const pid_t control = fork();
   if (control == 0) {
     const std::string store = "sqlite:" + (dir / "control.db").string();

@@ -20,6 +20,7 @@
 
 #include "google/protobuf/util/time_util.h"
 #include "holdfast/v1/control.grpc.pb.h"
+#include "tests/support/ports.h"
 #include "tests/support/process.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"

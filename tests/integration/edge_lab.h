@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/ports.h"
 #include "tests/support/process.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"

@@ -7,7 +7,6 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -43,9 +42,6 @@ class Process {
 
 // Polls `condition` every 20 ms until it holds or `deadline` passes.
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds deadline);
-
-// A TCP port free on `address` right now (bound to port 0, then released).
-uint16_t FreePort(const std::string& address = "127.0.0.1");
 
 }  // namespace holdfast::testing
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bgp/speaker/speaker.h"
+#include "tests/support/ports.h"
 #include "tests/support/process.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
