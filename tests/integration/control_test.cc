@@ -20,6 +20,7 @@
 
 #include "google/protobuf/util/time_util.h"
 #include "holdfast/v1/control.grpc.pb.h"
+#include "tests/support/backends.h"
 #include "tests/support/ports.h"
 #include "tests/support/process.h"
 #include "tests/support/subprocess.h"
@@ -27,6 +28,7 @@
 
 namespace {
 
+using holdfast::testing::Backend;
 using holdfast::testing::FreePort;
 using holdfast::testing::Process;
 using holdfast::testing::Run;
@@ -50,7 +52,9 @@ class ControlLab {
     Certs({"--ou", "viewer", "victor", "victor"});
     Certs({"--ou", "edge", "n1", "n1"});
     Certs({"--ou", "edge", "n2", "n2"});
-    for (const char* name : {"web1", "web2"}) StartBackend(name);
+    for (const char* name : {"web1", "web2"}) {
+      backends_.emplace(name, std::make_unique<Backend>(name, dir_.path()));
+    }
     control_port_ = FreePort();
     http_port_ = FreePort();
     dns_port_ = FreePort();
@@ -73,7 +77,7 @@ class ControlLab {
         << "  - {name: dns, port: " << dns_port_ << ", protocol: dns}\n"
         << "routes:\n  - {name: all, cluster: web}\n"
         << "clusters:\n  - name: web\n    endpoints: [{address: 127.0.0.1, port: "
-        << backend_ports_.at("web1") << "}]\n"
+        << backends_.at("web1")->port() << "}]\n"
         << "prefixes:\n  - {name: web-v4, cidr: 192.0.2.0/24}\n"
         << "pops:\n"
         << "  - {name: p1, region: r1, nodes: [{name: n1, addresses: [127.0.0.1]}],"
@@ -173,7 +177,7 @@ class ControlLab {
                           const std::string& extra_listeners = "") {
     std::string endpoints;
     for (const std::string& b : backends) {
-      endpoints += "{address: 127.0.0.1, port: " + std::to_string(backend_ports_.at(b)) + "}, ";
+      endpoints += "{address: 127.0.0.1, port: " + std::to_string(backends_.at(b)->port()) + "}, ";
     }
     const std::filesystem::path path = dir_.path() / "holdfast.yaml";
     std::ofstream(path) << "listeners:\n"
@@ -209,7 +213,7 @@ class ControlLab {
         << "    waves: [{name: canary, pops: [p1]}, {name: rest, fraction: 1}]\n";
     return path.string();
   }
-  uint16_t backend_port(const std::string& name) const { return backend_ports_.at(name); }
+  uint16_t backend_port(const std::string& name) const { return backends_.at(name)->port(); }
   std::string ControlOutput() const { return control_->Output(); }
 
   // Server certificates NAME.example.net (NAME.pem, NAME.key) for each NAME of `names`, in
@@ -281,22 +285,8 @@ class ControlLab {
     REQUIRE(r.exit_code == 0);
   }
 
-  void StartBackend(const std::string& name) {
-    auto p = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/bin/python3", kSourceDir + "/tests/support/backend.py",
-                                 "--name", name},
-        dir_.path() / (name + ".log"));
-    REQUIRE(WaitUntil([&] { return p->Output().find("listening") != std::string::npos; }, 10s));
-    std::smatch m;
-    const std::string out = p->Output();
-    REQUIRE(std::regex_search(out, m, std::regex("listening \\S+ ([0-9]+)")));
-    backend_ports_[name] = static_cast<uint16_t>(std::stoi(m[1]));
-    backends_.push_back(std::move(p));
-  }
-
   TempDir dir_;
-  std::vector<std::unique_ptr<Process>> backends_;
-  std::map<std::string, uint16_t> backend_ports_;
+  std::map<std::string, std::unique_ptr<Backend>> backends_;
   std::unique_ptr<Process> control_;
   std::map<std::string, std::unique_ptr<Process>> edges_;
   uint16_t control_port_ = 0;

@@ -11,8 +11,8 @@
 
 namespace {
 
+using holdfast::testing::Backend;
 using holdfast::testing::EdgeLab;
-using holdfast::testing::FreePort;
 using holdfast::testing::Process;
 using holdfast::testing::WaitUntil;
 using namespace std::chrono_literals;
@@ -30,16 +30,11 @@ uint16_t ListeningPort(Process& p) {
 TEST_CASE("a DNS-discovered cluster follows its name's answers and survives resolver failures",
           "[edge][discovery]") {
   holdfast::testing::TempDir dir;
-  // Two backends on the same port, at 127.0.0.1 and 127.0.0.2: the DNS answer picks one.
-  const uint16_t port = FreePort();
-  Process one({"/usr/bin/python3", kSourceDir + "/tests/support/backend.py", "--name", "one",
-               "--address", "127.0.0.1", "--port", std::to_string(port)},
-              dir.path() / "one.log");
-  Process two({"/usr/bin/python3", kSourceDir + "/tests/support/backend.py", "--name", "two",
-               "--address", "127.0.0.2", "--port", std::to_string(port)},
-              dir.path() / "two.log");
-  ListeningPort(one);
-  ListeningPort(two);
+  // Two backends on the same port, at 127.0.0.1 and 127.0.0.2: the DNS answer picks one. The
+  // first binds port 0; the second takes the port it got.
+  const Backend one("one", dir.path(), "127.0.0.1");
+  const uint16_t port = one.port();
+  const Backend two("two", dir.path(), "127.0.0.2", port);
   const std::filesystem::path answers = dir.path() / "answers";
   std::ofstream(answers) << "127.0.0.1\n";
   Process dns({"/usr/bin/python3", kSourceDir + "/tests/support/dns_server.py", "--answers",

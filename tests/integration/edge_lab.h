@@ -1,6 +1,7 @@
-// A temporary edge for integration tests: python backends (tests/support/backend.py), a config
-// with free ports in a temporary directory, and holdfast-edge started on it; curl as the client
-// and raw sockets for what curl will not send. Everything stops when the lab goes out of scope.
+// A temporary edge for integration tests: python backends (tests/support/backends.h), a config
+// with free ports (tests/support/ports.h) in a temporary directory, and holdfast-edge started on
+// it; curl as the client and raw sockets for what curl will not send. Everything stops when the
+// lab goes out of scope.
 #ifndef HOLDFAST_TESTS_INTEGRATION_EDGE_LAB_H_
 #define HOLDFAST_TESTS_INTEGRATION_EDGE_LAB_H_
 
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/backends.h"
 #include "tests/support/ports.h"
 #include "tests/support/process.h"
 #include "tests/support/subprocess.h"
@@ -31,12 +33,6 @@ namespace holdfast::testing {
 using namespace std::chrono_literals;
 
 inline const std::string kSourceDir = HF_SOURCE_DIR;
-
-struct Backend {
-  std::string name;
-  uint16_t port = 0;
-  std::unique_ptr<Process> process;
-};
 
 // Sends `request` on a new connection to 127.0.0.1:port and returns everything read until the
 // peer closes or 3 s pass.
@@ -74,7 +70,9 @@ class EdgeLab {
                    std::string clusters_yaml = kClusters, int workers = 2,
                    std::vector<std::string> edge_args = {}, std::string pops_yaml = kPops)
       : workers_(workers), edge_args_(std::move(edge_args)), pops_yaml_(std::move(pops_yaml)) {
-    for (const char* name : {"web1", "web2", "api1"}) StartBackend(name);
+    for (const char* name : {"web1", "web2", "api1"}) {
+      backends_.push_back(std::make_unique<Backend>(name, dir_.path()));
+    }
     http_port_ = FreePort();
     tcp_port_ = FreePort();
     https_port_ = FreePort();
@@ -86,7 +84,7 @@ class EdgeLab {
              {"{tls}", std::to_string(tls_port_)},
              {"{dns}", std::to_string(dns_port_)}};
     if (listeners_yaml.find("certs/") != std::string::npos) MakeCertificates();
-    for (const Backend& b : backends_) vars_["{" + b.name + "}"] = std::to_string(b.port);
+    for (const auto& b : backends_) vars_["{" + b->name() + "}"] = std::to_string(b->port());
     config_path_ = dir_.path() / "edge.yaml";
     WriteConfig(listeners_yaml, routes_yaml, clusters_yaml);
     StartEdge();
@@ -186,17 +184,15 @@ class EdgeLab {
 
   // GET http://127.0.0.1:PORT/PATH straight to backend `name`, bypassing the edge.
   std::string BackendGet(const std::string& name, const std::string& path) const {
-    for (const Backend& b : backends_) {
-      if (b.name == name) {
-        return Curl({"http://127.0.0.1:" + std::to_string(b.port) + path}).out;
-      }
+    for (const auto& b : backends_) {
+      if (b->name() == name) return Curl({"http://" + b->key() + path}).out;
     }
     FAIL("no backend " << name);
     return {};
   }
   std::string BackendKey(const std::string& name) const {
-    for (const Backend& b : backends_) {
-      if (b.name == name) return "127.0.0.1:" + std::to_string(b.port);
+    for (const auto& b : backends_) {
+      if (b->name() == name) return b->key();
     }
     FAIL("no backend " << name);
     return {};
@@ -207,8 +203,8 @@ class EdgeLab {
   }
 
   void KillBackend(const std::string& name) {
-    for (Backend& b : backends_) {
-      if (b.name == name) b.process.reset();
+    for (const auto& b : backends_) {
+      if (b->name() == name) b->Kill();
     }
   }
 
@@ -253,28 +249,12 @@ class EdgeLab {
     }
   }
 
-  void StartBackend(const std::string& name) {
-    Backend b;
-    b.name = name;
-    b.process = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/bin/python3", kSourceDir + "/tests/support/backend.py",
-                                 "--name", name},
-        dir_.path() / (name + ".log"));
-    Process& p = *b.process;
-    REQUIRE(WaitUntil([&] { return p.Output().find("listening") != std::string::npos; }, 10s));
-    std::smatch m;
-    const std::string out = p.Output();
-    REQUIRE(std::regex_search(out, m, std::regex("listening \\S+ ([0-9]+)")));
-    b.port = static_cast<uint16_t>(std::stoi(m[1]));
-    backends_.push_back(std::move(b));
-  }
-
   int workers_;
   std::vector<std::string> edge_args_;
   std::string pops_yaml_;
   std::map<std::string, std::string> vars_;
   TempDir dir_;
-  std::vector<Backend> backends_;
+  std::vector<std::unique_ptr<Backend>> backends_;
   std::filesystem::path config_path_;
   std::unique_ptr<Process> edge_;
   uint16_t http_port_ = 0;
