@@ -30,20 +30,16 @@
 // own and kills what the pid files name on exit); otherwise a temporary directory is made and
 // removed.
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -53,6 +49,7 @@
 
 #include "bgp/speaker/speaker.h"
 #include "spdlog/spdlog.h"
+#include "tests/support/bird.h"
 #include "tests/support/ports.h"
 #include "tests/support/process.h"
 
@@ -61,8 +58,11 @@ namespace {
 using holdfast::bgp::Announcement;
 using holdfast::bgp::Prefix;
 using holdfast::net::IpAddress;
+using holdfast::testing::Bird;
+using holdfast::testing::BirdControl;
+using holdfast::testing::BirdRoute;
 using holdfast::testing::FreePort;
-using holdfast::testing::Process;
+using holdfast::testing::ParseBirdRoutes;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -77,7 +77,7 @@ constexpr milliseconds kPoll{10};
 constexpr milliseconds kFinePoll{2};
 constexpr seconds kStepTimeout{180};
 
-// Fails the run: the exception unwinds to main, so the BIRDs (Process destructors) and the speaker
+// Fails the run: the exception unwinds to main, so the BIRDs (Bird destructors) and the speaker
 // are stopped on the way.
 [[noreturn]] void Die(const std::string& what) { throw std::runtime_error(what); }
 
@@ -100,77 +100,6 @@ std::string V6(int i) {
   std::snprintf(buf, sizeof buf, "2001:db8:%x::/48", i);
   return buf;
 }
-
-// A client of BIRD's control socket (the protocol birdc speaks): one command, then reply lines
-// "NNNN-text" or " text" until a line "NNNN text" (a code and a space) ends it.
-class BirdControl {
- public:
-  explicit BirdControl(const std::string& path) : path_(path) {}
-  ~BirdControl() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  bool Connect() {
-    if (fd_ >= 0) return true;
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path_.c_str());
-    timeval tv{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-      return false;
-    }
-    buffer_.clear();
-    return !ReadReply().empty();  // the greeting: "0001 BIRD 2.x ready."
-  }
-
-  // The reply's text; empty when the socket failed.
-  std::string Command(const std::string& command) {
-    if (!Connect()) return {};
-    const std::string line = command + "\n";
-    if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-      Reset();
-      return {};
-    }
-    return ReadReply();
-  }
-
- private:
-  std::string ReadReply() {
-    std::string reply;
-    for (;;) {
-      const size_t nl = buffer_.find('\n');
-      if (nl == std::string::npos) {
-        char chunk[16384];
-        const ssize_t n = ::read(fd_, chunk, sizeof chunk);
-        if (n <= 0) {
-          Reset();
-          return {};
-        }
-        buffer_.append(chunk, static_cast<size_t>(n));
-        continue;
-      }
-      std::string line = buffer_.substr(0, nl);
-      buffer_.erase(0, nl + 1);
-      reply += line;
-      reply += '\n';
-      if (line.size() >= 5 && std::isdigit(static_cast<unsigned char>(line[0])) && line[4] == ' ') {
-        return reply;
-      }
-    }
-  }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
-  std::string path_;
-  int fd_ = -1;
-  std::string buffer_;
-};
 
 // The sum of "Routes: N imported" over the protocol's channels; nullopt when BIRD does not answer.
 std::optional<long> Imported(BirdControl& bird, const std::string& protocol) {
@@ -219,12 +148,10 @@ Timing Arrivals(BirdControl& receiver, const std::string& protocol, long expecte
                 double command_time) {
   double first = 0, last = 0;
   long n = 0;
-  const std::string mark = "[" + protocol + " ";
   for (const char* table : {"master4", "master6"}) {
-    const std::string out =
-        receiver.Command(std::string("show route table ") + table + " protocol " + protocol);
-    for (size_t at = out.find(mark); at != std::string::npos; at = out.find(mark, at + 1)) {
-      const double t = std::strtod(out.c_str() + at + mark.size(), nullptr);
+    for (const BirdRoute& r : ParseBirdRoutes(receiver.Command(std::string("show route table ") +
+                                                               table + " protocol " + protocol))) {
+      const double t = std::strtod(r.since.c_str(), nullptr);
       if (n == 0 || t < first) first = t;
       if (n == 0 || t > last) last = t;
       ++n;
@@ -246,25 +173,6 @@ double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-std::string Write(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream f(p);
-  f << text;
-  f.close();
-  if (!f) Die("cannot write " + p.string());
-  return p.string();
-}
-
-std::unique_ptr<Process> StartBird(const std::filesystem::path& dir, const std::string& name,
-                                   const std::string& conf) {
-  const std::string conf_path = Write(dir / (name + ".conf"), conf);
-  auto p =
-      std::make_unique<Process>(std::vector<std::string>{"/usr/sbin/bird", "-f", "-c", conf_path,
-                                                         "-s", (dir / (name + ".ctl")).string(),
-                                                         "-P", (dir / (name + ".pid")).string()},
-                                dir / (name + ".out"));
-  return p;
 }
 
 int Run(int argc, char** argv) {
@@ -368,12 +276,13 @@ int Run(int argc, char** argv) {
                  "  ipv6 { import none; export where source = RTS_STATIC; next hop address "
                  "2001:db8::1; };\n}\n";
 
-  std::unique_ptr<Process> receiver = StartBird(dir, "receiver", receiver_conf);
-  std::unique_ptr<Process> sender = StartBird(dir, "sender", sender_conf);
-  g_pids[0] = receiver->pid();
-  g_pids[1] = sender->pid();
-  BirdControl rx((dir / "receiver.ctl").string());
-  BirdControl tx((dir / "sender.ctl").string());
+  // Each answers on its control socket once it has read its config (the sender's is large).
+  Bird receiver(receiver_conf, {.name = "receiver", .dir = dir, .start_deadline = seconds(20)});
+  g_pids[0] = receiver.pid();
+  Bird sender(sender_conf, {.name = "sender", .dir = dir, .start_deadline = seconds(20)});
+  g_pids[1] = sender.pid();
+  BirdControl rx(receiver.socket());
+  BirdControl tx(sender.socket());
 
   // The speaker and its announcements.
   std::vector<Announcement> all;
@@ -417,9 +326,6 @@ int Run(int argc, char** argv) {
     }
   } stop_io{io, io_thread};
 
-  if (!holdfast::testing::WaitUntil([&] { return rx.Connect() && tx.Connect(); }, seconds(20))) {
-    Die("BIRD does not start; see " + (dir / "receiver.out").string() + " and sender.out");
-  }
   if (absl::Status s = (*speaker)->Start(); !s.ok()) Die(std::string(s.message()));
   io_thread = std::thread([&] { io.run(); });
   auto holdfast_up = [&] {

@@ -21,6 +21,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "holdfast/v1/control.grpc.pb.h"
 #include "tests/support/backends.h"
+#include "tests/support/bird.h"
 #include "tests/support/ports.h"
 #include "tests/support/process.h"
 #include "tests/support/subprocess.h"
@@ -29,6 +30,8 @@
 namespace {
 
 using holdfast::testing::Backend;
+using holdfast::testing::Bird;
+using holdfast::testing::BirdRoute;
 using holdfast::testing::FreePort;
 using holdfast::testing::Process;
 using holdfast::testing::Run;
@@ -670,77 +673,42 @@ TEST_CASE("ack-freeze with nothing frozen is refused by the governor and kept no
   CHECK(IntentIds(lab).empty());
 }
 
-// BIRD 2 on 127.0.0.3 with one BGP protocol per edge node of the GSLB config: e1 for n1
-// (127.0.0.1, AS 65001), e2 for n2 (127.0.0.2, AS 65002). Killed when it goes out of scope;
-// declare it before the lab, so the edges' shutdown finds it.
-class IntentBird {
- public:
-  IntentBird() : port_(FreePort("127.0.0.3")) {
-    socket_ = (dir_.path() / "bird.ctl").string();
-    std::string conf = "router id 10.255.0.3;\nlog \"" + (dir_.path() / "bird.log").string() +
-                       "\" all;\nprotocol device {}\n";
-    // The edges only connect out; BIRD's own attempts go to ports nobody listens on.
-    for (const auto& [name, address, asn] :
-         std::vector<std::tuple<std::string, std::string, std::string>>{
-             {"e1", "127.0.0.1", "65001"}, {"e2", "127.0.0.2", "65002"}}) {
-      conf += "protocol bgp " + name + " {\n  local 127.0.0.3 port " + std::to_string(port_) +
-              " as 65000;\n  neighbor " + address + " port " + std::to_string(FreePort()) + " as " +
-              asn +
-              ";\n  multihop;\n  hold time 3;\n  keepalive time 1;\n  connect retry time 1;\n"
-              "  error wait time 1, 2;\n  ipv4 { import all; export none; };\n}\n";
-    }
-    const std::string path = dir_.Write("bird.conf", conf);
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/sbin/bird", "-f", "-c", path, "-s", socket_, "-P",
-                                 (dir_.path() / "bird.pid").string()},
-        dir_.path() / "bird.out");
-    // Listening once the protocols have started: an edge's first connection must find it.
-    const bool listening = WaitUntil(
-        [&] {
-          const std::string p = Cli({"show", "protocols"});
-          return p.find("Active") != std::string::npos || p.find("Connect") != std::string::npos;
-        },
-        10s);
-    INFO(process_->Output());
-    REQUIRE(listening);
+// The config of BIRD 2 on 127.0.0.3:`port` with one BGP protocol per edge node of the GSLB
+// config: e1 for n1 (127.0.0.1, AS 65001), e2 for n2 (127.0.0.2, AS 65002).
+std::string IntentBirdConfig(uint16_t port) {
+  std::string conf = "router id 10.255.0.3;\nlog \"{dir}/bird.log\" all;\nprotocol device {}\n";
+  // The edges only connect out; BIRD's own attempts go to ports nobody listens on.
+  for (const auto& [name, address, asn] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"e1", "127.0.0.1", "65001"}, {"e2", "127.0.0.2", "65002"}}) {
+    conf += "protocol bgp " + name + " {\n  local 127.0.0.3 port " + std::to_string(port) +
+            " as 65000;\n  neighbor " + address + " port " + std::to_string(FreePort()) + " as " +
+            asn +
+            ";\n  multihop;\n  hold time 3;\n  keepalive time 1;\n  connect retry time 1;\n"
+            "  error wait time 1, 2;\n  ipv4 { import all; export none; };\n}\n";
   }
-
-  uint16_t port() const { return port_; }
-  std::string Cli(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv{"/usr/sbin/birdc", "-s", socket_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return Run(argv, dir_.path(), 10s).out;
-  }
-  // `show route PREFIX all`, one block per route, by the protocol that brought it (e1, e2).
-  std::map<std::string, std::string> Routes(const std::string& prefix) const {
-    std::map<std::string, std::string> out;
-    std::istringstream in(Cli({"show", "route", prefix, "all"}));
-    std::string* block = nullptr;
-    static const std::regex kRouteLine(R"(\[(e[12]) )");
-    for (std::string line; std::getline(in, line);) {
-      std::smatch m;
-      if (std::regex_search(line, m, kRouteLine)) block = &out[m[1]];
-      if (block != nullptr) *block += line + "\n";
-    }
-    return out;
-  }
-
- private:
-  TempDir dir_;
-  uint16_t port_;
-  std::string socket_;
-  std::unique_ptr<Process> process_;
-};
+  return conf;
+}
 
 TEST_CASE("the plan drives BGP: drain adds GRACEFUL_SHUTDOWN, withdraw removes, restore returns",
           "[control][intents][bgp]") {
-  IntentBird bird;
+  // Declared before the lab, so the edges' shutdown finds it.
+  const uint16_t bird_port = FreePort("127.0.0.3");
+  Bird bird(IntentBirdConfig(bird_port));
+  // Listening once the protocols have started: an edge's first connection must find it.
+  REQUIRE(bird.WaitProtocolState("e1", {"Active", "Connect"}));
+  REQUIRE(bird.WaitProtocolState("e2", {"Active", "Connect"}));
   ControlLab lab;
-  StartGslb(lab, bird.port());
+  StartGslb(lab, bird_port);
   constexpr char kPrefix[] = "192.0.2.0/24";
   constexpr char kShutdown[] = "(65535,0)";
-  auto routes = [&] { return bird.Routes(kPrefix); };
-  INFO(bird.Cli({"show", "protocols", "all"}));
+  // One block per route, by the protocol that brought it (e1, e2).
+  auto routes = [&] {
+    std::map<std::string, std::string> by_protocol;
+    for (const BirdRoute& r : bird.Routes(kPrefix)) by_protocol[r.protocol] += r.text;
+    return by_protocol;
+  };
+  INFO(bird.Cli("show protocols all"));
   // Both edges announce it, neither draining.
   REQUIRE(WaitUntil([&] { return routes().size() == 2; }, 20s));
   CHECK(routes()["e1"].find(kShutdown) == std::string::npos);

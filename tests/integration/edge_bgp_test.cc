@@ -13,10 +13,12 @@
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "tests/integration/edge_lab.h"
+#include "tests/support/bird.h"
 
 namespace {
 
@@ -31,87 +33,58 @@ using namespace std::chrono_literals;
 constexpr char kBirdAddress[] = "127.0.0.2";
 constexpr char kNodeAddress[] = "127.0.0.1";
 
-// BIRD 2 with one BGP protocol, `holdfast`, peering with the edge node; in a temporary directory
-// of its own, killed when it goes out of scope (after the lab: declare it first).
-class Bird {
+// BIRD 2 with one BGP protocol, `holdfast`, peering with the edge node, listening on
+// 127.0.0.2:port(); killed when it goes out of scope (after the lab: declare it first).
+class PeerBird : public holdfast::testing::Bird {
  public:
   // With `graceful_restart`, BIRD keeps the edge's routes while it restarts (RFC 4724 helper).
   // With `exported` > 0, BIRD sends the edge that many IPv4 routes (10.9.N.0/24).
-  explicit Bird(bool graceful_restart = false, int exported = 0) : port_(FreePort(kBirdAddress)) {
-    std::string statics;
-    for (int i = 0; i < exported; ++i) {
-      statics += "  route 10.9." + std::to_string(i) + ".0/24 blackhole;\n";
-    }
-    socket_ = (dir_.path() / "bird.ctl").string();
-    // The edge only connects out; BIRD's own attempts go to a port nobody listens on.
-    const std::string conf =
-        dir_.Write("bird.conf",
-                   "router id 10.255.0.1;\n"
-                   "log \"" +
-                       (dir_.path() / "bird.log").string() +
-                       "\" all;\n"
-                       "protocol device {}\n"
-                       "protocol static routes4 { ipv4;\n" +
-                       statics +
-                       "}\n"
-                       "protocol bgp holdfast {\n"
-                       "  local " +
-                       std::string(kBirdAddress) + " port " + std::to_string(port_) +
-                       " as 65001;\n"
-                       "  neighbor " +
-                       std::string(kNodeAddress) + " port " + std::to_string(FreePort()) +
-                       " as 64512;\n"
-                       "  multihop;\n" +
-                       (graceful_restart ? "  graceful restart on;\n" : "") +
-                       "  hold time 3;\n"
-                       "  keepalive time 1;\n"
-                       "  connect retry time 1;\n"
-                       "  error wait time 1, 2;\n"
-                       "  ipv4 { import all; export " +
-                       (exported > 0 ? "where proto = \"routes4\"" : "none") +
-                       "; };\n"
-                       "  ipv6 { import all; export none; };\n"
-                       "}\n");
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/sbin/bird", "-f", "-c", conf, "-s", socket_, "-P",
-                                 (dir_.path() / "bird.pid").string()},
-        dir_.path() / "bird.out");
+  explicit PeerBird(bool graceful_restart = false, int exported = 0,
+                    uint16_t port = FreePort(kBirdAddress))
+      : holdfast::testing::Bird(Config(graceful_restart, exported, port)), port_(port) {
     // Listening once the protocol has started (Connect or Active): the edge's first connection
     // must find it, or the edge waits its connect retry time (30 s).
-    const bool listening = WaitUntil(
-        [&] {
-          const std::string p = Cli({"show", "protocols", "holdfast"});
-          return p.find("Active") != std::string::npos || p.find("Connect") != std::string::npos;
-        },
-        10s);
-    INFO(process_->Output());
+    const bool listening = WaitProtocolState("holdfast", {"Active", "Connect"});
+    INFO(Output());
     REQUIRE(listening);
   }
 
   uint16_t port() const { return port_; }
-  std::string Cli(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv{"/usr/sbin/birdc", "-s", socket_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return holdfast::testing::Run(argv, dir_.path(), 10s).out;
-  }
-  // `birdc show route PREFIX all`; empty when BIRD has no route for it.
-  std::string Route(const std::string& prefix) const {
-    const std::string out = Cli({"show", "route", prefix, "all"});
-    return out.find(prefix) != std::string::npos ? out : std::string();
-  }
-  bool WaitPresent(const std::string& prefix, std::chrono::milliseconds deadline = 15s) const {
-    return WaitUntil([&] { return !Route(prefix).empty(); }, deadline);
-  }
-  bool WaitAbsent(const std::string& prefix, std::chrono::milliseconds deadline = 10s) const {
-    return WaitUntil([&] { return Route(prefix).empty(); }, deadline);
-  }
-  std::string Protocol() const { return Cli({"show", "protocols", "all", "holdfast"}); }
 
  private:
-  TempDir dir_;
+  static std::string Config(bool graceful_restart, int exported, uint16_t port) {
+    std::string statics;
+    for (int i = 0; i < exported; ++i) {
+      statics += "  route 10.9." + std::to_string(i) + ".0/24 blackhole;\n";
+    }
+    // The edge only connects out; BIRD's own attempts go to a port nobody listens on.
+    return "router id 10.255.0.1;\n"
+           "log \"{dir}/bird.log\" all;\n"
+           "protocol device {}\n"
+           "protocol static routes4 { ipv4;\n" +
+           statics +
+           "}\n"
+           "protocol bgp holdfast {\n"
+           "  local " +
+           std::string(kBirdAddress) + " port " + std::to_string(port) +
+           " as 65001;\n"
+           "  neighbor " +
+           std::string(kNodeAddress) + " port " + std::to_string(FreePort()) +
+           " as 64512;\n"
+           "  multihop;\n" +
+           (graceful_restart ? "  graceful restart on;\n" : "") +
+           "  hold time 3;\n"
+           "  keepalive time 1;\n"
+           "  connect retry time 1;\n"
+           "  error wait time 1, 2;\n"
+           "  ipv4 { import all; export " +
+           (exported > 0 ? "where proto = \"routes4\"" : "none") +
+           "; };\n"
+           "  ipv6 { import all; export none; };\n"
+           "}\n";
+  }
+
   uint16_t port_;
-  std::string socket_;
-  std::unique_ptr<Process> process_;
 };
 
 // The http listener binds the node's IPv4 address only: the node's IPv6 address is a
@@ -124,7 +97,7 @@ constexpr const char* kListeners =
     "  - {name: web-v6, cidr: \"2001:db8:100::/48\"}\n";
 
 // The POP with node-1, peering with `bird`; `extra` announces 203.0.113.0/24 too.
-std::string Pops(const Bird& bird, bool extra, const std::string& hold_time = "3s",
+std::string Pops(const PeerBird& bird, bool extra, const std::string& hold_time = "3s",
                  const std::string& peer_extra = "") {
   return "  - name: test\n"
          "    region: local\n"
@@ -142,7 +115,7 @@ std::string Pops(const Bird& bird, bool extra, const std::string& hold_time = "3
          "      - {prefix: web-v6, communities: [\"64512:200\"], med: 60}\n";
 }
 
-std::unique_ptr<EdgeLab> StartLab(const Bird& bird, const std::string& drain_time,
+std::unique_ptr<EdgeLab> StartLab(const PeerBird& bird, const std::string& drain_time,
                                   std::vector<std::string> args = {}) {
   args.insert(args.end(), {"--bgp-drain-time", drain_time});
   return std::make_unique<EdgeLab>(kListeners, EdgeLab::kRoutes, EdgeLab::kClusters, 1, args,
@@ -162,7 +135,7 @@ nlohmann::json Peer(const EdgeLab& lab) {
   return bgp["peers"][0];
 }
 
-bool WaitAnnounced(const EdgeLab& lab, const Bird& bird) {
+bool WaitAnnounced(const EdgeLab& lab, const PeerBird& bird) {
   return WaitUntil([&] { return Peer(lab).value("state", "") == "established"; }, 15s) &&
          bird.WaitPresent("198.51.100.0/24") && bird.WaitPresent("203.0.113.0/24") &&
          bird.WaitPresent("2001:db8:100::/48");
@@ -170,17 +143,17 @@ bool WaitAnnounced(const EdgeLab& lab, const Bird& bird) {
 
 TEST_CASE("the edge announces its POP's prefixes to BIRD, drains with GRACEFUL_SHUTDOWN, withdraws",
           "[edge][bgp]") {
-  Bird bird;
+  PeerBird bird;
   std::unique_ptr<EdgeLab> lab = StartLab(bird, "3", {"--bgp-drain-prepend", "1"});
   const bool up = WaitAnnounced(*lab, bird);
   INFO(lab->edge().Output());
-  INFO(bird.Protocol());
+  INFO(bird.ProtocolDetails("holdfast"));
   REQUIRE(up);
 
   // The configured attributes: prepends, communities and large communities, MED, next hop.
-  const std::string v4 = bird.Route("198.51.100.0/24");
-  const std::string v6 = bird.Route("2001:db8:100::/48");
-  const std::string plain = bird.Route("203.0.113.0/24");
+  const std::string v4 = bird.RouteText("198.51.100.0/24");
+  const std::string v6 = bird.RouteText("2001:db8:100::/48");
+  const std::string plain = bird.RouteText("203.0.113.0/24");
   INFO(v4 << v6 << plain);
   CHECK_THAT(v4, Catch::Contains("BGP.as_path: 64512 64512 64512\n"));
   CHECK_THAT(v4, Catch::Contains("BGP.next_hop: 127.0.0.1"));
@@ -230,13 +203,13 @@ TEST_CASE("the edge announces its POP's prefixes to BIRD, drains with GRACEFUL_S
   lab->edge().Signal(SIGTERM);
   const auto drain_began = std::chrono::steady_clock::now();
   const bool graceful = WaitUntil(
-      [&] { return bird.Route("198.51.100.0/24").find("(65535,0)") != std::string::npos; }, 5s);
+      [&] { return bird.RouteText("198.51.100.0/24").find("(65535,0)") != std::string::npos; }, 5s);
   REQUIRE(graceful);
-  const std::string drained = bird.Route("198.51.100.0/24");
+  const std::string drained = bird.RouteText("198.51.100.0/24");
   INFO(drained);
   CHECK_THAT(drained, Catch::Contains("BGP.community: (64512,100) (65535,0)"));
   CHECK_THAT(drained, Catch::Contains("BGP.as_path: 64512 64512 64512 64512\n"));
-  CHECK_THAT(bird.Route("2001:db8:100::/48"), Catch::Contains("(65535,0)"));
+  CHECK_THAT(bird.RouteText("2001:db8:100::/48"), Catch::Contains("(65535,0)"));
   CHECK(lab->Status("/") == 200);  // still serving while the peers move traffic away
   CHECK(BgpStatus(*lab)["phase"] == "draining");
   CHECK(bird.WaitAbsent("198.51.100.0/24"));
@@ -248,7 +221,11 @@ TEST_CASE("the edge announces its POP's prefixes to BIRD, drains with GRACEFUL_S
   INFO(log);
   CHECK(code == std::optional<int>(0));
   CHECK(WaitUntil(
-      [&] { return bird.Protocol().find("Administrative shutdown") != std::string::npos; }, 5s));
+      [&] {
+        return bird.ProtocolDetails("holdfast").find("Administrative shutdown") !=
+               std::string::npos;
+      },
+      5s));
   // One line per step, in order.
   size_t at = 0;
   for (const char* step :
@@ -262,7 +239,7 @@ TEST_CASE("the edge announces its POP's prefixes to BIRD, drains with GRACEFUL_S
 
 TEST_CASE("a reload that removes an announcement withdraws only that prefix",
           "[edge][bgp][reload]") {
-  Bird bird;
+  PeerBird bird;
   std::unique_ptr<EdgeLab> lab = StartLab(bird, "1");
   const bool up = WaitAnnounced(*lab, bird);
   INFO(lab->edge().Output());
@@ -273,8 +250,8 @@ TEST_CASE("a reload that removes an announcement withdraws only that prefix",
   lab->WriteConfig(kListeners, EdgeLab::kRoutes, EdgeLab::kClusters);
   lab->edge().Signal(SIGHUP);
   CHECK(bird.WaitAbsent("203.0.113.0/24"));
-  CHECK_FALSE(bird.Route("198.51.100.0/24").empty());
-  CHECK_FALSE(bird.Route("2001:db8:100::/48").empty());
+  CHECK_FALSE(bird.RouteText("198.51.100.0/24").empty());
+  CHECK_FALSE(bird.RouteText("2001:db8:100::/48").empty());
   // The same session: no flap, and one UPDATE (the withdrawal), not a full re-announcement.
   CHECK(WaitUntil([&] { return Peer(*lab).value("prefixes_sent", 0) == 2; }, 5s));
   const nlohmann::json peer = Peer(*lab);
@@ -294,12 +271,12 @@ TEST_CASE("a reload that removes an announcement withdraws only that prefix",
       },
       5s));
   CHECK(Peer(*lab)["state"] == "established");
-  CHECK_FALSE(bird.Route("198.51.100.0/24").empty());
+  CHECK_FALSE(bird.RouteText("198.51.100.0/24").empty());
 }
 
 TEST_CASE("a router sending more than max_prefixes keeps the session and our routes",
           "[edge][bgp]") {
-  Bird bird(/*graceful_restart=*/false, /*exported=*/5);
+  PeerBird bird(/*graceful_restart=*/false, /*exported=*/5);
   auto lab = std::make_unique<EdgeLab>(kListeners, EdgeLab::kRoutes, EdgeLab::kClusters, 1,
                                        std::vector<std::string>{"--bgp-drain-time", "0"},
                                        Pops(bird, true, "3s", ", max_prefixes: 2"));
@@ -315,12 +292,12 @@ TEST_CASE("a router sending more than max_prefixes keeps the session and our rou
   CHECK(lab->Metric("holdfast_bgp_prefixes_over_limit_total{peer=\"127.0.0.2\",asn=\"65001\"}") ==
         3);
   CHECK_THAT(lab->edge().Output(), Catch::Contains("max_prefixes_reached limit=2"));
-  CHECK_FALSE(bird.Route("198.51.100.0/24").empty());
-  CHECK(bird.Protocol().find("Established") != std::string::npos);
+  CHECK_FALSE(bird.RouteText("198.51.100.0/24").empty());
+  CHECK(bird.ProtocolDetails("holdfast").find("Established") != std::string::npos);
 }
 
 TEST_CASE("a session BIRD resets is logged with its NOTIFICATION and counted", "[edge][bgp]") {
-  Bird bird;
+  PeerBird bird;
   std::unique_ptr<EdgeLab> lab = StartLab(bird, "0");
   const bool up = WaitAnnounced(*lab, bird);
   INFO(lab->edge().Output());
@@ -330,7 +307,7 @@ TEST_CASE("a session BIRD resets is logged with its NOTIFICATION and counted", "
 
   // `birdc restart` ends the session with Cease / Administrative Reset (RFC 4486). (The edge
   // connects again after its connect retry time, 30 s: the bgp/ interop tests cover that.)
-  bird.Cli({"restart", "holdfast"});
+  bird.Cli("restart holdfast");
   CHECK(WaitUntil(
       [&] {
         return lab->edge().Output().find("event=bgp.notification_received") != std::string::npos;
@@ -347,22 +324,25 @@ TEST_CASE("a session BIRD resets is logged with its NOTIFICATION and counted", "
 
 TEST_CASE("a killed edge comes back as a restarting speaker, and BIRD kept its routes meanwhile",
           "[edge][bgp][restart]") {
-  Bird bird(/*graceful_restart=*/true);
+  PeerBird bird(/*graceful_restart=*/true);
   std::unique_ptr<EdgeLab> lab = StartLab(bird, "0");
   const bool up = WaitAnnounced(*lab, bird);
   INFO(lab->edge().Output());
   REQUIRE(up);
   CHECK_THAT(lab->edge().Output(), !Catch::Contains("event=bgp.restarting"));
   // BIRD lists the R bit of our OPEN as "Restart recovery": not on a first start.
-  CHECK_THAT(bird.Protocol(), !Catch::Contains("Restart recovery"));
+  CHECK_THAT(bird.ProtocolDetails("holdfast"), !Catch::Contains("Restart recovery"));
 
   // A crash: no withdrawal, no NOTIFICATION. BIRD's graceful restart helper keeps the routes.
   lab->edge().Signal(SIGKILL);
   REQUIRE(lab->edge().Wait(5s).has_value());
   CHECK(WaitUntil(
-      [&] { return bird.Protocol().find("Neighbor graceful restart active") != std::string::npos; },
+      [&] {
+        return bird.ProtocolDetails("holdfast").find("Neighbor graceful restart active") !=
+               std::string::npos;
+      },
       10s));
-  CHECK_FALSE(bird.Route("198.51.100.0/24").empty());
+  CHECK_FALSE(bird.RouteText("198.51.100.0/24").empty());
 
   // Back: the OPEN sets the R bit, the routes are announced again, then our End-of-RIB ends
   // BIRD's wait.
@@ -370,10 +350,13 @@ TEST_CASE("a killed edge comes back as a restarting speaker, and BIRD kept its r
   CHECK_THAT(lab->edge().Output(), Catch::Contains("event=bgp.restarting"));
   CHECK(WaitAnnounced(*lab, bird));
   CHECK(WaitUntil(
-      [&] { return bird.Protocol().find("Neighbor graceful restart active") == std::string::npos; },
+      [&] {
+        return bird.ProtocolDetails("holdfast").find("Neighbor graceful restart active") ==
+               std::string::npos;
+      },
       10s));
-  INFO(bird.Protocol());
-  CHECK_THAT(bird.Protocol(), Catch::Contains("Restart recovery"));
+  INFO(bird.ProtocolDetails("holdfast"));
+  CHECK_THAT(bird.ProtocolDetails("holdfast"), Catch::Contains("Restart recovery"));
 
   // A clean stop withdraws everything: the next start is not a restart.
   lab->edge().Signal(SIGTERM);
@@ -385,7 +368,6 @@ TEST_CASE("a killed edge comes back as a restarting speaker, and BIRD kept its r
 TEST_CASE("a node with only IPv4 addresses announces its IPv6 prefix with a mapped next hop",
           "[edge][bgp]") {
   TempDir dir;
-  const uint16_t admin = FreePort();
   dir.Write("edge.yaml",
             "listeners:\n"
             "  - {name: http, address: 127.0.0.1, port: " +
@@ -403,14 +385,17 @@ TEST_CASE("a node with only IPv4 addresses announces its IPv6 prefix with a mapp
                 "    nodes: [{name: node-1, addresses: [127.0.0.1]}]\n"
                 "    bgp: {local_asn: 64512, peers: [{address: 127.0.0.2, asn: 65001}]}\n"
                 "    announce: [{prefix: web-v6}]\n");
-  Process edge(
-      {HF_EDGE, "--config", (dir.path() / "edge.yaml").string(), "--node", "node-1", "--admin",
-       "127.0.0.1:" + std::to_string(admin), "--drain-timeout", "1", "--bgp-drain-time", "0"},
-      dir.path() / "edge.log");
+  Process edge({HF_EDGE, "--config", (dir.path() / "edge.yaml").string(), "--node", "node-1",
+                "--admin", "127.0.0.1:0", "--drain-timeout", "1", "--bgp-drain-time", "0"},
+               dir.path() / "edge.log");
   REQUIRE(WaitUntil([&] { return edge.Output().find("event=edge.started") != std::string::npos; },
                     10s));
+  // The admin listener's port, as the edge reports it.
+  std::smatch admin;
+  const std::string log = edge.Output();
+  REQUIRE(std::regex_search(log, admin, std::regex("admin_port=([0-9]+)")));
   const RunResult bgp = holdfast::testing::Run(
-      {"/usr/bin/curl", "-s", "http://127.0.0.1:" + std::to_string(admin) + "/bgp"}, dir.path());
+      {"/usr/bin/curl", "-s", "http://127.0.0.1:" + admin[1].str() + "/bgp"}, dir.path());
   const nlohmann::json j = nlohmann::json::parse(bgp.out, nullptr, false);
   INFO(bgp.out << edge.Output());
   REQUIRE(j.is_object());

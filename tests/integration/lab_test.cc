@@ -7,8 +7,10 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
+#include "tests/support/bird.h"
 #include "tests/support/process.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
@@ -111,11 +113,13 @@ TEST_CASE("deploy/lab/up serves the example config through every node; down stop
   pids.push_back(bird["pid"]);
   CHECK(holdfast::testing::WaitUntil(
       [&] {
-        const RunResult r = holdfast::testing::Run(
-            {"/usr/sbin/birdc", "-s", bird["socket"], "show", "route", "all"}, kSourceDir);
-        return r.out.find("192.0.2.0/24") != std::string::npos &&
-               r.out.find("2001:db8:100::/48") != std::string::npos &&
-               r.out.find("198.51.100.0/24") != std::string::npos;
+        std::set<std::string> prefixes;
+        for (const holdfast::testing::BirdRoute& r : holdfast::testing::ParseBirdRoutes(
+                 holdfast::testing::Birdc(bird["socket"].get<std::string>(), "show route all"))) {
+          prefixes.insert(r.prefix);
+        }
+        return prefixes.contains("192.0.2.0/24") && prefixes.contains("2001:db8:100::/48") &&
+               prefixes.contains("198.51.100.0/24");
       },
       30s));
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bgp/speaker/speaker.h"
+#include "tests/support/bird.h"
 #include "tests/support/ports.h"
 #include "tests/support/process.h"
 #include "tests/support/subprocess.h"
@@ -145,6 +146,7 @@ class Router {
   virtual void Originate() = 0;
 };
 
+// BIRD 2 (tests/support/bird.h) on 127.0.0.1 with one BGP protocol, `holdfast`.
 class Bird : public Router {
  public:
   explicit Bird(const TempDir& dir) : dir_(dir), address_("127.0.0.1"), port_(FreePort(address_)) {}
@@ -153,19 +155,15 @@ class Bird : public Router {
   // replaces the session's `multihop;` line (e.g. with TTL security).
   void Start(uint16_t speaker_port, bool graceful_restart,
              const std::string& session = "  multihop;\n") {
-    socket_ = (dir_.path() / "bird.ctl").string();
-    const std::string conf = dir_.Write(
-        "bird.conf",
+    bird_ = std::make_unique<holdfast::testing::Bird>(
         "router id 10.255.0.1;\n"
-        "log \"" +
-            (dir_.path() / "bird.log").string() +
-            "\" all;\n"
-            "debug protocols { states, events };\n"
-            "protocol device {}\n"
-            "protocol static { ipv4; route 10.99.0.0/16 blackhole; }\n"
-            "protocol static { ipv6; route 2001:db8:99::/48 blackhole; }\n"
-            "protocol bgp holdfast {\n"
-            "  local " +
+        "log \"{dir}/bird.log\" all;\n"
+        "debug protocols { states, events };\n"
+        "protocol device {}\n"
+        "protocol static { ipv4; route 10.99.0.0/16 blackhole; }\n"
+        "protocol static { ipv6; route 2001:db8:99::/48 blackhole; }\n"
+        "protocol bgp holdfast {\n"
+        "  local " +
             address_ + " port " + std::to_string(port_) + " as " + std::to_string(kPeerAsn) +
             ";\n"
             "  neighbor " +
@@ -183,30 +181,15 @@ class Bird : public Router {
             "next hop address 192.0.2.99; };\n"
             "  ipv6 { import all; export where source = RTS_STATIC; "
             "next hop address 2001:db8::99; };\n"
-            "}\n");
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/sbin/bird", "-f", "-c", conf, "-s", socket_, "-P",
-                                 (dir_.path() / "bird.pid").string()},
-        dir_.path() / "bird.out");
-    REQUIRE(WaitUntil(
-        [&] {
-          return Cli({"show", "status"}).find("Daemon is up") != std::string::npos;
-        },
-        seconds(10)));
+            "}\n",
+        holdfast::testing::BirdOptions{.dir = dir_.path()});
   }
 
   std::string address() const override { return address_; }
   uint16_t port() const override { return port_; }
+  holdfast::testing::Bird& bird() { return *bird_; }
 
-  std::string Cli(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{"/usr/sbin/birdc", "-s", socket_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return Run(argv, dir_.path(), seconds(10)).out;
-  }
-  std::string Route(const std::string& prefix) override {
-    const std::string out = Cli({"show", "route", prefix, "all"});
-    return out.find(prefix) != std::string::npos ? out : std::string();
-  }
+  std::string Route(const std::string& prefix) override { return bird_->RouteText(prefix); }
   bool RouteIsStale(const std::string& prefix) override {
     // BIRD 2.0 does not print the stale flag of a route; while its graceful restart helper
     // keeps our routes, the protocol says "Neighbor graceful restart active" (until our
@@ -214,18 +197,17 @@ class Bird : public Router {
     return !Route(prefix).empty() &&
            Log().find("Neighbor graceful restart active") != std::string::npos;
   }
-  void ResetSession() override { Cli({"restart", "holdfast"}); }
-  void DisableSession() override { Cli({"disable", "holdfast"}); }
-  void EnableSession() override { Cli({"enable", "holdfast"}); }
-  std::string Log() override { return Cli({"show", "protocols", "all", "holdfast"}); }
+  void ResetSession() override { bird_->Cli("restart holdfast"); }
+  void DisableSession() override { bird_->Cli("disable holdfast"); }
+  void EnableSession() override { bird_->Cli("enable holdfast"); }
+  std::string Log() override { return bird_->ProtocolDetails("holdfast"); }
   void Originate() override {}  // static routes in the config, exported from the start
 
  private:
   const TempDir& dir_;
   std::string address_;
   uint16_t port_;
-  std::string socket_;
-  std::unique_ptr<Process> process_;
+  std::unique_ptr<holdfast::testing::Bird> bird_;
 };
 
 class GoBgp : public Router {
@@ -612,9 +594,7 @@ TEST_CASE("a router with TTL security takes the session only with TTL 255", "[bg
   SpeakerRunner speaker(bird.address(), bird.port(), speaker_port, false, false,
                         [&](PeerConfig& p) { p.ttl = static_cast<uint8_t>(ttl); });
   speaker.speaker().SetAnnouncements(TestAnnouncements());
-  auto router_up = [&] {
-    return bird.Cli({"show", "protocols", "holdfast"}).find("Established") != std::string::npos;
-  };
+  auto router_up = [&] { return bird.bird().ProtocolState("holdfast") == "Established"; };
   INFO("ttl " << ttl);
   if (ttl == 255) {
     REQUIRE(WaitUntil(router_up, seconds(15)));
