@@ -22,6 +22,7 @@
 #include "holdfast/v1/control.grpc.pb.h"
 #include "tests/support/backends.h"
 #include "tests/support/bird.h"
+#include "tests/support/dig.h"
 #include "tests/support/ports.h"
 #include "tests/support/process.h"
 #include "tests/support/subprocess.h"
@@ -32,6 +33,7 @@ namespace {
 using holdfast::testing::Backend;
 using holdfast::testing::Bird;
 using holdfast::testing::BirdRoute;
+using holdfast::testing::Dig;
 using holdfast::testing::FreePort;
 using holdfast::testing::Process;
 using holdfast::testing::Run;
@@ -102,11 +104,9 @@ class ControlLab {
   }
   // The addresses edge `address` answers for www.example.net, sorted, one per line.
   std::string Www(const std::string& address) const {
-    const RunResult r = Run({"/usr/bin/dig", "@" + address, "-p", std::to_string(dns_port_),
-                             "+short", "+time=2", "+tries=1", "www.example.net", "A"},
-                            dir_.path(), 10s);
+    const Dig dig{.server = address, .port = dns_port_};
     std::vector<std::string> lines;
-    std::istringstream in(r.out);
+    std::istringstream in(dig({"+short", "www.example.net", "A"}).out);
     for (std::string line; std::getline(in, line);) lines.push_back(line);
     std::sort(lines.begin(), lines.end());
     std::string out;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "tests/support/bird.h"
+#include "tests/support/dig.h"
 #include "tests/support/process.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
@@ -23,7 +24,7 @@ using namespace std::chrono_literals;
 
 const std::string kSourceDir = HF_SOURCE_DIR;
 
-TEST_CASE("deploy/lab/up serves the example config through every node; down stops it all",
+TEST_CASE("deploy/lab/up serves the example config through every node, down stops it all",
           "[lab]") {
   TempDir dir;
   const std::string lab = (dir.path() / "lab").string();
@@ -68,11 +69,11 @@ TEST_CASE("deploy/lab/up serves the example config through every node; down stop
                                  kSourceDir);
       CHECK(ready.out == "ready\n");
       const std::string dns = node["dns"];
-      const RunResult dig = holdfast::testing::Run(
-          {"/usr/bin/dig", "@" + dns.substr(0, dns.find(':')), "-p", dns.substr(dns.find(':') + 1),
-           "+short", "+time=2", "+tries=2", "example.net", "MX"},
-          kSourceDir);
-      CHECK(dig.out == "10 mail.example.net.\n");
+      const holdfast::testing::Dig dig{
+          .server = dns.substr(0, dns.find(':')),
+          .port = static_cast<uint16_t>(std::stoi(dns.substr(dns.find(':') + 1))),
+          .tries = 2};
+      CHECK(dig({"+short", "example.net", "MX"}).out == "10 mail.example.net.\n");
       pids.push_back(node["pid"]);
     }
   }

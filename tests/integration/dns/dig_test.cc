@@ -1,20 +1,19 @@
 // The server as an operator sees it: dig (BIND) and kdig (Knot) against a holdfast DNS server
 // on loopback.
+#include "tests/support/dig.h"
+
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <regex>
 #include <string>
 #include <vector>
 
 #include "tests/integration/dns/test_data.h"
 #include "tests/integration/dns/test_server.h"
-#include "tests/support/subprocess.h"
 
 namespace holdfast::dns::testing {
 namespace {
 
-using holdfast::testing::Run;
-using holdfast::testing::RunResult;
+using holdfast::testing::DigResult;
 
 ServerOptions Options() {
   ServerOptions o;
@@ -24,27 +23,20 @@ ServerOptions Options() {
   return o;
 }
 
-std::string Tool(const char* tool, const TestServer& server, std::vector<std::string> args) {
-  const bool kdig = std::string(tool).ends_with("kdig");
-  std::vector<std::string> cmd = {tool,
-                                  "@127.0.0.1",
-                                  "-p",
-                                  server.port_text(),
-                                  kdig ? "+timeout=2" : "+time=2",
-                                  kdig ? "+retry=1" : "+tries=2"};
-  cmd.insert(cmd.end(), args.begin(), args.end());
-  const RunResult r = Run(cmd, std::filesystem::temp_directory_path(), std::chrono::seconds(30));
+// dig or kdig against the server, two tries of 2 s; it must exit 0.
+std::string Ask(holdfast::testing::Dig::Tool tool, const TestServer& server,
+                const std::vector<std::string>& args) {
+  const DigResult r = holdfast::testing::Dig{.tool = tool, .port = server.port(), .tries = 2}(args);
   INFO(r.out << r.err);
-  REQUIRE(r.exited);
-  REQUIRE(r.exit_code == 0);
+  REQUIRE(r.ok);
   return r.out;
 }
 
-std::string Dig(const TestServer& server, std::vector<std::string> args) {
-  return Tool("/usr/bin/dig", server, std::move(args));
+std::string Dig(const TestServer& server, const std::vector<std::string>& args) {
+  return Ask(holdfast::testing::Dig::Tool::kDig, server, args);
 }
-std::string Kdig(const TestServer& server, std::vector<std::string> args) {
-  return Tool("/usr/bin/kdig", server, std::move(args));
+std::string Kdig(const TestServer& server, const std::vector<std::string>& args) {
+  return Ask(holdfast::testing::Dig::Tool::kKdig, server, args);
 }
 
 bool Has(const std::string& out, const std::string& pattern) {
@@ -53,9 +45,9 @@ bool Has(const std::string& out, const std::string& pattern) {
 
 // The number after "ANSWER: " in dig's header line.
 int AnswerCount(const std::string& out) {
-  std::smatch m;
-  if (!std::regex_search(out, m, std::regex("ANSWER: ([0-9]+)"))) return -1;
-  return std::stoi(m[1]);
+  holdfast::testing::RunResult r;
+  r.out = out;
+  return holdfast::testing::ParseDig(r).answer_count;
 }
 
 TEST_CASE("dig gets every record type", "[dns][integration]") {
