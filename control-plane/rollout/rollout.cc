@@ -7,13 +7,11 @@
 
 #include "absl/strings/str_format.h"
 #include "common/cat.h"
-#include "control-plane/internal/proto_time.h"
+#include "common/proto_time.h"
 
 namespace holdfast::control {
 namespace {
 
-using internal::FromProto;
-using internal::ToProto;
 using Kind = RolloutAction::Kind;
 
 bool Contains(const v1::RolloutWaveStatus& wave, const std::string& pop) {
@@ -75,7 +73,7 @@ std::vector<RolloutAction> Rollout::Resume(v1::RolloutStatus saved, bool resumab
     status_->set_outcome("the control plane restarted and could not resume it");
     return {Save()};
   }
-  *CurrentWave().mutable_last_ack() = ToProto(now);
+  *CurrentWave().mutable_last_ack() = ToProtoTimestamp(now);
   return {};
 }
 
@@ -93,7 +91,7 @@ std::vector<RolloutAction> Rollout::Start(const StartInput& input, absl::Time no
     status_->set_state(v1::RolloutStatus::SUPERSEDED);
     status_->set_outcome(
         Cat("version ", input.target, " was applied all at once by ", input.applied_by));
-    *status_->mutable_finished() = ToProto(now);
+    *status_->mutable_finished() = ToProtoTimestamp(now);
     actions.push_back(Save());
   }
   std::vector<v1::RolloutWaveStatus> waves;
@@ -111,7 +109,7 @@ std::vector<RolloutAction> Rollout::Start(const StartInput& input, absl::Time no
   r.set_previous_version(input.previous);
   for (v1::RolloutWaveStatus& w : waves) *r.add_waves() = std::move(w);
   *r.mutable_bake_time() = input.config->safety().rollout().bake_time();
-  *r.mutable_started() = ToProto(now);
+  *r.mutable_started() = ToProtoTimestamp(now);
   for (const v1::Pop& p : input.config->pops()) {
     v1::PopBaseline* b = r.add_baseline();
     b->set_pop(p.name());
@@ -132,7 +130,7 @@ void Rollout::OnAck(const std::string& pop, uint64_t version, absl::Time now) {
   if (!running() || version != status_->target_version()) return;
   // The bake of the wave under way counts from its last ACK.
   v1::RolloutWaveStatus& wave = CurrentWave();
-  if (Contains(wave, pop)) *wave.mutable_last_ack() = ToProto(now);
+  if (Contains(wave, pop)) *wave.mutable_last_ack() = ToProtoTimestamp(now);
 }
 
 std::vector<RolloutAction> Rollout::OnNack(const std::string& node, const std::string& pop,
@@ -161,7 +159,7 @@ std::vector<RolloutAction> Rollout::RollbackStored(const std::string& reason, ui
   status_->set_state(v1::RolloutStatus::ROLLED_BACK);
   status_->set_outcome(reason);
   status_->set_rollback_version(stored);
-  *status_->mutable_finished() = ToProto(now);
+  *status_->mutable_finished() = ToProtoTimestamp(now);
   return {Save()};
 }
 
@@ -195,8 +193,8 @@ std::vector<RolloutAction> Rollout::StartWave(size_t index, absl::Time now) {
   status_->set_current_wave(static_cast<uint32_t>(index));
   v1::RolloutWaveStatus& wave = CurrentWave();
   wave.set_state("waiting");
-  *wave.mutable_started() = ToProto(now);
-  *wave.mutable_last_ack() = ToProto(now);
+  *wave.mutable_started() = ToProtoTimestamp(now);
+  *wave.mutable_last_ack() = ToProtoTimestamp(now);
   return {Save(), RolloutAction{.kind = Kind::kPush,
                                 .version = status_->target_version(),
                                 .pops = {wave.pops().begin(), wave.pops().end()},
@@ -210,7 +208,7 @@ std::optional<std::string> Rollout::RollbackCause(const FleetView& fleet, absl::
   // the change may be the fix).
   const v1::Plan* plan = fleet.plan;
   if (plan != nullptr && plan->frozen() && !plan->freeze_acknowledged() &&
-      FromProto(plan->freeze_since()) >= FromProto(status_->started())) {
+      FromProtoTime(plan->freeze_since()) >= FromProtoTime(status_->started())) {
     for (const v1::Plan::Alarm& alarm : plan->alarms()) {
       if (alarm.kind() == "correlated_failure") {
         return Cat("correlated failure during the rollout: ", alarm.message());
@@ -255,9 +253,10 @@ std::vector<RolloutAction> Rollout::AdvanceWave(const FleetView& fleet, absl::Ti
     wave.clear_bake_until();
     return {};
   }
-  const absl::Time bake_until = std::max(FromProto(wave.started()), FromProto(wave.last_ack())) +
-                                FromProto(status_->bake_time());
-  *wave.mutable_bake_until() = ToProto(bake_until);
+  const absl::Time bake_until =
+      std::max(FromProtoTime(wave.started()), FromProtoTime(wave.last_ack())) +
+      FromProtoDuration(status_->bake_time());
+  *wave.mutable_bake_until() = ToProtoTimestamp(bake_until);
   const bool began_baking = wave.state() != "baking";
   wave.set_state("baking");
   // A POP that looks worse than before, not for long enough to roll back, holds the wave.
@@ -268,7 +267,7 @@ std::vector<RolloutAction> Rollout::AdvanceWave(const FleetView& fleet, absl::Ti
   // Done at once: the saves below cover the bake.
   std::vector<RolloutAction> actions;
   wave.set_state("done");
-  *wave.mutable_done() = ToProto(now);
+  *wave.mutable_done() = ToProtoTimestamp(now);
   actions.push_back(RolloutAction{
       .kind = Kind::kWaveDone, .version = status_->target_version(), .wave = wave.name()});
   if (index + 1 < static_cast<size_t>(status_->waves_size())) {
@@ -278,7 +277,7 @@ std::vector<RolloutAction> Rollout::AdvanceWave(const FleetView& fleet, absl::Ti
   status_->set_state(v1::RolloutStatus::COMPLETED);
   status_->set_outcome(
       Cat("every wave done: version ", status_->target_version(), " is in force everywhere"));
-  *status_->mutable_finished() = ToProto(now);
+  *status_->mutable_finished() = ToProtoTimestamp(now);
   actions.push_back(RolloutAction{
       .kind = Kind::kDone, .version = status_->target_version(), .reason = status_->outcome()});
   actions.push_back(Save());

@@ -4,14 +4,11 @@
 #include <string>
 
 #include "common/cat.h"
-#include "control-plane/internal/proto_time.h"
+#include "common/proto_time.h"
 #include "control-plane/server/control_plane.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::control {
-
-using internal::FromProto;
-using internal::ToProto;
 
 absl::Status ControlPlane::RefuseHello(const Actor& peer, const v1::Hello& hello,
                                        const std::string& why) {
@@ -195,8 +192,9 @@ absl::Status ControlPlane::Report(EdgeStream* stream, const v1::HealthReport& re
   // Freshness and "newest" are the control plane's to judge: the node's clock may be wrong, and
   // a report dated ahead would otherwise keep a silent node fresh (issue 24). Its `at` stays for
   // display and to measure the skew.
-  *stored.mutable_received_at() = ToProto(now);
-  const absl::Duration skew = report.has_at() ? FromProto(report.at()) - now : absl::ZeroDuration();
+  *stored.mutable_received_at() = ToProtoTimestamp(now);
+  const absl::Duration skew =
+      report.has_at() ? FromProtoTime(report.at()) - now : absl::ZeroDuration();
   const bool skewed = absl::AbsDuration(skew) > kClockSkewWarning;
   if (skewed && !node->skewed) {
     spdlog::warn("event=control.clock_skew node={} skew={} limit={}", name,

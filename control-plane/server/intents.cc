@@ -4,15 +4,13 @@
 #include <utility>
 
 #include "common/cat.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "control-plane/internal/proto_time.h"
 #include "control-plane/server/control_plane.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::control {
 namespace {
-
-using internal::ToProto;
 
 // "drain p2 prefix web-v4 (break-glass): maintenance", for the audit log and the logs.
 std::string Describe(const v1::OperatorIntent& intent) {
@@ -100,7 +98,7 @@ absl::StatusOr<v1::IntentsResponse> ControlPlane::AddIntent(const v1::AddIntentR
   v1::OperatorIntent intent = request.intent();
   HF_RETURN_IF_ERROR(CheckIntent(intent, *config_, version_));
   intent.set_author(actor.name);
-  *intent.mutable_at() = ToProto(now);
+  *intent.mutable_at() = ToProtoTimestamp(now);
 
   // The governor decides now, with the reports of now: the operator learns at once whether the
   // intent holds, rather than from a later plan.

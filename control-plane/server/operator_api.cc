@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "common/cat.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
-#include "control-plane/internal/proto_time.h"
 #include "control-plane/server/control_plane.h"
 #include "google/protobuf/util/time_util.h"
 #include "policy/bundle.h"
@@ -17,8 +17,6 @@ namespace holdfast::control {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-using internal::FromProto;
-using internal::ToProto;
 
 void AddFindings(const std::vector<policy::Finding>& findings,
                  google::protobuf::RepeatedPtrField<v1::Finding>& out) {
@@ -36,7 +34,7 @@ v1::VersionInfo Info(const ConfigVersion& v) {
   info.set_version(static_cast<uint64_t>(v.number));
   info.set_author(v.author);
   info.set_reason(v.reason);
-  *info.mutable_created() = ToProto(v.created);
+  *info.mutable_created() = ToProtoTimestamp(v.created);
   info.set_parent(static_cast<uint64_t>(v.parent));
   info.set_restores(static_cast<uint64_t>(v.restores));
   return info;
@@ -193,11 +191,11 @@ absl::StatusOr<v1::StatusResponse> ControlPlane::Status() {
     s->set_acked_version(static_cast<uint64_t>(node.record.acked_version));
     s->set_nacked_version(static_cast<uint64_t>(node.record.nacked_version));
     s->set_nack_reason(node.record.nack_reason);
-    *s->mutable_last_seen() = ToProto(node.record.last_seen);
+    *s->mutable_last_seen() = ToProtoTimestamp(node.record.last_seen);
     if (!node.record.report.empty() && s->mutable_report()->ParseFromString(node.record.report) &&
         s->report().has_at() && s->report().has_received_at()) {
       const absl::Duration skew =
-          FromProto(s->report().at()) - FromProto(s->report().received_at());
+          FromProtoTime(s->report().at()) - FromProtoTime(s->report().received_at());
       *s->mutable_clock_skew() = TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(skew));
       s->set_clock_skew_warning(absl::AbsDuration(skew) > kClockSkewWarning);
     }
@@ -233,7 +231,7 @@ absl::StatusOr<v1::AuditResponse> ControlPlane::AuditLog(uint32_t limit) {
   v1::AuditResponse response;
   for (const AuditEntry& e : entries) {
     v1::AuditEntry* p = response.add_entries();
-    *p->mutable_time() = ToProto(e.time);
+    *p->mutable_time() = ToProtoTimestamp(e.time);
     p->set_actor(e.actor.name);
     p->set_role(e.actor.role);
     p->set_action(e.action);

@@ -1,9 +1,5 @@
 #include "control-plane/server/services.h"
 
-#include <openssl/bio.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -11,6 +7,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "common/tls/certificate_identity.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::control {
@@ -20,20 +17,6 @@ grpc::Status ToGrpc(const absl::Status& s) {
   // absl's status codes are gRPC's, number for number.
   return s.ok() ? grpc::Status::OK
                 : grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
-
-// One entry (CN, OU) of a certificate's subject, or empty.
-std::string SubjectEntry(X509* cert, int nid) {
-  X509_NAME* name = X509_get_subject_name(cert);
-  const int at = X509_NAME_get_index_by_NID(name, nid, -1);
-  if (at < 0) return "";
-  const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at));
-  unsigned char* utf8 = nullptr;
-  const int n = ASN1_STRING_to_UTF8(&utf8, data);
-  if (n < 0) return "";
-  std::string out(reinterpret_cast<const char*>(utf8), static_cast<size_t>(n));
-  OPENSSL_free(utf8);
-  return out;
 }
 
 // An edge node's stream. Lives until gRPC says it is done (OnDone); ControlPlane holds its
@@ -167,13 +150,10 @@ Actor Identify(const grpc::CallbackServerContext& context, bool secure) {
   if (auth == nullptr) return Actor{};
   const std::vector<grpc::string_ref> pems = auth->FindPropertyValues("x509_pem_cert");
   if (pems.empty()) return Actor{};
-  BIO* bio = BIO_new_mem_buf(pems.front().data(), static_cast<int>(pems.front().size()));
-  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  if (cert == nullptr) return Actor{};
-  Actor actor{SubjectEntry(cert, NID_commonName), SubjectEntry(cert, NID_organizationalUnitName)};
-  X509_free(cert);
-  return actor;
+  const absl::StatusOr<tls::CertificateIdentity> id =
+      tls::ParseCertificateIdentity(std::string_view(pems.front().data(), pems.front().size()));
+  if (!id.ok()) return Actor{};
+  return Actor{id->common_name, id->organizational_unit};
 }
 
 grpc::ServerBidiReactor<v1::EdgeMessage, v1::ControlMessage>* SyncService::Sync(

@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "common/cat.h"
 #include "common/net/await.h"
+#include "common/net/spawn.h"
 #include "dns/limits/tcp_slots.h"
 #include "dns/wire/message.h"
 
@@ -455,9 +456,10 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<Server::State> s) {
     c->deadline = Clock::now() + s->options.tcp_idle_timeout;
     c->id = s->slots.Add(client);
     s->connections.emplace(c->id, c.get());
-    asio::co_spawn(s->io, Watchdog(c, s), [](const std::exception_ptr&) {});
+    asio::co_spawn(s->io, Watchdog(c, s), LogFailure("dns.tcp_watchdog_failed"));
     asio::co_spawn(s->io, Serve(s, c), [s](const std::exception_ptr& e) {
       if (e) Inc(s->metrics.ignored);
+      LogFailure("dns.tcp_session_failed")(e);
     });
   }
 }
@@ -507,9 +509,11 @@ Server::~Server() = default;
 void Server::Start() {
   asio::co_spawn(state_->io, UdpLoop(state_), [s = state_](const std::exception_ptr& e) {
     if (e) Inc(s->metrics.ignored);
+    LogFailure("dns.udp_loop_failed", spdlog::level::critical)(e);
   });
   asio::co_spawn(state_->io, AcceptLoop(state_), [s = state_](const std::exception_ptr& e) {
     if (e) Inc(s->metrics.ignored);
+    LogFailure("dns.accept_loop_failed", spdlog::level::critical)(e);
   });
 }
 

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/proto_time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "policy/safety/floor.h"
@@ -17,20 +18,6 @@ namespace holdfast::policy {
 namespace {
 
 using Decision = v1::Plan::PopDecision;
-
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp out;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out.set_seconds(nanos / 1'000'000'000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-  return out;
-}
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 // What the reports say about one POP.
 enum class Health {
@@ -78,7 +65,7 @@ class Planner {
       : in_(in), c_(*in.config), options_(options), health_(c_.safety().health()) {}
 
   v1::Plan Run() {
-    *plan_.mutable_at() = ToProto(in_.now);
+    *plan_.mutable_at() = ToProtoTimestamp(in_.now);
     Observe();
     Remember();
     ApplyIntents();
@@ -100,11 +87,11 @@ class Planner {
     for (const v1::HealthReport& r : in_.reports) {
       if (!r.has_received_at()) continue;  // never received: nothing to judge it by
       auto [it, inserted] = newest.try_emplace(r.node(), &r);
-      if (!inserted && FromProto(r.received_at()) > FromProto(it->second->received_at())) {
+      if (!inserted && FromProtoTime(r.received_at()) > FromProtoTime(it->second->received_at())) {
         it->second = &r;
       }
     }
-    const absl::Duration stale_after = FromProto(health_.stale_after());
+    const absl::Duration stale_after = FromProtoDuration(health_.stale_after());
     for (const v1::Pop& pop : c_.pops()) {
       PopState p;
       p.pop = &pop;
@@ -119,7 +106,7 @@ class Planner {
         auto it = newest.find(node.name());
         if (it == newest.end() || it->second->pop() != pop.name()) continue;
         const v1::HealthReport& r = *it->second;
-        if (in_.now - FromProto(r.received_at()) > stale_after) continue;
+        if (in_.now - FromProtoTime(r.received_at()) > stale_after) continue;
         ++fresh;
         if (!r.listeners_up()) continue;
         p.able = true;
@@ -175,7 +162,8 @@ class Planner {
       if (p.unhealthy()) {
         p.memory.set_unhealthy_streak(p.memory.unhealthy_streak() + 1);
         p.memory.set_healthy_streak(0);
-        if (!p.memory.has_unhealthy_since()) *p.memory.mutable_unhealthy_since() = ToProto(in_.now);
+        if (!p.memory.has_unhealthy_since())
+          *p.memory.mutable_unhealthy_since() = ToProtoTimestamp(in_.now);
       } else {
         p.memory.set_healthy_streak(p.memory.healthy_streak() + 1);
         p.memory.set_unhealthy_streak(0);
@@ -243,7 +231,8 @@ class Planner {
       frozen_ = in_.previous->frozen();
       freeze_evidence_ = in_.previous->freeze_evidence();
       freeze_acknowledged_ = in_.previous->freeze_acknowledged();
-      if (in_.previous->has_freeze_since()) freeze_since_ = FromProto(in_.previous->freeze_since());
+      if (in_.previous->has_freeze_since())
+        freeze_since_ = FromProtoTime(in_.previous->freeze_since());
     }
     for (const v1::OperatorIntent& intent : in_.intents) {
       v1::Plan::IntentOutcome* out = plan_.add_intents();
@@ -251,7 +240,7 @@ class Planner {
       if (intent.action() == v1::OperatorIntent::ACTION_ACK_FREEZE) {
         // An acknowledgement covers the freeze in force when it was given, not a later one.
         const bool covers =
-            frozen_ && (!intent.has_at() || FromProto(intent.at()) >= freeze_since_);
+            frozen_ && (!intent.has_at() || FromProtoTime(intent.at()) >= freeze_since_);
         out->set_applied(covers);
         out->set_explanation(covers ? "freeze acknowledged: health-driven withdrawals resume"
                                     : "nothing frozen that this acknowledgement covers");
@@ -336,7 +325,8 @@ class Planner {
     for (const PopState& p : pops_) {
       if (!p.unhealthy()) continue;
       ++unhealthy;
-      if (in_.now - FromProto(p.memory.unhealthy_since()) <= FromProto(cf.window())) ++recent;
+      if (in_.now - FromProtoTime(p.memory.unhealthy_since()) <= FromProtoDuration(cf.window()))
+        ++recent;
     }
     if (unhealthy <= limit) {
       // Health recovered: the spell is over, and so is its freeze or acknowledgement.
@@ -352,12 +342,13 @@ class Planner {
       freeze_since_ = in_.now;
       freeze_evidence_ =
           absl::StrFormat("correlated failure: %d of %d POPs unhealthy within %s", recent,
-                          pops_.size(), absl::FormatDuration(FromProto(cf.window())));
+                          pops_.size(), absl::FormatDuration(FromProtoDuration(cf.window())));
     }
     plan_.set_frozen(frozen_);
     plan_.set_freeze_evidence(freeze_evidence_);
     plan_.set_freeze_acknowledged(freeze_acknowledged_);
-    if (frozen_ || freeze_acknowledged_) *plan_.mutable_freeze_since() = ToProto(freeze_since_);
+    if (frozen_ || freeze_acknowledged_)
+      *plan_.mutable_freeze_since() = ToProtoTimestamp(freeze_since_);
     if (frozen_) AddAlarm("correlated_failure", absl::StrCat("frozen: ", freeze_evidence_));
 
     // Returns: a withdrawn POP comes back after restore_after healthy plans.
@@ -382,11 +373,11 @@ class Planner {
     }
 
     // Rate: at most max_withdrawals new health-driven withdrawals per window, worst first.
-    const absl::Duration window = FromProto(c_.safety().withdrawal_rate().window());
+    const absl::Duration window = FromProtoDuration(c_.safety().withdrawal_rate().window());
     int recent_withdrawals = 0;
     if (in_.previous != nullptr) {
       for (const auto& t : in_.previous->withdrawals()) {
-        if (in_.now - FromProto(t) < window) {
+        if (in_.now - FromProtoTime(t) < window) {
           *plan_.add_withdrawals() = t;
           ++recent_withdrawals;
         }
@@ -406,7 +397,7 @@ class Planner {
       } else {
         --allowed;
         p->memory.set_health_withdrawn(true);
-        *plan_.add_withdrawals() = ToProto(in_.now);
+        *plan_.add_withdrawals() = ToProtoTimestamp(in_.now);
       }
     }
   }

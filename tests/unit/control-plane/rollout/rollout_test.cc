@@ -13,14 +13,12 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "control-plane/internal/proto_time.h"
+#include "common/proto_time.h"
 
 namespace holdfast::control {
 namespace {
 
 using Catch::Matchers::Contains;
-using internal::FromProto;
-using internal::ToProto;
 using Kind = RolloutAction::Kind;
 
 constexpr uint64_t kPrevious = 1;
@@ -91,7 +89,7 @@ struct Lab {
     plan.emplace();
     plan->set_frozen(true);
     plan->set_freeze_acknowledged(acknowledged);
-    *plan->mutable_freeze_since() = ToProto(since);
+    *plan->mutable_freeze_since() = ToProtoTimestamp(since);
     v1::Plan::Alarm* alarm = plan->add_alarms();
     alarm->set_kind("correlated_failure");
     alarm->set_message("3 of 4 POPs turned unhealthy within 1m");
@@ -195,8 +193,8 @@ TEST_CASE("the canary POP gets the target first and the others keep the previous
   CHECK(r.target_version() == kTarget);
   CHECK(r.previous_version() == kPrevious);
   CHECK(r.current_wave() == 0);
-  CHECK(FromProto(r.started()) == lab.now);
-  CHECK(FromProto(r.bake_time()) == kBake);
+  CHECK(FromProtoTime(r.started()) == lab.now);
+  CHECK(FromProtoDuration(r.bake_time()) == kBake);
   CHECK(r.baseline_size() == 4);
   CHECK(r.baseline(0).has_data());
   CHECK(lab.Wave(0).state() == "waiting");
@@ -234,7 +232,7 @@ TEST_CASE("apply all at once supersedes a rollout under way and goes to everyone
   CHECK(actions[1].version == 3);
   CHECK(lab.State() == "SUPERSEDED");
   CHECK(lab.rollout.status()->outcome() == "version 3 was applied all at once by bob");
-  CHECK(FromProto(lab.rollout.status()->finished()) == lab.now);
+  CHECK(FromProtoTime(lab.rollout.status()->finished()) == lab.now);
   CHECK_FALSE(lab.rollout.VersionFor("p4").has_value());
 }
 
@@ -265,7 +263,7 @@ TEST_CASE("a wave waits for every connected node of its POPs to acknowledge the 
   lab.Ack("p1");
   CHECK(Kinds(lab.Tick()) == std::vector{Kind::kSave});
   CHECK(lab.Wave(0).state() == "baking");
-  CHECK(FromProto(lab.Wave(0).bake_until()) == lab.now + kBake);
+  CHECK(FromProtoTime(lab.Wave(0).bake_until()) == lab.now + kBake);
 }
 
 TEST_CASE("a node that stops acknowledging the target sends its wave back to waiting",
@@ -296,7 +294,7 @@ TEST_CASE("the bake counts from the wave's last ACK and then the next wave start
   // Another ACK of the target in the canary POP (a node that reconnected) starts the bake again.
   lab.Ack("p1");
   CHECK(lab.Tick().empty());
-  CHECK(FromProto(lab.Wave(0).bake_until()) == lab.now + kBake);
+  CHECK(FromProtoTime(lab.Wave(0).bake_until()) == lab.now + kBake);
   lab.Advance(kBake - absl::Seconds(1));
   CHECK(lab.Tick().empty());
   lab.Advance(absl::Seconds(1));
@@ -306,7 +304,7 @@ TEST_CASE("the bake counts from the wave's last ACK and then the next wave start
   CHECK(actions[2].wave == "all");
   CHECK(actions[2].pops == std::vector<std::string>{"p1", "p2", "p3", "p4"});
   CHECK(lab.Wave(0).state() == "done");
-  CHECK(FromProto(lab.Wave(0).done()) == lab.now);
+  CHECK(FromProtoTime(lab.Wave(0).done()) == lab.now);
   CHECK(lab.Wave(1).state() == "waiting");
   CHECK(lab.rollout.status()->current_wave() == 1);
   CHECK(lab.rollout.VersionFor("p4") == kTarget);
@@ -325,7 +323,7 @@ TEST_CASE("the last wave's bake completes the rollout", "[control][rollout]") {
   CHECK(actions[1].version == kTarget);
   CHECK(lab.State() == "COMPLETED");
   CHECK(lab.rollout.status()->outcome() == "every wave done: version 2 is in force everywhere");
-  CHECK(FromProto(lab.rollout.status()->finished()) == lab.now);
+  CHECK(FromProtoTime(lab.rollout.status()->finished()) == lab.now);
   CHECK_FALSE(lab.rollout.running());
   CHECK(lab.Tick().empty());
   CHECK(lab.rollout.CanStart(false).ok());
@@ -356,7 +354,7 @@ TEST_CASE("an ACK of another version or from a POP outside the wave does not mov
   lab.Advance(absl::Seconds(10));
   lab.rollout.OnAck("p1", kPrevious, lab.now);
   lab.rollout.OnAck("p2", kTarget, lab.now);
-  CHECK(FromProto(lab.Wave(0).last_ack()) == started);
+  CHECK(FromProtoTime(lab.Wave(0).last_ack()) == started);
 }
 
 // ---- rollback causes ------------------------------------------------------------------------
@@ -378,7 +376,7 @@ TEST_CASE("a NACK of the target rolls the rollout back and another NACK does not
   CHECK(lab.State() == "ROLLED_BACK");
   CHECK(lab.rollout.status()->outcome() == actions[0].reason);
   CHECK(lab.rollout.status()->rollback_version() == 3);
-  CHECK(FromProto(lab.rollout.status()->finished()) == lab.now);
+  CHECK(FromProtoTime(lab.rollout.status()->finished()) == lab.now);
   CHECK(lab.Wave(1).state() == "pending");
   CHECK_FALSE(lab.rollout.VersionFor("p1").has_value());
 }
@@ -511,7 +509,7 @@ TEST_CASE("an operator's rollback ends the rollout", "[control][rollout]") {
   CHECK(lab.rollout.status()->outcome() ==
         "rolled back by alice as version 3 (restores 1): bad idea");
   CHECK(lab.rollout.status()->rollback_version() == 3);
-  CHECK(FromProto(lab.rollout.status()->finished()) == lab.now);
+  CHECK(FromProtoTime(lab.rollout.status()->finished()) == lab.now);
   CHECK(lab.Tick().empty());
   // Nothing to end a second time.
   CHECK(lab.rollout.OperatorRollback("alice", 4, 2, "again", lab.now).empty());
@@ -530,12 +528,12 @@ TEST_CASE("a resumed rollout bakes its current wave again from the restart", "[c
   CHECK(resumed.Resume(saved, /*resumable=*/true, lab.now).empty());
   REQUIRE(resumed.running());
   CHECK(resumed.status()->current_wave() == 0);
-  CHECK(FromProto(resumed.status()->waves(0).last_ack()) == lab.now);
+  CHECK(FromProtoTime(resumed.status()->waves(0).last_ack()) == lab.now);
   CHECK(resumed.VersionFor("p1") == kTarget);
   CHECK(resumed.VersionFor("p2") == kPrevious);
   FleetView view = lab.View();
   CHECK(resumed.OnTick(view, lab.now).empty());
-  CHECK(FromProto(resumed.status()->waves(0).bake_until()) == lab.now + kBake);
+  CHECK(FromProtoTime(resumed.status()->waves(0).bake_until()) == lab.now + kBake);
   lab.Advance(kBake);
   CHECK(Kinds(resumed.OnTick(view, lab.now)) ==
         std::vector{Kind::kWaveDone, Kind::kSave, Kind::kPush});
