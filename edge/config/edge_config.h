@@ -24,7 +24,6 @@
 #include "edge/upstream/endpoint.h"
 #include "edge/upstream/lb.h"
 #include "holdfast/v1/config.pb.h"
-#include "holdfast/v1/plan.pb.h"
 #include "policy/config/source_map.h"
 
 namespace holdfast::edge {
@@ -117,18 +116,6 @@ struct EdgeConfig {
 // cannot load.
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     const v1::Config& config, const policy::SourceMap& sources, std::string_view node);
-
-// What `config` announces and answers under the control plane's announcement `plan`:
-//   - BGP: for this node's POP, a prefix the plan WITHDRAWN is not announced, a DRAINING one
-//     carries GRACEFUL_SHUTDOWN (65535:0, RFC 8326), a depreferred one the plan's prepends;
-//     prefixes the plan does not name are announced as configured;
-//   - DNS: service names answer with the plan's weights (dns::ServiceState::FromPlan).
-// InvalidArgument when the plan does not fit the config (the DNS side refuses it).
-struct Planned {
-  std::shared_ptr<const dns::DnsData> dns;
-  std::shared_ptr<const BgpConfig> bgp;
-};
-[[nodiscard]] absl::StatusOr<Planned> FollowPlan(const EdgeConfig& config, const v1::Plan& plan);
 
 // `config` with the DNS-discovered clusters' endpoints set to `resolved` (by cluster name;
 // clusters not in it keep theirs). The version says which endpoints it holds.

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/cat.h"
+#include "edge/agent/plan_follower.h"
 #include "edge/agent/report.h"
 #include "edge/daemon/startup.h"
 #include "spdlog/spdlog.h"
