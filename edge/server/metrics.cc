@@ -1,8 +1,20 @@
 #include "edge/server/metrics.h"
 
+#include <chrono>
+
 #include "absl/strings/str_format.h"
 
 namespace holdfast::edge {
+
+bool TakeLogSample(std::atomic<int64_t>& last) {
+  constexpr int64_t kEveryNs = 1'000'000'000;
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t seen = last.load(std::memory_order_relaxed);
+  return (seen == 0 || now - seen >= kEveryNs) &&
+         last.compare_exchange_strong(seen, now, std::memory_order_relaxed);
+}
 
 void LatencyHistogram::Observe(absl::Duration d) {
   const double seconds = absl::ToDoubleSeconds(d);

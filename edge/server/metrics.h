@@ -75,7 +75,14 @@ struct ClusterMetrics {
   // bytes after a complete response, or bytes on a connection idle in the pool (RFC 9112
   // section 6.3). Never reused: such bytes would answer the next client's request.
   Counter protocol_errors{0};
+  // When a protocol error was last logged (steady clock, ns): a backend that breaks framing on
+  // every response gets one log line a second, the counter gets them all.
+  std::atomic<int64_t> protocol_error_logged{0};
 };
+
+// True at most once per second for `last` (steady clock, ns): whether to log a sample of a
+// fault that may come with every request. Thread-safe.
+bool TakeLogSample(std::atomic<int64_t>& last);
 
 // Listeners by index (the set is fixed for the process's life); clusters by name, so their
 // counters go on across reloads that add, remove or reorder clusters.

@@ -830,10 +830,12 @@ class HttpConnection {
       // RFC 9112 section 6.3: bytes after the end of a response answer nothing that was asked;
       // the connection goes with them (see Runtime::TakeIdle for those that come later).
       Inc(cm.protocol_errors);
-      spdlog::warn(
-          "event=http.upstream_protocol_error cluster={} reason=\"bytes after the end of a "
-          "response\"",
-          cluster.name);
+      if (TakeLogSample(cm.protocol_error_logged)) {
+        spdlog::warn(
+            "event=http.upstream_protocol_error cluster={} total={} reason=\"bytes after the end "
+            "of a response\"",
+            cluster.name, Read(cm.protocol_errors));
+      }
     }
     co_return response.status;
   }

@@ -279,13 +279,16 @@ std::optional<asio::ip::tcp::socket> Runtime::TakeIdle(size_t cluster, size_t en
       case IdleState::kStrayBytes:
         // RFC 9112 section 6.3: bytes after the end of a response are not a response to
         // anything sent; forwarded, they would answer the next client's request with another's
-        // (response queue poisoning). The connection goes and the backend is named, once per
-        // connection.
+        // (response queue poisoning). The connection goes, counted; the backend is named in a
+        // log line at most once a second.
         Inc(c.metrics->protocol_errors);
-        spdlog::warn(
-            "event=http.upstream_protocol_error cluster={} endpoint={} "
-            "reason=\"bytes from the backend on an idle connection\"",
-            config().clusters[cluster].name, config().clusters[cluster].endpoints[endpoint].key);
+        if (TakeLogSample(c.metrics->protocol_error_logged)) {
+          spdlog::warn(
+              "event=http.upstream_protocol_error cluster={} endpoint={} total={} "
+              "reason=\"bytes from the backend on an idle connection\"",
+              config().clusters[cluster].name, config().clusters[cluster].endpoints[endpoint].key,
+              Read(c.metrics->protocol_errors));
+        }
         break;
     }
     Dec(c.metrics->active_connections);  // `s` closes as it goes out of scope
