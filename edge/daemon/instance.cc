@@ -83,7 +83,9 @@ absl::Status Instance::Apply(const Loaded& loaded, std::string_view trigger) {
   switch (phase_) {
     case Phase::kBooting:
       if (absl::Status s = Serve(loaded); !s.ok()) {
-        spdlog::error("event=edge.config_rejected trigger={} reason=\"{}\"", trigger,
+        // A config that loaded and still cannot be served here: an address taken, a speaker
+        // that cannot start.
+        spdlog::error("event=edge.start_failed trigger={} reason=\"{}\"", trigger,
                       std::string(s.message()));
         exit_code_ = 1;
         Stop();
