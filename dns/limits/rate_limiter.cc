@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "dns/limits/mapped_v4.h"
+
 namespace holdfast::dns {
 
 ClientKey ClientKey::FromV4(const std::array<uint8_t, 4>& address) {
@@ -12,10 +14,7 @@ ClientKey ClientKey::FromV4(const std::array<uint8_t, 4>& address) {
 }
 
 ClientKey ClientKey::FromV6(const std::array<uint8_t, 16>& address) {
-  constexpr std::array<uint8_t, 12> kMapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (std::equal(kMapped.begin(), kMapped.end(), address.begin())) {
-    return FromV4({address[12], address[13], address[14], address[15]});
-  }
+  if (const auto v4 = MappedV4(address)) return FromV4(*v4);
   ClientKey k;
   k.family = 6;
   std::copy_n(address.begin(), 7, k.bytes.begin());

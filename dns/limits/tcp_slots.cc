@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "dns/limits/mapped_v4.h"
+
 namespace holdfast::dns {
 
 TcpClientKey TcpClientKey::FromV4(const std::array<uint8_t, 4>& address) {
@@ -12,10 +14,7 @@ TcpClientKey TcpClientKey::FromV4(const std::array<uint8_t, 4>& address) {
 }
 
 TcpClientKey TcpClientKey::FromV6(const std::array<uint8_t, 16>& address) {
-  constexpr std::array<uint8_t, 12> kMapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (std::equal(kMapped.begin(), kMapped.end(), address.begin())) {
-    return FromV4({address[12], address[13], address[14], address[15]});
-  }
+  if (const auto v4 = MappedV4(address)) return FromV4(*v4);
   TcpClientKey k;
   k.family = 6;
   for (size_t i = 0; i < 8; ++i) k.prefix = (k.prefix << 8) | address[i];
