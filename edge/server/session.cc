@@ -530,7 +530,10 @@ class HttpConnection {
       route = runtime_->config().Match(*listener_, head_.host, path);
     }
     const bool has_body = head_.framing != BodyFraming::kNone;
-    const bool underscored = HasUnderscoredField(head_);
+    // Most listeners drop or refuse underscored names; one that allows them needs no scan.
+    const bool underscored =
+        listener_->headers_with_underscores != v1::Listener::HEADERS_WITH_UNDERSCORES_ALLOW &&
+        HasUnderscoredField(head_);
     if (underscored &&
         listener_->headers_with_underscores == v1::Listener::HEADERS_WITH_UNDERSCORES_REJECT) {
       Inc(metrics_.bad_requests);
