@@ -21,6 +21,10 @@ void InitLogging(LogFormat format, std::string_view level);
 // hold spaces or come from outside (an exception's text, a peer's error). Pure.
 std::string QuoteLogValue(std::string_view value);
 
+// Appends `s` to `out` as a JSON string: quoted, with quotes, backslashes and control characters
+// escaped.
+void AppendJsonString(std::string& out, std::string_view s);
+
 // The fields of a key=value log message as the members of a JSON object, without the braces:
 // values in double quotes may hold spaces; integers, decimals and true/false become JSON
 // numbers and booleans; anything that is not key=value goes into "msg". Pure; for tests.

@@ -172,6 +172,8 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     listener.max_connections = l.max_connections();
     listener.idle_timeout = FromProtoDuration(l.idle_timeout());
     listener.headers_with_underscores = l.headers_with_underscores();
+    listener.access_log_format = l.access_log().format();
+    listener.access_log_path = l.access_log().path();
     auto binds = ListenerBinds(l, *self);
     if (!binds.ok()) {
       return absl::InvalidArgumentError(

@@ -86,6 +86,10 @@ struct ListenerConfig {
   // http and https listeners: request fields named with an underscore.
   v1::Listener::HeadersWithUnderscores headers_with_underscores =
       v1::Listener::HEADERS_WITH_UNDERSCORES_DROP;
+  // http and https listeners: the access log's format (unspecified: none) and file (empty:
+  // standard output).
+  v1::AccessLog::Format access_log_format = v1::AccessLog::FORMAT_UNSPECIFIED;
+  std::string access_log_path;
 };
 
 struct EdgeConfig {

@@ -24,7 +24,8 @@ SteadyClock::duration ToSteady(absl::Duration d) {
   return std::chrono::duration_cast<SteadyClock::duration>(absl::ToChronoNanoseconds(d));
 }
 
-// What the edge serves for `config`: its health monitor (started) and its clusters' counters.
+// What the edge serves for `config`: its health monitor (started), its clusters' counters and
+// its listeners' access logs (opened).
 absl::StatusOr<std::shared_ptr<const Serving>> MakeServing(std::shared_ptr<const EdgeConfig> config,
                                                            asio::io_context& health_io,
                                                            SharedState& shared) {
@@ -37,6 +38,16 @@ absl::StatusOr<std::shared_ptr<const Serving>> MakeServing(std::shared_ptr<const
     }
     monitored.push_back(std::move(m));
     serving->cluster_metrics.push_back(shared.metrics->Cluster(c.name));
+  }
+  for (const ListenerConfig& l : config->listeners) {
+    std::shared_ptr<AccessLog>& log = serving->access_logs.emplace_back();
+    if (l.access_log_format == v1::AccessLog::FORMAT_UNSPECIFIED) continue;
+    auto opened =
+        AccessLog::Open(l.access_log_path, l.access_log_format == v1::AccessLog::FORMAT_JSON
+                                               ? AccessLogFormat::kJson
+                                               : AccessLogFormat::kText);
+    if (!opened.ok()) return opened.status();
+    log = *std::move(opened);
   }
   auto monitor =
       HealthMonitor::Create(health_io, std::move(monitored), shared.health, {config->version});

@@ -14,6 +14,7 @@
 #include "common/net/spawn.h"
 #include "edge/health/health_table.h"
 #include "edge/http/parser.h"
+#include "edge/server/access_log.h"
 #include "edge/upstream/eligibility.h"
 #include "spdlog/spdlog.h"
 
@@ -531,6 +532,10 @@ std::string AdminServer::Metrics() const {
     m.listener[i].latency.Write("holdfast_http_request_duration_seconds",
                                 Labels("listener", config->listeners[i].name), out);
   }
+
+  Metric(out, "holdfast_access_log_dropped_total",
+         "Access log lines dropped because the writer fell behind.", "counter");
+  absl::StrAppendFormat(&out, "holdfast_access_log_dropped_total %d\n", AccessLog::Dropped());
 
   WriteDnsMetrics(*config, m, out);
 

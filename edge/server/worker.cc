@@ -14,7 +14,8 @@
 #include "common/cat.h"
 #include "common/net/await.h"
 #include "common/net/spawn.h"
-#include "edge/server/session.h"
+#include "edge/server/http_connection.h"
+#include "edge/server/tcp_proxy.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::edge {

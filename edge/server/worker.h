@@ -23,6 +23,7 @@
 #include "edge/config/edge_config.h"
 #include "edge/health/health_table.h"
 #include "edge/health/monitor.h"
+#include "edge/server/access_log.h"
 #include "edge/server/metrics.h"
 #include "edge/server/parking.h"
 #include "edge/upstream/balancer.h"
@@ -36,6 +37,8 @@ struct Serving {
   std::shared_ptr<const EdgeConfig> config;
   std::shared_ptr<HealthMonitor> monitor;  // may be null (tests)
   std::vector<ClusterMetrics*> cluster_metrics;
+  // By listener index: the listener's access log, null when it has none.
+  std::vector<std::shared_ptr<AccessLog>> access_logs;
 };
 
 // What every worker shares with the daemon. Outlives the workers.
@@ -68,6 +71,11 @@ class Runtime {
   const std::shared_ptr<const EdgeConfig>& config_ptr() const { return serving_->config; }
   ClusterMetrics& cluster_metrics(size_t cluster) const {
     return *serving_->cluster_metrics[cluster];
+  }
+  // The access log of listener `listener`, or null.
+  AccessLog* access_log(size_t listener) const {
+    return listener < serving_->access_logs.size() ? serving_->access_logs[listener].get()
+                                                   : nullptr;
   }
 
   // Picks an endpoint of cluster `index`, avoiding `avoid` when another is eligible. nullopt:
@@ -116,7 +124,7 @@ class Worker {
   // Stops the loop and joins the thread.
   void Stop();
 
-  // What the sessions (session.h) use, on this worker's thread only.
+  // What the sessions (http_connection.h, tcp_proxy.h) use, on this worker's thread only.
   asio::io_context& io() { return io_; }
   SharedState& shared() { return shared_; }
   ParkingLot& parking() { return parking_; }

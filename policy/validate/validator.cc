@@ -280,6 +280,20 @@ class Validator {
                             " listener does not terminate TLS; use protocol tls or https"));
       }
 
+      if (l.has_access_log()) {
+        const bool http = l.protocol() == P::PROTOCOL_HTTP || l.protocol() == P::PROTOCOL_HTTPS;
+        if (!http) {
+          Report(Code::kConflictingFields, path + ".access_log",
+                 absl::StrCat(Article(l.protocol()),
+                              " listener has no requests to log; access_log is for http and "
+                              "https listeners"));
+        } else if (!l.access_log().path().empty() && l.access_log().path().front() != '/') {
+          Report(Code::kBadValue, path + ".access_log.path",
+                 absl::StrCat("'", l.access_log().path(),
+                              "' is not an absolute path (leave it out for standard output)"));
+        }
+      }
+
       if (l.address().empty()) {
         for (const IpAddress& a : node_addresses) binds.push_back({a, false, l.port(), i});
       } else if (auto a = Address(l.address(), path + ".address")) {

@@ -1,0 +1,124 @@
+#include "edge/server/local_reply.h"
+
+#include "common/cat.h"
+
+namespace holdfast::edge {
+
+std::string_view FlagCode(ResponseFlag flag) {
+  switch (flag) {
+    case ResponseFlag::kNone:
+      return "-";
+    case ResponseFlag::kNoRoute:
+      return "NR";
+    case ResponseFlag::kNoHealthyUpstream:
+      return "UH";
+    case ResponseFlag::kUpstreamOverflow:
+      return "UO";
+    case ResponseFlag::kUpstreamConnectFailure:
+      return "UF";
+    case ResponseFlag::kUpstreamRequestTimeout:
+      return "UT";
+    case ResponseFlag::kUpstreamConnectionTermination:
+      return "UC";
+    case ResponseFlag::kUpstreamProtocolError:
+      return "UPE";
+    case ResponseFlag::kDownstreamProtocolError:
+      return "DPE";
+    case ResponseFlag::kDownstreamRequestTimeout:
+      return "DT";
+    case ResponseFlag::kDownstreamConnectionTermination:
+      return "DC";
+  }
+  return "-";
+}
+
+std::string_view FlagName(ResponseFlag flag) {
+  switch (flag) {
+    case ResponseFlag::kNone:
+      return "";
+    case ResponseFlag::kNoRoute:
+      return "no route";
+    case ResponseFlag::kNoHealthyUpstream:
+      return "no healthy upstream";
+    case ResponseFlag::kUpstreamOverflow:
+      return "upstream overflow";
+    case ResponseFlag::kUpstreamConnectFailure:
+      return "upstream connect failure";
+    case ResponseFlag::kUpstreamRequestTimeout:
+      return "upstream request timeout";
+    case ResponseFlag::kUpstreamConnectionTermination:
+      return "upstream connection termination";
+    case ResponseFlag::kUpstreamProtocolError:
+      return "upstream protocol error";
+    case ResponseFlag::kDownstreamProtocolError:
+      return "downstream protocol error";
+    case ResponseFlag::kDownstreamRequestTimeout:
+      return "downstream request timeout";
+    case ResponseFlag::kDownstreamConnectionTermination:
+      return "downstream connection termination";
+  }
+  return "";
+}
+
+LocalReply ReplyFor(ResponseFlag flag) {
+  int status = 502;
+  switch (flag) {
+    case ResponseFlag::kNoRoute:
+      status = 404;
+      break;
+    case ResponseFlag::kNoHealthyUpstream:
+    case ResponseFlag::kUpstreamOverflow:
+      status = 503;
+      break;
+    case ResponseFlag::kUpstreamRequestTimeout:
+      status = 504;
+      break;
+    case ResponseFlag::kDownstreamProtocolError:
+      status = 400;
+      break;
+    case ResponseFlag::kDownstreamRequestTimeout:
+      status = 408;
+      break;
+    default:
+      break;
+  }
+  return LocalReply{status, flag, FlagName(flag)};
+}
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Error";
+  }
+}
+
+std::string RenderLocalReply(const LocalReply& reply, bool keep_alive) {
+  const std::string_view phrase = ReasonPhrase(reply.status);
+  const std::string body = Cat(reply.status, " ", phrase, ": ", reply.reason, "\n");
+  return Cat("HTTP/1.1 ", reply.status, " ", phrase,
+             "\r\nContent-Type: text/plain\r\nContent-Length: ", body.size(),
+             reply.status == 503 ? "\r\nRetry-After: 1" : "",
+             keep_alive ? "" : "\r\nConnection: close", "\r\nVia: 1.1 holdfast\r\n\r\n", body);
+}
+
+}  // namespace holdfast::edge
