@@ -69,11 +69,53 @@ class JsonFormatter final : public spdlog::formatter {
   }
 };
 
+// The length of the well-formed UTF-8 sequence `s` starts with (RFC 3629 section 4: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+size_t Utf8SequenceLength(std::string_view s) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto in = [&](size_t i, unsigned lo, unsigned hi) {
+    return i < s.size() && byte(i) >= lo && byte(i) <= hi;
+  };
+  const unsigned lead = byte(0);
+  if (lead >= 0xc2 && lead <= 0xdf) return in(1, 0x80, 0xbf) ? 2 : 0;
+  if (lead >= 0xe0 && lead <= 0xef) {
+    const unsigned lo = lead == 0xe0 ? 0xa0 : 0x80;
+    const unsigned hi = lead == 0xed ? 0x9f : 0xbf;
+    return in(1, lo, hi) && in(2, 0x80, 0xbf) ? 3 : 0;
+  }
+  if (lead >= 0xf0 && lead <= 0xf4) {
+    const unsigned lo = lead == 0xf0 ? 0x90 : 0x80;
+    const unsigned hi = lead == 0xf4 ? 0x8f : 0xbf;
+    return in(1, lo, hi) && in(2, 0x80, 0xbf) && in(3, 0x80, 0xbf) ? 4 : 0;
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AppendJsonString(std::string& out, std::string_view s) {
+  const auto code_point = [&out](unsigned char c) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\u00";
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
+  };
   out += '"';
-  for (const char c : s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      // RFC 8259 section 8.1: JSON text is UTF-8. A well-formed sequence goes as it is; a byte
+      // that starts none (HTTP's obs-text, say) goes as the code point of its value.
+      const size_t length = Utf8SequenceLength(s.substr(i));
+      if (length > 0) {
+        out.append(s.substr(i, length));
+        i += length;
+      } else {
+        code_point(c);
+        ++i;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -91,15 +133,13 @@ void AppendJsonString(std::string& out, std::string_view s) {
         out += "\\t";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
+        if (c < 0x20) {
+          code_point(c);
         } else {
-          out += c;
+          out += static_cast<char>(c);
         }
     }
+    ++i;
   }
   out += '"';
 }

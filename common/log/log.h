@@ -22,7 +22,8 @@ void InitLogging(LogFormat format, std::string_view level);
 std::string QuoteLogValue(std::string_view value);
 
 // Appends `s` to `out` as a JSON string: quoted, with quotes, backslashes and control characters
-// escaped.
+// escaped, and each byte that is not part of well-formed UTF-8 written as the code point of its
+// value (\u00XX), so that the line stays valid JSON whatever a client sent.
 void AppendJsonString(std::string& out, std::string_view s);
 
 // The fields of a key=value log message as the members of a JSON object, without the braces:

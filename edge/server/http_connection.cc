@@ -109,6 +109,7 @@ class HttpConnection {
     runtime_ = w_.Current();
     listener_ = &runtime_->config().listeners[listener_index_];
     access_log_ = runtime_->access_log(listener_index_);
+    method_.clear();  // the last request's; Answer() must not take a bad head for a HEAD
     parser_.Reset();
     bool started = !in_.empty();
     // When the head began: what the access log dates a refused or timed-out head from.
@@ -180,11 +181,13 @@ class HttpConnection {
   // bad request.
   asio::awaitable<int> Answer(const LocalReply& reply, bool keep_alive) {
     keep_alive_ = keep_alive;
+    const bool head_request = method_ == "HEAD";
     log_.flag = reply.flag;
     log_.reason = reply.reason;
+    log_.bytes_sent = head_request ? 0 : LocalReplyBody(reply).size();
     if (reply.flag == ResponseFlag::kDownstreamProtocolError) Inc(metrics_.bad_requests);
     deadline_->Arm(absl::Seconds(5), &Lowest(client_));
-    co_await WriteAll(client_, RenderLocalReply(reply, keep_alive));
+    co_await WriteAll(client_, RenderLocalReply(reply, keep_alive, head_request));
     if (!keep_alive) co_await CloseGracefully(client_, *deadline_);
     co_return reply.status;
   }

@@ -112,13 +112,17 @@ std::string_view ReasonPhrase(int status) {
   }
 }
 
-std::string RenderLocalReply(const LocalReply& reply, bool keep_alive) {
-  const std::string_view phrase = ReasonPhrase(reply.status);
-  const std::string body = Cat(reply.status, " ", phrase, ": ", reply.reason, "\n");
-  return Cat("HTTP/1.1 ", reply.status, " ", phrase,
+std::string LocalReplyBody(const LocalReply& reply) {
+  return Cat(reply.status, " ", ReasonPhrase(reply.status), ": ", reply.reason, "\n");
+}
+
+std::string RenderLocalReply(const LocalReply& reply, bool keep_alive, bool head_request) {
+  const std::string body = LocalReplyBody(reply);
+  return Cat("HTTP/1.1 ", reply.status, " ", ReasonPhrase(reply.status),
              "\r\nContent-Type: text/plain\r\nContent-Length: ", body.size(),
              reply.status == 503 ? "\r\nRetry-After: 1" : "",
-             keep_alive ? "" : "\r\nConnection: close", "\r\nVia: 1.1 holdfast\r\n\r\n", body);
+             keep_alive ? "" : "\r\nConnection: close", "\r\nVia: 1.1 holdfast\r\n\r\n",
+             head_request ? std::string_view() : std::string_view(body));
 }
 
 }  // namespace holdfast::edge

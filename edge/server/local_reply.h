@@ -44,10 +44,14 @@ LocalReply ReplyFor(ResponseFlag flag);
 // RFC 9110 section 15's phrase for the statuses the edge answers itself.
 std::string_view ReasonPhrase(int status);
 
-// The whole HTTP/1.1 response for `reply`: a short text body naming the reason, Via, and
-// Connection: close unless `keep_alive`. A 503 carries Retry-After, so well-behaved clients
-// back off instead of hammering an overloaded edge.
-std::string RenderLocalReply(const LocalReply& reply, bool keep_alive);
+// The short text body of `reply`, naming the status and the reason.
+std::string LocalReplyBody(const LocalReply& reply);
+
+// The whole HTTP/1.1 response for `reply`: LocalReplyBody, Via, and Connection: close unless
+// `keep_alive`. A 503 carries Retry-After, so well-behaved clients back off instead of
+// hammering an overloaded edge. The answer to a HEAD request (`head_request`) is the head alone,
+// its Content-Length still the body's (RFC 9110 section 9.3.2).
+std::string RenderLocalReply(const LocalReply& reply, bool keep_alive, bool head_request = false);
 
 }  // namespace holdfast::edge
 

@@ -95,6 +95,17 @@ TEST_CASE("a request the edge answers itself is answered once, then the next is 
   REQUIRE(not_found != std::string::npos);
   CHECK(reply.find("HTTP/1.1 404", not_found + 1) == std::string::npos);
   CHECK(reply.find("api1 /next\n") != std::string::npos);
+
+  // The answer to a HEAD has no body, so the next response is read where it starts.
+  const std::string head =
+      RawExchange(lab.http_port(),
+                  "HEAD /nowhere HTTP/1.1\r\nHost: other.example.net\r\n\r\n"
+                  "GET /next HTTP/1.1\r\nHost: api.example.net\r\nConnection: close\r\n\r\n");
+  const size_t end_of_head = head.find("\r\n\r\n");
+  INFO(head);
+  REQUIRE(head.rfind("HTTP/1.1 404", 0) == 0);
+  REQUIRE(end_of_head != std::string::npos);
+  CHECK(head.compare(end_of_head + 4, 12, "HTTP/1.1 200") == 0);
 }
 
 TEST_CASE("the backend sees forwarding fields and the client's own fields, not hop-by-hop ones",

@@ -49,5 +49,29 @@ TEST_CASE("words that are not key=value go to msg", "[common][log]") {
   CHECK(KeyValuesToJsonMembers("").empty());
 }
 
+TEST_CASE("a JSON string keeps UTF-8 and escapes the bytes that are not, so it always parses",
+          "[common][log]") {
+  const auto json = [](std::string_view s) {
+    std::string out;
+    AppendJsonString(out, s);
+    return out;
+  };
+  CHECK(json("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") ==
+        "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+  CHECK(json("a\tb") == "\"a\\tb\"");
+  CHECK(json(std::string_view("a\0b\x1f", 4)) == "\"a\\u0000b\\u001f\"");
+  // Latin-1 (HTTP obs-text), a lone continuation byte, an overlong '/', a surrogate, a cut-off
+  // sequence: each stray byte becomes its code point.
+  CHECK(json("\xe9t\xe9") == "\"\\u00e9t\\u00e9\"");
+  CHECK(json("\x80") == "\"\\u0080\"");
+  CHECK(json("\xc0\xaf") == "\"\\u00c0\\u00af\"");
+  CHECK(json("\xed\xa0\x80") == "\"\\u00ed\\u00a0\\u0080\"");
+  CHECK(json("\xe2\x82") == "\"\\u00e2\\u0082\"");
+  for (int c = 0; c < 256; ++c) {
+    const std::string one(1, static_cast<char>(c));
+    CHECK_NOTHROW(nlohmann::json::parse(json(one)));
+  }
+}
+
 }  // namespace
 }  // namespace holdfast

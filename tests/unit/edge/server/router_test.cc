@@ -181,6 +181,13 @@ TEST_CASE("local reply: a 503 asks the client to back off; a closing one says so
   CHECK(r400.starts_with("HTTP/1.1 400 Bad Request\r\n"));
   CHECK(r400.find("\r\nConnection: close\r\n") != std::string::npos);
   CHECK(r400.find("Retry-After") == std::string::npos);
+
+  // RFC 9110 section 9.3.2: the answer to HEAD has the GET's head and no content.
+  const std::string head = RenderLocalReply(ReplyFor(ResponseFlag::kNoRoute), true, true);
+  CHECK(head.ends_with("\r\n\r\n"));
+  CHECK(head.find("Content-Length: " +
+                  std::to_string(LocalReplyBody(ReplyFor(ResponseFlag::kNoRoute)).size())) !=
+        std::string::npos);
 }
 
 }  // namespace
