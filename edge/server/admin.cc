@@ -305,6 +305,149 @@ void WriteBgpMetrics(const BgpAnnouncer& announcer, std::string& out) {
                         view.phase >= BgpAnnouncer::Phase::kDraining ? 1 : 0);
 }
 
+// Per listener: connections, requests, responses by class, request duration.
+void WriteListenerMetrics(const EdgeConfig& config, const EdgeMetrics& m, std::string& out) {
+  struct ListenerCounter {
+    const char* name;
+    const char* help;
+    const char* type;
+    const Counter ListenerMetrics::*field;
+  };
+  static constexpr ListenerCounter kListener[] = {
+      {"holdfast_listener_connections_total", "Connections accepted.", "counter",
+       &ListenerMetrics::accepted},
+      {"holdfast_listener_connections_active", "Connections open now.", "gauge",
+       &ListenerMetrics::active},
+      {"holdfast_listener_connections_parked",
+       "Idle keep-alive connections parked: open, holding no session state.", "gauge",
+       &ListenerMetrics::parked},
+      {"holdfast_listener_connections_refused_total",
+       "Connections closed at accept: max_connections reached or draining.", "counter",
+       &ListenerMetrics::refused},
+      {"holdfast_http_requests_total", "HTTP requests received.", "counter",
+       &ListenerMetrics::requests},
+      {"holdfast_tls_handshake_failures_total", "TLS handshakes that failed or timed out.",
+       "counter", &ListenerMetrics::tls_handshake_failures},
+      {"holdfast_http_bad_requests_total",
+       "Requests refused by the parser (malformed, ambiguous framing, limits).", "counter",
+       &ListenerMetrics::bad_requests},
+  };
+  for (const ListenerCounter& c : kListener) {
+    Metric(out, c.name, c.help, c.type);
+    for (size_t i = 0; i < config.listeners.size(); ++i) {
+      absl::StrAppendFormat(&out, "%s{%s} %d\n", c.name,
+                            Labels("listener", config.listeners[i].name),
+                            Read(m.listener[i].*c.field));
+    }
+  }
+  Metric(out, "holdfast_http_responses_total", "HTTP responses sent, by status class.", "counter");
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    for (int cls = 1; cls <= 5; ++cls) {
+      absl::StrAppendFormat(&out, "holdfast_http_responses_total{%s,class=\"%dxx\"} %d\n",
+                            Labels("listener", config.listeners[i].name), cls,
+                            Read(m.listener[i].responses[cls]));
+    }
+  }
+  Metric(out, "holdfast_http_request_duration_seconds",
+         "From the request head to the end of the response.", "histogram");
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    m.listener[i].latency.Write("holdfast_http_request_duration_seconds",
+                                Labels("listener", config.listeners[i].name), out);
+  }
+}
+
+// Per cluster: the proxy's counters of requests, connections, failures and shedding.
+void WriteClusterMetrics(const Serving& serving, std::string& out) {
+  const EdgeConfig& config = *serving.config;
+  struct ClusterCounter {
+    const char* name;
+    const char* help;
+    const char* type;
+    const Counter ClusterMetrics::*field;
+  };
+  static constexpr ClusterCounter kCluster[] = {
+      {"holdfast_upstream_requests_total", "Requests sent to the cluster's endpoints.", "counter",
+       &ClusterMetrics::upstream_requests},
+      {"holdfast_upstream_requests_active", "Requests in flight to the cluster.", "gauge",
+       &ClusterMetrics::active_requests},
+      {"holdfast_upstream_connections_active", "Open connections to the cluster, idle included.",
+       "gauge", &ClusterMetrics::active_connections},
+      {"holdfast_upstream_connect_failures_total", "Connections to an endpoint that failed.",
+       "counter", &ClusterMetrics::connect_failures},
+      {"holdfast_upstream_retries_total", "Attempts after the first, to another endpoint.",
+       "counter", &ClusterMetrics::retries},
+      {"holdfast_upstream_timeouts_total", "Requests the backend did not answer in time.",
+       "counter", &ClusterMetrics::timeouts},
+      {"holdfast_upstream_protocol_errors_total",
+       "Backend connections closed for bytes after a complete response or while idle.", "counter",
+       &ClusterMetrics::protocol_errors},
+      {"holdfast_shed_total", "Requests and connections refused by a circuit breaker.", "counter",
+       &ClusterMetrics::shed},
+      {"holdfast_no_endpoint_total", "Requests with no eligible endpoint to go to.", "counter",
+       &ClusterMetrics::no_endpoint},
+      {"holdfast_panic_picks_total",
+       "Picks made in panic mode (too few healthy endpoints: balancing over all).", "counter",
+       &ClusterMetrics::panic_picks},
+  };
+  for (const ClusterCounter& c : kCluster) {
+    Metric(out, c.name, c.help, c.type);
+    for (size_t i = 0; i < config.clusters.size(); ++i) {
+      absl::StrAppendFormat(&out, "%s{%s} %d\n", c.name, Labels("cluster", config.clusters[i].name),
+                            Read(serving.cluster_metrics[i]->*c.field));
+    }
+  }
+}
+
+// Per cluster: endpoints by health, panic mode, checks and ejections, from the table the
+// balancers use.
+void WriteHealthMetrics(const EdgeConfig& config, const HealthTable& health, std::string& out) {
+  Metric(out, "holdfast_endpoints", "Endpoints by health (ejected ones counted apart too).",
+         "gauge");
+  for (size_t i = 0; i < config.clusters.size(); ++i) {
+    const Eligibility e = ComputeEligibility(health.clusters[i].endpoints,
+                                             config.clusters[i].panic_threshold_percent);
+    const EligibilityCounts& n = e.counts();
+    const std::string cluster = Labels("cluster", config.clusters[i].name);
+    absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"healthy\"} %d\n", cluster,
+                          n.healthy);
+    absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"unhealthy\"} %d\n", cluster,
+                          n.unhealthy);
+    absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"unchecked\"} %d\n", cluster,
+                          n.unchecked);
+    absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"ejected\"} %d\n", cluster,
+                          n.ejected);
+  }
+  Metric(out, "holdfast_cluster_panic",
+         "1 while a cluster balances over all endpoints: too few are healthy.", "gauge");
+  for (size_t i = 0; i < config.clusters.size(); ++i) {
+    const Eligibility e = ComputeEligibility(health.clusters[i].endpoints,
+                                             config.clusters[i].panic_threshold_percent);
+    absl::StrAppendFormat(&out, "holdfast_cluster_panic{%s} %d\n",
+                          Labels("cluster", config.clusters[i].name), e.panic() ? 1 : 0);
+  }
+  struct HealthCounter {
+    const char* name;
+    const char* help;
+    uint64_t ClusterHealth::*field;
+  };
+  static constexpr HealthCounter kHealth[] = {
+      {"holdfast_health_checks_total", "Active health checks run.", &ClusterHealth::checks},
+      {"holdfast_health_check_failures_total", "Active health checks that failed.",
+       &ClusterHealth::check_failures},
+      {"holdfast_ejections_total", "Endpoints ejected by outlier detection.",
+       &ClusterHealth::ejections},
+      {"holdfast_ejections_capped_total", "Ejections max_ejection_percent prevented.",
+       &ClusterHealth::ejections_capped},
+  };
+  for (const HealthCounter& c : kHealth) {
+    Metric(out, c.name, c.help, "counter");
+    for (size_t i = 0; i < config.clusters.size(); ++i) {
+      absl::StrAppendFormat(&out, "%s{%s} %d\n", c.name, Labels("cluster", config.clusters[i].name),
+                            health.clusters[i].*c.field);
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<tcp::endpoint> ParseHostPort(const std::string& text) {
@@ -485,53 +628,7 @@ std::string AdminServer::Metrics() const {
   Metric(out, "holdfast_draining", "1 while the edge drains.", "gauge");
   absl::StrAppendFormat(&out, "holdfast_draining %d\n", shared_.draining.load() ? 1 : 0);
 
-  struct ListenerCounter {
-    const char* name;
-    const char* help;
-    const char* type;
-    const Counter ListenerMetrics::*field;
-  };
-  static constexpr ListenerCounter kListener[] = {
-      {"holdfast_listener_connections_total", "Connections accepted.", "counter",
-       &ListenerMetrics::accepted},
-      {"holdfast_listener_connections_active", "Connections open now.", "gauge",
-       &ListenerMetrics::active},
-      {"holdfast_listener_connections_parked",
-       "Idle keep-alive connections parked: open, holding no session state.", "gauge",
-       &ListenerMetrics::parked},
-      {"holdfast_listener_connections_refused_total",
-       "Connections closed at accept: max_connections reached or draining.", "counter",
-       &ListenerMetrics::refused},
-      {"holdfast_http_requests_total", "HTTP requests received.", "counter",
-       &ListenerMetrics::requests},
-      {"holdfast_tls_handshake_failures_total", "TLS handshakes that failed or timed out.",
-       "counter", &ListenerMetrics::tls_handshake_failures},
-      {"holdfast_http_bad_requests_total",
-       "Requests refused by the parser (malformed, ambiguous framing, limits).", "counter",
-       &ListenerMetrics::bad_requests},
-  };
-  for (const ListenerCounter& c : kListener) {
-    Metric(out, c.name, c.help, c.type);
-    for (size_t i = 0; i < config->listeners.size(); ++i) {
-      absl::StrAppendFormat(&out, "%s{%s} %d\n", c.name,
-                            Labels("listener", config->listeners[i].name),
-                            Read(m.listener[i].*c.field));
-    }
-  }
-  Metric(out, "holdfast_http_responses_total", "HTTP responses sent, by status class.", "counter");
-  for (size_t i = 0; i < config->listeners.size(); ++i) {
-    for (int cls = 1; cls <= 5; ++cls) {
-      absl::StrAppendFormat(&out, "holdfast_http_responses_total{%s,class=\"%dxx\"} %d\n",
-                            Labels("listener", config->listeners[i].name), cls,
-                            Read(m.listener[i].responses[cls]));
-    }
-  }
-  Metric(out, "holdfast_http_request_duration_seconds",
-         "From the request head to the end of the response.", "histogram");
-  for (size_t i = 0; i < config->listeners.size(); ++i) {
-    m.listener[i].latency.Write("holdfast_http_request_duration_seconds",
-                                Labels("listener", config->listeners[i].name), out);
-  }
+  WriteListenerMetrics(*config, m, out);
 
   Metric(out, "holdfast_access_log_dropped_total",
          "Access log lines dropped because the writer fell behind.", "counter");
@@ -539,94 +636,11 @@ std::string AdminServer::Metrics() const {
 
   WriteDnsMetrics(*config, m, out);
 
-  struct ClusterCounter {
-    const char* name;
-    const char* help;
-    const char* type;
-    const Counter ClusterMetrics::*field;
-  };
-  static constexpr ClusterCounter kCluster[] = {
-      {"holdfast_upstream_requests_total", "Requests sent to the cluster's endpoints.", "counter",
-       &ClusterMetrics::upstream_requests},
-      {"holdfast_upstream_requests_active", "Requests in flight to the cluster.", "gauge",
-       &ClusterMetrics::active_requests},
-      {"holdfast_upstream_connections_active", "Open connections to the cluster, idle included.",
-       "gauge", &ClusterMetrics::active_connections},
-      {"holdfast_upstream_connect_failures_total", "Connections to an endpoint that failed.",
-       "counter", &ClusterMetrics::connect_failures},
-      {"holdfast_upstream_retries_total", "Attempts after the first, to another endpoint.",
-       "counter", &ClusterMetrics::retries},
-      {"holdfast_upstream_timeouts_total", "Requests the backend did not answer in time.",
-       "counter", &ClusterMetrics::timeouts},
-      {"holdfast_upstream_protocol_errors_total",
-       "Backend connections closed for bytes after a complete response or while idle.", "counter",
-       &ClusterMetrics::protocol_errors},
-      {"holdfast_shed_total", "Requests and connections refused by a circuit breaker.", "counter",
-       &ClusterMetrics::shed},
-      {"holdfast_no_endpoint_total", "Requests with no eligible endpoint to go to.", "counter",
-       &ClusterMetrics::no_endpoint},
-      {"holdfast_panic_picks_total",
-       "Picks made in panic mode (too few healthy endpoints: balancing over all).", "counter",
-       &ClusterMetrics::panic_picks},
-  };
-  for (const ClusterCounter& c : kCluster) {
-    Metric(out, c.name, c.help, c.type);
-    for (size_t i = 0; i < config->clusters.size(); ++i) {
-      absl::StrAppendFormat(&out, "%s{%s} %d\n", c.name,
-                            Labels("cluster", config->clusters[i].name),
-                            Read(serving->cluster_metrics[i]->*c.field));
-    }
-  }
-  // Endpoint health, from the table the balancers use.
+  WriteClusterMetrics(*serving, out);
   const std::shared_ptr<const HealthTable> health = shared_.health.Current();
   if (health != nullptr && health->config_version == config->version &&
       health->clusters.size() == config->clusters.size()) {
-    Metric(out, "holdfast_endpoints", "Endpoints by health (ejected ones counted apart too).",
-           "gauge");
-    for (size_t i = 0; i < config->clusters.size(); ++i) {
-      const Eligibility e = ComputeEligibility(health->clusters[i].endpoints,
-                                               config->clusters[i].panic_threshold_percent);
-      const EligibilityCounts& n = e.counts();
-      const std::string cluster = Labels("cluster", config->clusters[i].name);
-      absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"healthy\"} %d\n", cluster,
-                            n.healthy);
-      absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"unhealthy\"} %d\n", cluster,
-                            n.unhealthy);
-      absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"unchecked\"} %d\n", cluster,
-                            n.unchecked);
-      absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"ejected\"} %d\n", cluster,
-                            n.ejected);
-    }
-    Metric(out, "holdfast_cluster_panic",
-           "1 while a cluster balances over all endpoints: too few are healthy.", "gauge");
-    for (size_t i = 0; i < config->clusters.size(); ++i) {
-      const Eligibility e = ComputeEligibility(health->clusters[i].endpoints,
-                                               config->clusters[i].panic_threshold_percent);
-      absl::StrAppendFormat(&out, "holdfast_cluster_panic{%s} %d\n",
-                            Labels("cluster", config->clusters[i].name), e.panic() ? 1 : 0);
-    }
-    struct HealthCounter {
-      const char* name;
-      const char* help;
-      uint64_t ClusterHealth::*field;
-    };
-    static constexpr HealthCounter kHealth[] = {
-        {"holdfast_health_checks_total", "Active health checks run.", &ClusterHealth::checks},
-        {"holdfast_health_check_failures_total", "Active health checks that failed.",
-         &ClusterHealth::check_failures},
-        {"holdfast_ejections_total", "Endpoints ejected by outlier detection.",
-         &ClusterHealth::ejections},
-        {"holdfast_ejections_capped_total", "Ejections max_ejection_percent prevented.",
-         &ClusterHealth::ejections_capped},
-    };
-    for (const HealthCounter& c : kHealth) {
-      Metric(out, c.name, c.help, "counter");
-      for (size_t i = 0; i < config->clusters.size(); ++i) {
-        absl::StrAppendFormat(&out, "%s{%s} %d\n", c.name,
-                              Labels("cluster", config->clusters[i].name),
-                              health->clusters[i].*c.field);
-      }
-    }
+    WriteHealthMetrics(*config, *health, out);
   }
   if (bgp_ != nullptr) WriteBgpMetrics(*bgp_, out);
   Metric(out, "holdfast_connections_open", "Client connections being served.", "gauge");
