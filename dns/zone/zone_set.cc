@@ -21,45 +21,45 @@ absl::Status Invalid(std::string_view zone, std::string_view what) {
   return absl::InvalidArgumentError(Cat("zone ", zone, ": ", what));
 }
 
-absl::StatusOr<RRset> RecordData(const v1::Record& r, std::string& rdata) {
+absl::StatusOr<RRset> RecordData(const RecordSpec& r, std::string& rdata) {
   RRset set;
-  switch (r.type()) {
-    case v1::Record::TYPE_A:
-    case v1::Record::TYPE_AAAA: {
-      const std::optional<net::IpAddress> ip = net::IpAddress::Parse(r.value());
-      const bool want_v4 = r.type() == v1::Record::TYPE_A;
+  switch (r.type) {
+    case RecordType::kA:
+    case RecordType::kAaaa: {
+      const std::optional<net::IpAddress> ip = net::IpAddress::Parse(r.value);
+      const bool want_v4 = r.type == RecordType::kA;
       if (!ip.has_value() || ip->is_v4() != want_v4) {
         return absl::InvalidArgumentError(
-            Cat("'", r.value(), "' is not an IPv", want_v4 ? 4 : 6, " address"));
+            Cat("'", r.value, "' is not an IPv", want_v4 ? 4 : 6, " address"));
       }
       set.type = want_v4 ? kTypeA : kTypeAaaa;
       rdata = want_v4 ? ARdata(ip->bytes()) : AaaaRdata(ip->bytes());
       break;
     }
-    case v1::Record::TYPE_CNAME:
-    case v1::Record::TYPE_NS: {
-      absl::StatusOr<std::string> target = AbsoluteName(r.value());
+    case RecordType::kCname:
+    case RecordType::kNs: {
+      absl::StatusOr<std::string> target = AbsoluteName(r.value);
       if (!target.ok()) return target.status();
-      set.type = r.type() == v1::Record::TYPE_CNAME ? kTypeCname : kTypeNs;
+      set.type = r.type == RecordType::kCname ? kTypeCname : kTypeNs;
       rdata = *std::move(target);
       break;
     }
-    case v1::Record::TYPE_MX: {
-      absl::StatusOr<std::string> exchange = AbsoluteName(r.value());
+    case RecordType::kMx: {
+      absl::StatusOr<std::string> exchange = AbsoluteName(r.value);
       if (!exchange.ok()) return exchange.status();
-      if (r.priority() > 0xffff) return absl::InvalidArgumentError("MX priority over 65535");
+      if (r.priority > 0xffff) return absl::InvalidArgumentError("MX priority over 65535");
       set.type = kTypeMx;
-      rdata = MxRdata(static_cast<uint16_t>(r.priority()), *exchange);
+      rdata = MxRdata(static_cast<uint16_t>(r.priority), *exchange);
       break;
     }
-    case v1::Record::TYPE_TXT:
+    case RecordType::kTxt:
       set.type = kTypeTxt;
-      rdata = TxtRdata(r.value());
+      rdata = TxtRdata(r.value);
       // RDLENGTH is 16 bits (RFC 1035 section 3.2.1).
       if (rdata.size() > 0xffff) return absl::InvalidArgumentError("TXT data over 65535 octets");
       break;
     default:
-      return absl::InvalidArgumentError(Cat("record type ", static_cast<int>(r.type())));
+      return absl::InvalidArgumentError(Cat("record type ", static_cast<int>(r.type)));
   }
   return set;
 }
@@ -100,45 +100,46 @@ ZoneNode& NodeFor(Zone& zone, const std::string& name) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const ZoneSet>> ZoneSet::Compile(const v1::Dns& dns) {
+absl::StatusOr<std::shared_ptr<const ZoneSet>> ZoneSet::Compile(
+    const std::vector<ZoneSpec>& zones, const std::vector<std::string>& service_names) {
   auto set = std::make_shared<ZoneSet>();
-  for (const v1::Zone& z : dns.zones()) {
+  for (const ZoneSpec& z : zones) {
     Zone zone;
-    absl::StatusOr<std::string> apex = AbsoluteName(z.name());
-    if (!apex.ok()) return Invalid(z.name(), Msg(apex.status()));
+    absl::StatusOr<std::string> apex = AbsoluteName(z.apex);
+    if (!apex.ok()) return Invalid(z.apex, Msg(apex.status()));
     zone.apex = LowerName(*apex);
-    if (set->by_apex_.contains(zone.apex)) return Invalid(z.name(), "listed twice");
+    if (set->by_apex_.contains(zone.apex)) return Invalid(z.apex, "listed twice");
 
-    absl::StatusOr<std::string> mname = AbsoluteName(z.soa().mname());
-    absl::StatusOr<std::string> rname = AbsoluteName(z.soa().rname());
-    if (!mname.ok() || !rname.ok()) return Invalid(z.name(), "bad SOA mname or rname");
-    const v1::Soa& soa = z.soa();
-    zone.soa_ttl = z.ttl();
-    zone.soa_rdata = SoaRdata(*mname, *rname, soa.serial(), soa.refresh(), soa.retry(),
-                              soa.expire(), soa.minimum());
-    zone.negative_ttl = std::min(z.ttl(), soa.minimum());
+    absl::StatusOr<std::string> mname = AbsoluteName(z.soa.mname);
+    absl::StatusOr<std::string> rname = AbsoluteName(z.soa.rname);
+    if (!mname.ok() || !rname.ok()) return Invalid(z.apex, "bad SOA mname or rname");
+    const SoaSpec& soa = z.soa;
+    zone.soa_ttl = z.ttl;
+    zone.soa_rdata =
+        SoaRdata(*mname, *rname, soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum);
+    zone.negative_ttl = std::min(z.ttl, soa.minimum);
 
     ZoneNode& apex_node = NodeFor(zone, *apex);
-    AddRecord(apex_node, kTypeSoa, z.ttl(), zone.soa_rdata);
-    for (const std::string& ns : z.ns()) {
+    AddRecord(apex_node, kTypeSoa, z.ttl, zone.soa_rdata);
+    for (const std::string& ns : z.ns) {
       absl::StatusOr<std::string> target = AbsoluteName(ns);
-      if (!target.ok()) return Invalid(z.name(), Cat("ns '", ns, "': ", Msg(target.status())));
-      AddRecord(NodeFor(zone, *apex), kTypeNs, z.ttl(), *std::move(target));
+      if (!target.ok()) return Invalid(z.apex, Cat("ns '", ns, "': ", Msg(target.status())));
+      AddRecord(NodeFor(zone, *apex), kTypeNs, z.ttl, *std::move(target));
     }
 
-    for (const v1::Record& r : z.records()) {
+    for (const RecordSpec& r : z.records) {
       // Owners are relative to the apex unless they end with a dot (policy/validate).
-      absl::StatusOr<std::string> owner = NameFromText(r.name(), *apex);
-      if (!owner.ok()) return Invalid(z.name(), Cat("record '", r.name(), "': bad owner"));
+      absl::StatusOr<std::string> owner = NameFromText(r.owner, *apex);
+      if (!owner.ok()) return Invalid(z.apex, Cat("record '", r.owner, "': bad owner"));
       if (!IsSubdomain(*owner, zone.apex)) {
-        return Invalid(z.name(), Cat("record '", r.name(), "' is outside the zone"));
+        return Invalid(z.apex, Cat("record '", r.owner, "' is outside the zone"));
       }
       std::string rdata;
       absl::StatusOr<RRset> data = RecordData(r, rdata);
       if (!data.ok()) {
-        return Invalid(z.name(), Cat("record '", r.name(), "': ", Msg(data.status())));
+        return Invalid(z.apex, Cat("record '", r.owner, "': ", Msg(data.status())));
       }
-      const uint32_t ttl = r.has_ttl() ? r.ttl() : z.ttl();
+      const uint32_t ttl = r.ttl.value_or(z.ttl);
       ZoneNode& node = NodeFor(zone, *owner);
       AddRecord(node, data->type, ttl, std::move(rdata));
       if (data->type == kTypeNs && !NameEquals(*owner, zone.apex)) node.delegation = true;
@@ -147,14 +148,14 @@ absl::StatusOr<std::shared_ptr<const ZoneSet>> ZoneSet::Compile(const v1::Dns& d
     set->zones_.push_back(std::move(zone));
   }
 
-  for (const v1::ServiceName& s : dns.services()) {
-    absl::StatusOr<std::string> name = AbsoluteName(s.name());
+  for (const std::string& service : service_names) {
+    absl::StatusOr<std::string> name = AbsoluteName(service);
     if (!name.ok()) {
-      return absl::InvalidArgumentError(Cat("service '", s.name(), "': bad name"));
+      return absl::InvalidArgumentError(Cat("service '", service, "': bad name"));
     }
     const Zone* found = set->FindZone(LowerName(*name));
     if (found == nullptr) {
-      return absl::InvalidArgumentError(Cat("service '", s.name(), "' is in none of the zones"));
+      return absl::InvalidArgumentError(Cat("service '", service, "' is in none of the zones"));
     }
     Zone& zone = set->zones_[set->by_apex_.at(found->apex)];
     NodeFor(zone, *name).service = true;

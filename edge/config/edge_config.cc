@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "common/cat.h"
 #include "common/proto_time.h"
+#include "edge/config/dns_config.h"
 #include "edge/config/node.h"
 
 namespace holdfast::edge {
@@ -212,7 +213,7 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     }
     out->listeners.push_back(std::move(listener));
   }
-  auto zones = dns::ZoneSet::Compile(config.dns());
+  auto zones = CompileZones(config.dns());
   if (!zones.ok()) return zones.status();
   auto services = dns::ServiceState::FromConfig(config);
   if (!services.ok()) return services.status();

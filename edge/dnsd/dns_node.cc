@@ -1,8 +1,7 @@
 #include "edge/dnsd/dns_node.h"
 
 #include "common/cat.h"
-#include "dns/service/service_state.h"
-#include "dns/zone/zone_set.h"
+#include "edge/config/dns_config.h"
 #include "edge/config/node.h"
 
 namespace holdfast::edge {
@@ -31,7 +30,7 @@ absl::StatusOr<std::shared_ptr<const DnsNodeConfig>> CompileDnsNode(const v1::Co
     return absl::FailedPreconditionError("the config has no listener of protocol dns");
   }
 
-  auto zones = dns::ZoneSet::Compile(config.dns());
+  auto zones = CompileZones(config.dns());
   if (!zones.ok()) return zones.status();
   auto services = dns::ServiceState::FromConfig(config);
   if (!services.ok()) return services.status();

@@ -18,6 +18,7 @@
 #include "dns/answer/engine.h"
 #include "dns/wire/message.h"
 #include "dns/wire/name.h"
+#include "edge/config/dns_config.h"
 #include "tests/unit/dns/test_config.h"
 
 namespace holdfast::dns {
@@ -38,7 +39,7 @@ const DnsData& Data() {
   static const DnsData* data = [] {
     const v1::Config config = testing::TestConfig();
     auto* d = new DnsData;
-    d->zones = *ZoneSet::Compile(config.dns());
+    d->zones = *edge::CompileZones(config.dns());
     auto services = ServiceState::FromConfig(config);
     // Every POP down: the engine must fail open.
     std::vector<ServiceAnswers> down = (*services)->services();

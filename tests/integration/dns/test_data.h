@@ -18,6 +18,7 @@
 #include "dns/answer/engine.h"
 #include "dns/wire/message.h"
 #include "dns/wire/name.h"
+#include "edge/config/dns_config.h"
 #include "tests/unit/dns/test_config.h"
 
 namespace holdfast::dns::testing {
@@ -46,7 +47,7 @@ inline DnsData IntegrationData(bool all_pops_down = false, uint32_t max_records 
   v1::Config config = IntegrationConfig();
   config.mutable_dns()->mutable_services(0)->set_max_records(max_records);
   DnsData data;
-  data.zones = *ZoneSet::Compile(config.dns());
+  data.zones = *edge::CompileZones(config.dns());
   std::shared_ptr<const ServiceState> services = *ServiceState::FromConfig(config);
   if (all_pops_down) {
     std::vector<ServiceAnswers> down = services->services();

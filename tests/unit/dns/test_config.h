@@ -1,5 +1,7 @@
-// The config the DNS unit tests answer from: two zones we own, a delegated subzone, a
-// wildcard, CNAME chains and one service name on three POPs.
+// The DNS tests' config, in the schema: two zones we own, a delegated subzone, a wildcard,
+// CNAME chains and one service name on three POPs. The integration tests and the fuzzer serve
+// it through edge/config/dns_config; dns/'s unit tests answer from the same data in dns/'s own
+// types (test_zones.h), and tests/unit/edge/config/dns_config_test.cc checks that the two agree.
 #ifndef HOLDFAST_TESTS_UNIT_DNS_TEST_CONFIG_H_
 #define HOLDFAST_TESTS_UNIT_DNS_TEST_CONFIG_H_
 

@@ -7,6 +7,7 @@
 
 #include "dns/wire/name.h"
 #include "tests/unit/dns/test_config.h"
+#include "tests/unit/dns/test_zones.h"
 
 namespace holdfast::dns {
 namespace {
@@ -19,10 +20,9 @@ std::string A(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
 }
 
 DnsData Data() {
-  const v1::Config config = testing::TestConfig();
   DnsData data;
-  data.zones = *ZoneSet::Compile(config.dns());
-  data.services = *ServiceState::FromConfig(config);
+  data.zones = *ZoneSet::Compile(testing::TestZones(), testing::TestServiceNames());
+  data.services = *ServiceState::FromConfig(testing::TestConfig());
   return data;
 }
 

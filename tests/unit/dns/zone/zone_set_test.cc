@@ -2,10 +2,11 @@
 
 #include <catch2/catch.hpp>
 #include <string>
+#include <vector>
 
 #include "dns/wire/message.h"
 #include "dns/wire/name.h"
-#include "tests/unit/dns/test_config.h"
+#include "tests/unit/dns/test_zones.h"
 
 namespace holdfast::dns {
 namespace {
@@ -14,7 +15,7 @@ std::string Key(std::string_view text) { return LowerName(*NameFromText(text)); 
 
 TEST_CASE("compiles zones with owners, empty non-terminals and cuts", "[dns][zone]") {
   absl::StatusOr<std::shared_ptr<const ZoneSet>> set =
-      ZoneSet::Compile(testing::TestConfig().dns());
+      ZoneSet::Compile(testing::TestZones(), testing::TestServiceNames());
   REQUIRE(set.ok());
   const Zone* zone = (*set)->FindZone(Key("a.b.deep.EXAMPLE.net"));
   REQUIRE(zone != nullptr);
@@ -33,13 +34,9 @@ TEST_CASE("compiles zones with owners, empty non-terminals and cuts", "[dns][zon
 }
 
 TEST_CASE("an RRset takes the lowest TTL of its records", "[dns][zone]") {
-  v1::Dns dns = testing::TestConfig().dns();
-  v1::Record* r = dns.mutable_zones(0)->add_records();
-  r->set_name("mail");
-  r->set_type(v1::Record::TYPE_A);
-  r->set_value("192.0.2.27");
-  r->set_ttl(60);
-  auto set = ZoneSet::Compile(dns);
+  std::vector<ZoneSpec> zones = testing::TestZones();
+  zones[0].records.push_back({"mail", RecordType::kA, 60, "192.0.2.27", 0});
+  auto set = ZoneSet::Compile(zones, testing::TestServiceNames());
   REQUIRE(set.ok());
   const RRset* mail =
       (*set)->FindZone(Key("mail.example.net"))->Find(Key("mail.example.net"))->Find(kTypeA);
@@ -49,22 +46,32 @@ TEST_CASE("an RRset takes the lowest TTL of its records", "[dns][zone]") {
 
 TEST_CASE("refuses config the validator should have refused", "[dns][zone]") {
   const int which = GENERATE(0, 1, 2, 3);
-  v1::Dns dns = testing::TestConfig().dns();
+  const char* const kErrors[] = {
+      "zone example.net: record 'ns1': 'not an address' is not an IPv4 address",
+      "zone example.net: record 'www.example.com.' is outside the zone",
+      "service 'www.example.com.' is in none of the zones",
+      "zone example.net: listed twice",
+  };
+  std::vector<ZoneSpec> zones = testing::TestZones();
+  std::vector<std::string> services = testing::TestServiceNames();
   switch (which) {
     case 0:
-      dns.mutable_zones(0)->mutable_records(0)->set_value("not an address");
+      zones[0].records[0].value = "not an address";
       break;
     case 1:
-      dns.mutable_zones(0)->mutable_records(0)->set_name("www.example.com.");
+      zones[0].records[0].owner = "www.example.com.";
       break;
     case 2:
-      dns.mutable_services(0)->set_name("www.example.com.");
+      services[0] = "www.example.com.";
       break;
     case 3:
-      *dns.add_zones() = dns.zones(0);
+      zones.push_back(zones[0]);
       break;
   }
-  CHECK_FALSE(ZoneSet::Compile(dns).ok());
+  const absl::StatusOr<std::shared_ptr<const ZoneSet>> set = ZoneSet::Compile(zones, services);
+  REQUIRE_FALSE(set.ok());
+  CHECK(set.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(set.status().message()) == kErrors[which]);
 }
 
 }  // namespace
