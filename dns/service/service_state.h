@@ -1,10 +1,11 @@
 // What service names (GSLB) answer with: per name, the candidate VIPs with their POP, the
 // POP's weight and whether it serves, and the floor set answered when none serves.
 //
-// The edge builds one from the control plane's plan (FromPlan) or, before there is a plan or
-// while the control plane is unreachable, from the config alone (FromConfig: every POP
-// serves). An edge that loses the control plane keeps the last one it built (serve stale,
-// DESIGN.md rule 5). Immutable once built; safe to share between threads.
+// The edge builds one from the control plane's plan (edge::ServiceStateFromPlan) or, before
+// there is a plan or while the control plane is unreachable, from the config alone
+// (edge::ServiceStateFromConfig: every POP serves); edge/config/dns_config.h. An edge that
+// loses the control plane keeps the last one it built (serve stale, DESIGN.md rule 5).
+// Immutable once built; safe to share between threads.
 #ifndef HOLDFAST_DNS_SERVICE_SERVICE_STATE_H_
 #define HOLDFAST_DNS_SERVICE_SERVICE_STATE_H_
 
@@ -18,8 +19,6 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/net/ip.h"
-#include "holdfast/v1/config.pb.h"
-#include "holdfast/v1/plan.pb.h"
 
 namespace holdfast::dns {
 
@@ -46,18 +45,6 @@ class ServiceState {
   // InvalidArgument for a bad or repeated name, or max_records of zero.
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<const ServiceState>> Create(
       std::vector<ServiceAnswers> services);
-
-  // Every POP with VIPs for a name serves it, at its capacity_weight; the floor set is all of
-  // them. InvalidArgument for references the validator should have refused.
-  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const ServiceState>> FromConfig(
-      const v1::Config& config);
-
-  // The plan's service answers serve (weight > 0; a draining POP has weight zero); the
-  // config's other VIPs for the name are candidates that do not serve. The floor set is the
-  // `floor` best-ranked POPs (lowest preference, then highest capacity_weight), every POP when
-  // the plan's floor is zero. Names in the config but not in the plan answer as FromConfig.
-  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const ServiceState>> FromPlan(
-      const v1::Config& config, const v1::Plan& plan);
 
   // The answers for `name` (wire form, any case), or nullptr.
   const ServiceAnswers* Find(std::string_view name) const;

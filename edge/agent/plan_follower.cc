@@ -7,13 +7,13 @@
 
 #include "bgp/wire/prefix.h"
 #include "bgp/wire/update.h"
-#include "dns/service/service_state.h"
+#include "edge/config/dns_config.h"
 
 namespace holdfast::edge {
 
 absl::StatusOr<Planned> FollowPlan(const EdgeConfig& config, const v1::Plan& plan) {
   Planned out;
-  auto services = dns::ServiceState::FromPlan(*config.source, plan);
+  auto services = ServiceStateFromPlan(*config.source, plan);
   if (!services.ok()) return services.status();
   out.dns = std::make_shared<const dns::DnsData>(dns::DnsData{config.dns->zones, *services});
   if (config.bgp == nullptr) return out;

@@ -16,7 +16,8 @@ namespace holdfast::edge {
 //   - BGP: for this node's POP, a prefix the plan WITHDRAWN is not announced, a DRAINING one
 //     carries GRACEFUL_SHUTDOWN (65535:0, RFC 8326), a depreferred one the plan's prepends;
 //     prefixes the plan does not name are announced as configured;
-//   - DNS: service names answer with the plan's weights (dns::ServiceState::FromPlan).
+//   - DNS: service names answer with the plan's weights (ServiceStateFromPlan,
+//     edge/config/dns_config.h).
 // InvalidArgument when the plan does not fit the config (the DNS side refuses it).
 struct Planned {
   std::shared_ptr<const dns::DnsData> dns;

@@ -215,7 +215,7 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
   }
   auto zones = CompileZones(config.dns());
   if (!zones.ok()) return zones.status();
-  auto services = dns::ServiceState::FromConfig(config);
+  auto services = ServiceStateFromConfig(config);
   if (!services.ok()) return services.status();
   out->dns = std::make_shared<const dns::DnsData>(dns::DnsData{*zones, *services});
   auto bgp = CompileBgpConfig(config, node);

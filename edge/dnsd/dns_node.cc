@@ -32,7 +32,7 @@ absl::StatusOr<std::shared_ptr<const DnsNodeConfig>> CompileDnsNode(const v1::Co
 
   auto zones = CompileZones(config.dns());
   if (!zones.ok()) return zones.status();
-  auto services = dns::ServiceState::FromConfig(config);
+  auto services = ServiceStateFromConfig(config);
   if (!services.ok()) return services.status();
   out->dns = std::make_shared<const dns::DnsData>(dns::DnsData{*zones, *services});
   return std::shared_ptr<const DnsNodeConfig>(std::move(out));

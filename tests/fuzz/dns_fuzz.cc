@@ -40,7 +40,7 @@ const DnsData& Data() {
     const v1::Config config = testing::TestConfig();
     auto* d = new DnsData;
     d->zones = *edge::CompileZones(config.dns());
-    auto services = ServiceState::FromConfig(config);
+    auto services = edge::ServiceStateFromConfig(config);
     // Every POP down: the engine must fail open.
     std::vector<ServiceAnswers> down = (*services)->services();
     for (ServiceAnswers& s : down) {

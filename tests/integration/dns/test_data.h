@@ -48,7 +48,7 @@ inline DnsData IntegrationData(bool all_pops_down = false, uint32_t max_records 
   config.mutable_dns()->mutable_services(0)->set_max_records(max_records);
   DnsData data;
   data.zones = *edge::CompileZones(config.dns());
-  std::shared_ptr<const ServiceState> services = *ServiceState::FromConfig(config);
+  std::shared_ptr<const ServiceState> services = *edge::ServiceStateFromConfig(config);
   if (all_pops_down) {
     std::vector<ServiceAnswers> down = services->services();
     for (ServiceAnswers& s : down) {

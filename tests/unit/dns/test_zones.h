@@ -1,14 +1,18 @@
-// The zones the DNS unit tests answer from, in dns/'s own types: two zones we own, a delegated
-// subzone, a wildcard, CNAME chains and one service name. The
+// The zones and service name the DNS unit tests answer from, in dns/'s own types: two zones we
+// own, a delegated subzone, a wildcard, CNAME chains and one service name on three POPs. The
 // same data as the config of test_config.h, which the integration tests and the fuzzer serve
 // through edge/config/dns_config; tests/unit/edge/config/dns_config_test.cc checks that the
 // two compile alike.
 #ifndef HOLDFAST_TESTS_UNIT_DNS_TEST_ZONES_H_
 #define HOLDFAST_TESTS_UNIT_DNS_TEST_ZONES_H_
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "common/net/ip.h"
+#include "dns/service/service_state.h"
+#include "dns/wire/name.h"
 #include "dns/zone/zone_set.h"
 
 namespace holdfast::dns::testing {
@@ -50,6 +54,30 @@ inline std::vector<ZoneSpec> TestZones() {
 
 // The service names of the zones' config: the GSLB names ZoneSet marks as service nodes.
 inline std::vector<std::string> TestServiceNames() { return {"www.example.net."}; }
+
+// www.example.net. (A from web-v4, AAAA from web-v6) as the config alone answers it: every POP
+// serves at its capacity weight (ams 100 with preference 10, fra 300 with 20, iad 600 with 30,
+// iad having no IPv6 VIP), and the floor set is every POP, best-ranked first.
+inline std::vector<ServiceAnswers> TestServices() {
+  const auto ip = [](const char* text) {
+    const std::optional<net::IpAddress> a = net::IpAddress::Parse(text);
+    if (!a.has_value()) throw std::runtime_error("test address does not parse");
+    return *a;
+  };
+  const absl::StatusOr<std::string> name = NameFromText("www.example.net.");
+  if (!name.ok()) throw std::runtime_error("test service name does not parse");
+  ServiceAnswers www;
+  www.name = *name;
+  www.ttl = 30;
+  www.max_records = 2;
+  www.candidates = {
+      {ip("192.0.2.10"), "ams", 100, true}, {ip("2001:db8:1::10"), "ams", 100, true},
+      {ip("192.0.2.20"), "fra", 300, true}, {ip("2001:db8:1::20"), "fra", 300, true},
+      {ip("192.0.2.30"), "iad", 600, true},
+  };
+  www.floor = www.candidates;
+  return {www};
+}
 
 }  // namespace holdfast::dns::testing
 

@@ -6,7 +6,6 @@
 #include <string>
 
 #include "dns/wire/name.h"
-#include "tests/unit/dns/test_config.h"
 #include "tests/unit/dns/test_zones.h"
 
 namespace holdfast::dns {
@@ -22,7 +21,7 @@ std::string A(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
 DnsData Data() {
   DnsData data;
   data.zones = *ZoneSet::Compile(testing::TestZones(), testing::TestServiceNames());
-  data.services = *ServiceState::FromConfig(testing::TestConfig());
+  data.services = *ServiceState::Create(testing::TestServices());
   return data;
 }
 
