@@ -181,4 +181,13 @@ absl::StatusOr<std::shared_ptr<const dns::ServiceState>> ServiceStateFromPlan(
   return dns::ServiceState::Create(std::move(out));
 }
 
+absl::StatusOr<std::shared_ptr<const dns::DnsData>> CompileDnsData(const v1::Config& config) {
+  auto zones = CompileZones(config.dns());
+  if (!zones.ok()) return zones.status();
+  auto services = ServiceStateFromConfig(config);
+  if (!services.ok()) return services.status();
+  return std::make_shared<const dns::DnsData>(
+      dns::DnsData{*std::move(zones), *std::move(services)});
+}
+
 }  // namespace holdfast::edge

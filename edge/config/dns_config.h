@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "dns/answer/engine.h"
 #include "dns/service/service_state.h"
 #include "dns/zone/zone_set.h"
 #include "holdfast/v1/config.pb.h"
@@ -35,6 +36,11 @@ namespace holdfast::edge {
 // a plan's answer whose address does not parse.
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const dns::ServiceState>> ServiceStateFromPlan(
     const v1::Config& config, const v1::Plan& plan);
+
+// What the DNS listeners answer from before there is a plan: CompileZones and
+// ServiceStateFromConfig together.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<const dns::DnsData>> CompileDnsData(
+    const v1::Config& config);
 
 }  // namespace holdfast::edge
 

@@ -213,11 +213,9 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     }
     out->listeners.push_back(std::move(listener));
   }
-  auto zones = CompileZones(config.dns());
-  if (!zones.ok()) return zones.status();
-  auto services = ServiceStateFromConfig(config);
-  if (!services.ok()) return services.status();
-  out->dns = std::make_shared<const dns::DnsData>(dns::DnsData{*zones, *services});
+  auto dns = CompileDnsData(config);
+  if (!dns.ok()) return dns.status();
+  out->dns = *std::move(dns);
   auto bgp = CompileBgpConfig(config, node);
   if (!bgp.ok()) return bgp.status();
   out->bgp = *std::move(bgp);

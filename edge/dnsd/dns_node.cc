@@ -30,11 +30,9 @@ absl::StatusOr<std::shared_ptr<const DnsNodeConfig>> CompileDnsNode(const v1::Co
     return absl::FailedPreconditionError("the config has no listener of protocol dns");
   }
 
-  auto zones = CompileZones(config.dns());
-  if (!zones.ok()) return zones.status();
-  auto services = ServiceStateFromConfig(config);
-  if (!services.ok()) return services.status();
-  out->dns = std::make_shared<const dns::DnsData>(dns::DnsData{*zones, *services});
+  auto dns = CompileDnsData(config);
+  if (!dns.ok()) return dns.status();
+  out->dns = *std::move(dns);
   return std::shared_ptr<const DnsNodeConfig>(std::move(out));
 }
 
