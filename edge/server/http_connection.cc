@@ -25,41 +25,30 @@ namespace {
 using asio::ip::tcp;
 using http::ParseStatus;
 
-// What the access log says of the request being served; its strings are copies (the head's
-// views go stale once the body is read) and keep their capacity from request to request.
+// What the access log says of the request being served: the record, and copies of the head's
+// strings for it (the head's views go stale once the body is read), which keep their capacity
+// from request to request.
 struct RequestLog {
-  absl::Time start;
+  AccessRecord record;
   std::string method;
   std::string authority;
   std::string path;
   std::string user_agent;
-  int minor_version = 1;
-  ResponseFlag flag = ResponseFlag::kNone;
-  std::string_view reason;
-  uint64_t bytes_received = 0;
-  uint64_t bytes_sent = 0;
-  std::string_view route;
-  std::string_view cluster;
-  std::string_view upstream;
 
   void Begin(absl::Time now) {
-    start = now;
+    record = AccessRecord{};
+    record.start = now;
     method.clear();
     authority.clear();
     path.clear();
     user_agent.clear();
-    minor_version = 1;
-    flag = ResponseFlag::kNone;
-    reason = {};
-    bytes_received = bytes_sent = 0;
-    route = cluster = upstream = {};
   }
   void Capture(const http::RequestHead& head) {
     method.assign(head.method);
     authority.assign(head.host);
     path.assign(head.target);
     user_agent.assign(head.Find("user-agent"));
-    minor_version = head.minor_version;
+    record.minor_version = head.minor_version;
   }
 };
 
@@ -182,9 +171,9 @@ class HttpConnection {
   asio::awaitable<int> Answer(const LocalReply& reply, bool keep_alive) {
     keep_alive_ = keep_alive;
     const bool head_request = method_ == "HEAD";
-    log_.flag = reply.flag;
-    log_.reason = reply.reason;
-    log_.bytes_sent = head_request ? 0 : LocalReplyBody(reply).size();
+    log_.record.flag = reply.flag;
+    log_.record.reason = reply.reason;
+    log_.record.bytes_sent = head_request ? 0 : LocalReplyBody(reply).size();
     if (reply.flag == ResponseFlag::kDownstreamProtocolError) Inc(metrics_.bad_requests);
     deadline_->Arm(absl::Seconds(5), &Lowest(client_));
     co_await WriteAll(client_, RenderLocalReply(reply, keep_alive, head_request));
@@ -206,8 +195,8 @@ class HttpConnection {
         runtime_->config(), *listener_, head_, client_ip_,
         [&](size_t cluster) { return Read(runtime_->cluster_metrics(cluster).active_requests); });
     if (plan.route != nullptr) {
-      log_.route = plan.route->name;
-      log_.cluster = runtime_->config().clusters[plan.route->cluster].name;
+      log_.record.route = plan.route->name;
+      log_.record.cluster = runtime_->config().clusters[plan.route->cluster].name;
     }
     if (plan.reply.status != 0) {
       if (plan.reply.flag == ResponseFlag::kUpstreamOverflow) {
@@ -237,16 +226,16 @@ class HttpConnection {
         break;
       }
       avoid = endpoint;
-      log_.upstream = cluster.endpoints[*endpoint].key;
+      log_.record.upstream = cluster.endpoints[*endpoint].key;
       const AttemptResult r = co_await upstream.Run(plan, attempt, *endpoint, upstream_head);
-      log_.bytes_received = r.request_body_bytes;
-      log_.bytes_sent = r.response_body_bytes;
-      log_.flag = r.flag;
+      log_.record.bytes_received = r.request_body_bytes;
+      log_.record.bytes_sent = r.response_body_bytes;
+      log_.record.flag = r.flag;
       if (r.reply.has_value()) co_return co_await Answer(*r.reply, false);
       if (r.status != 0) co_return r.status;
       failure = r.failure;
       if (failure == UpstreamFailure::kNone) {  // the client went away
-        log_.flag = ResponseFlag::kDownstreamConnectionTermination;
+        log_.record.flag = ResponseFlag::kDownstreamConnectionTermination;
         co_return 0;
       }
       if (!RetryAfter(plan, failure, attempt)) break;
@@ -260,24 +249,15 @@ class HttpConnection {
 
   void WriteAccessLog(int status, absl::Time end) {
     if (access_log_ == nullptr) return;
-    AccessRecord record;
-    record.start = log_.start;
-    record.duration = end - log_.start;
+    AccessRecord& record = log_.record;
+    record.duration = end - record.start;
     record.listener = listener_->name;
     record.client = client_ip_;
     record.method = log_.method;
     record.authority = log_.authority;
     record.path = log_.path;
-    record.minor_version = log_.minor_version;
-    record.status = status;
-    record.flag = log_.flag;
-    record.reason = log_.reason;
-    record.bytes_received = log_.bytes_received;
-    record.bytes_sent = log_.bytes_sent;
-    record.route = log_.route;
-    record.cluster = log_.cluster;
-    record.upstream = log_.upstream;
     record.user_agent = log_.user_agent;
+    record.status = status;
     access_log_->Write(record);
   }
 
