@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
 #include "common/file/read_file.h"
 #include "common/log/log_flags.h"
 #include "edge/daemon/config_source.h"
@@ -36,6 +37,7 @@ struct Flags {
   bool control_insecure = false;
   std::string state_dir;
   std::string files_dir;
+  double report_heartbeat_seconds = 1;
 };
 
 // Where relative file names of a control plane's config (certificates, keys) are looked up.
@@ -69,7 +71,10 @@ std::unique_ptr<ConfigSource> MakeSource(const Flags& flags, asio::io_context& m
   std::shared_ptr<grpc::ChannelCredentials> credentials = ControlCredentials(flags);
   if (credentials == nullptr) return nullptr;
   return std::make_unique<ControlSource>(
-      options, ControlOptions{flags.control, std::move(credentials), flags.state_dir}, main_loop);
+      options,
+      ControlOptions{flags.control, std::move(credentials), flags.state_dir,
+                     absl::Seconds(flags.report_heartbeat_seconds)},
+      main_loop);
 }
 
 int Run(const Flags& flags) {
@@ -92,8 +97,10 @@ int Run(const Flags& flags) {
   const SignalLoop signals(
       main_loop, [&] { source->Reload(); },
       [&](int) {
-        source->Stop();  // the control plane first: nothing new arrives while draining
         instance.Drain([&] { stopped = true; });
+        // Then the control plane: its last report says the node drains, and nothing new
+        // arrives while it does (plans and snapshots wait on this loop, which runs this).
+        source->Stop();
       });
   absl::StatusOr<std::optional<Loaded>> first = source->First();
   if (!first.ok()) return 1;
@@ -164,6 +171,12 @@ int main(int argc, char** argv) {
   app.add_option("--control-key", flags.control_key, "This node's private key (PEM)")
       ->needs(control)
       ->excludes(control_insecure);
+  app.add_option("--report-heartbeat", flags.report_heartbeat_seconds,
+                 "Seconds between health reports to the control plane when nothing changes; a "
+                 "change (listeners, draining, endpoint health, BGP sessions) is reported at once")
+      ->default_val(1)
+      ->check(CLI::Range(0.1, 60.0))
+      ->needs(control);
   app.add_option("--state-dir", flags.state_dir,
                  "Where the last config from the control plane is kept (snapshot.pb), and "
                  "whether BGP ended cleanly (bgp-NODE.running, for graceful restart)")

@@ -257,6 +257,7 @@ struct RemoteCommands::State {
       if (n.has_report()) {
         health = std::to_string(healthy) + "/" + std::to_string(total) + " endpoints, " +
                  std::to_string(n.report().open_connections()) + " connections";
+        if (n.report().draining()) health += ", draining";
         if (!n.report().listeners_up()) health += ", listeners down";
         if (n.report().bgp_sessions_size() > 0) {
           int up = 0;

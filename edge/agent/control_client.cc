@@ -1,9 +1,12 @@
 #include "edge/agent/control_client.h"
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 #include <random>
 #include <utility>
 
+#include "edge/agent/report.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::edge {
@@ -24,6 +27,22 @@ void ControlClient::Start(uint64_t serving_version) {
 }
 
 void ControlClient::Stop() {
+  bool first = false;
+  {
+    std::lock_guard lock(mu_);
+    first = !stopping_;
+  }
+  // The last report, waited for a moment at most: a control plane that stopped reading must
+  // not hold the drain. If the write is still blocked then, the cancel below ends it.
+  std::future<void> last;
+  if (first && connected_.load()) {
+    last = std::async(std::launch::async, [this] {
+      v1::EdgeMessage message;
+      *message.mutable_report() = report_();
+      Write(message);
+    });
+    last.wait_for(std::chrono::seconds(1));
+  }
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -75,6 +94,7 @@ void ControlClient::ReadLoop() {
     hello.mutable_hello()->set_version(serving_version_.load());
     if (Write(hello)) {
       connected_ = true;
+      ++stream_generation_;
       backoff = absl::Milliseconds(500);
       spdlog::info("event=control.connected address={} serving_version={}", options_.address,
                    serving_version_.load());
@@ -123,11 +143,24 @@ void ControlClient::ReadLoop() {
 }
 
 void ControlClient::ReportLoop() {
-  while (Sleep(options_.report_interval)) {
+  v1::HealthReport last;
+  uint64_t last_generation = 0;
+  absl::Time last_sent = absl::InfinitePast();
+  while (Sleep(kReportPoll)) {
     if (!connected_.load()) continue;
+    v1::HealthReport next = report_();
+    const absl::Time now = absl::Now();
+    const uint64_t generation = stream_generation_.load();
+    if (generation == last_generation && now - last_sent < options_.heartbeat &&
+        !ReportChanged(last, next)) {
+      continue;
+    }
     v1::EdgeMessage message;
-    *message.mutable_report() = report_();
-    Write(message);
+    *message.mutable_report() = next;
+    if (!Write(message)) continue;
+    last = std::move(next);
+    last_generation = generation;
+    last_sent = now;
   }
 }
 

@@ -1,7 +1,9 @@
 // The edge's side of EdgeSync: one stream to the control plane, kept open. It says hello with
 // the version the node serves, hands every snapshot to `apply` and answers ACK or NACK with its
-// outcome, hands every announcement plan to `on_plan`, and sends a health report every
-// report_interval. When the stream ends or cannot be
+// outcome, hands every announcement plan to `on_plan`, and sends a health report at once when
+// what it says changes (ReportChanged, looked at every kReportPoll) and at least every
+// `heartbeat`; the last report, sent as the client stops, says whether the node is draining.
+// When the stream ends or cannot be
 // opened it tries again after a jittered, growing pause (0.5 s doubling to 30 s): a thousand
 // edges that lost the control plane together do not come back in one wave.
 //
@@ -33,7 +35,8 @@ struct ControlClientOptions {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   std::string pop;
   std::string node;
-  absl::Duration report_interval = absl::Seconds(2);
+  // The longest time between two reports when nothing changes.
+  absl::Duration heartbeat = absl::Seconds(1);
 };
 
 class ControlClient {
@@ -46,6 +49,9 @@ class ControlClient {
   // A new announcement plan from the control plane. Called on the client's thread.
   using OnPlan = std::function<void(const v1::Plan&)>;
 
+  // How often the node's health is looked at for a change worth reporting at once.
+  static constexpr absl::Duration kReportPoll = absl::Milliseconds(100);
+
   ControlClient(ControlClientOptions options, Apply apply, Report report, OnPlan on_plan);
   ~ControlClient();
   ControlClient(const ControlClient&) = delete;
@@ -54,7 +60,8 @@ class ControlClient {
   // Starts both threads; `serving_version` goes in the first hello (0: none from the control
   // plane).
   void Start(uint64_t serving_version);
-  // Ends the stream and joins the threads.
+  // Sends a last report when connected (a draining node says so before its stream closes),
+  // ends the stream and joins the threads.
   void Stop();
 
   bool connected() const { return connected_.load(); }
@@ -73,6 +80,8 @@ class ControlClient {
   const OnPlan on_plan_;
   std::atomic<uint64_t> serving_version_{0};
   std::atomic<bool> connected_{false};
+  // Counts the streams that said hello: a new one gets a report at once.
+  std::atomic<uint64_t> stream_generation_{0};
 
   std::mutex mu_;
   std::condition_variable wake_;

@@ -15,7 +15,10 @@ v1::HealthReport MakeReport(const SharedState& shared, absl::Time now,
   const EdgeConfig& config = *serving->config;
   report.set_pop(config.pop);
   report.set_node(config.node);
-  report.set_listeners_up(!shared.draining.load());
+  const size_t wedged =
+      shared.watchdog == nullptr ? 0 : shared.watchdog->Wedged(Watchdog::Clock::now());
+  report.set_listeners_up(!shared.draining.load() && wedged == 0);
+  report.set_draining(shared.drain_started.load());
   report.set_open_connections(
       static_cast<uint64_t>(std::max<int64_t>(0, shared.open_connections.load())));
   uint64_t requests = 0;
@@ -49,6 +52,29 @@ v1::HealthReport MakeReport(const SharedState& shared, absl::Time now,
     c->set_healthy_endpoints(healthy);
   }
   return report;
+}
+
+bool ReportChanged(const v1::HealthReport& last, const v1::HealthReport& next) {
+  if (last.pop() != next.pop() || last.node() != next.node() ||
+      last.listeners_up() != next.listeners_up() || last.draining() != next.draining() ||
+      last.clusters_size() != next.clusters_size() ||
+      last.bgp_sessions_size() != next.bgp_sessions_size()) {
+    return true;
+  }
+  for (int i = 0; i < next.clusters_size(); ++i) {
+    const v1::ClusterHealth& a = last.clusters(i);
+    const v1::ClusterHealth& b = next.clusters(i);
+    if (a.cluster() != b.cluster() || a.healthy_endpoints() != b.healthy_endpoints() ||
+        a.total_endpoints() != b.total_endpoints()) {
+      return true;
+    }
+  }
+  for (int i = 0; i < next.bgp_sessions_size(); ++i) {
+    const v1::BgpSession& a = last.bgp_sessions(i);
+    const v1::BgpSession& b = next.bgp_sessions(i);
+    if (a.peer() != b.peer() || a.state() != b.state()) return true;
+  }
+  return false;
 }
 
 }  // namespace holdfast::edge

@@ -128,6 +128,7 @@ void ControlSource::Start(Instance& instance) {
   client.address = control_.address;
   client.credentials = control_.credentials;
   client.node = options_.node;
+  client.heartbeat = control_.report_heartbeat;
   if (instance.config() != nullptr) client.pop = instance.config()->pop;
   client_ = std::make_unique<ControlClient>(
       std::move(client),

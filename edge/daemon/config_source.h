@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "edge/agent/control_client.h"
 #include "edge/daemon/instance.h"
 #include "edge/daemon/loader.h"
@@ -78,6 +79,8 @@ struct ControlOptions {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   // Where the last snapshot applied is kept.
   std::string state_dir;
+  // The longest time between two health reports (ControlClientOptions::heartbeat).
+  absl::Duration report_heartbeat = absl::Seconds(1);
 };
 
 class ControlSource : public ConfigSource {

@@ -165,6 +165,7 @@ absl::Status Instance::StartBgp(const EdgeConfig& config) {
 
 absl::Status Instance::StartWorkers() {
   const int count = ThreadCount(options_.workers);
+  shared_.watchdog = std::make_shared<Watchdog>(static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) {
     auto worker = std::make_unique<Worker>(i, shared_);
     if (absl::Status s = worker->Listen(); !s.ok()) return s;
@@ -279,6 +280,7 @@ void Instance::Drain(std::function<void()> stopped) {
     return;
   }
   phase_ = Phase::kDraining;
+  shared_.drain_started.store(true);  // the control client's last report says so
   const SteadyClock::time_point start = SteadyClock::now();
   drain_deadline_ = start + ToSteady(options_.drain_timeout);
   spdlog::info("event=edge.draining open_connections={} deadline_s={}",

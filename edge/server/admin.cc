@@ -560,6 +560,11 @@ std::string AdminServer::Respond(std::string_view path, int& status,
       status = 503;
       return "draining\n";
     }
+    if (const size_t wedged = WedgedWorkers(); wedged > 0) {
+      status = 503;
+      return Cat(wedged, " worker loop(s) stuck for more than ", Watchdog::kWedgedAfter.count(),
+                 " ms\n");
+    }
     return "ready\n";
   }
   if (path == "/metrics") {
@@ -616,6 +621,10 @@ std::string AdminServer::Respond(std::string_view path, int& status,
   return "not found: try /healthz /ready /metrics /clusters /config /bgp\n";
 }
 
+size_t AdminServer::WedgedWorkers() const {
+  return shared_.watchdog == nullptr ? 0 : shared_.watchdog->Wedged(Watchdog::Clock::now());
+}
+
 std::string AdminServer::Metrics() const {
   const std::shared_ptr<const Serving> serving = shared_.serving.Current();
   const std::shared_ptr<const EdgeConfig>& config = serving->config;
@@ -643,6 +652,10 @@ std::string AdminServer::Metrics() const {
     WriteHealthMetrics(*config, *health, out);
   }
   if (bgp_ != nullptr) WriteBgpMetrics(*bgp_, out);
+  Metric(out, "holdfast_workers_wedged",
+         "Worker loops that have not run for 2 s (stuck): the node reports its listeners down.",
+         "gauge");
+  absl::StrAppendFormat(&out, "holdfast_workers_wedged %d\n", WedgedWorkers());
   Metric(out, "holdfast_connections_open", "Client connections being served.", "gauge");
   absl::StrAppendFormat(&out, "holdfast_connections_open %d\n", shared_.open_connections.load());
   return out;

@@ -38,6 +38,8 @@ class AdminServer {
 
   // The body of /metrics (exposed for tests).
   std::string Metrics() const;
+  // Worker loops the watchdog finds stuck (watchdog.h).
+  size_t WedgedWorkers() const;
 
  private:
   asio::awaitable<void> AcceptLoop();

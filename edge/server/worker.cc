@@ -157,6 +157,10 @@ void Worker::Start() {
                    LogFailure("edge.accept_loop_failed", spdlog::level::critical));
   }
   for (auto& server : dns_servers_) server->Start();
+  if (shared_.watchdog != nullptr) {
+    shared_.watchdog->Beat(static_cast<size_t>(id_), Watchdog::Clock::now());
+    asio::co_spawn(io_, Heartbeat(), LogFailure("edge.heartbeat_failed"));
+  }
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -176,6 +180,16 @@ void Worker::Stop() {
   for (auto& server : dns_servers_) server->Stop();
   io_.stop();
   if (thread_.joinable()) thread_.join();
+}
+
+asio::awaitable<void> Worker::Heartbeat() {
+  asio::steady_timer timer(io_);
+  for (;;) {
+    timer.expires_after(Watchdog::kBeat);
+    auto [ec] = co_await timer.async_wait(kAwait);
+    if (ec) co_return;
+    shared_.watchdog->Beat(static_cast<size_t>(id_), Watchdog::Clock::now());
+  }
 }
 
 asio::awaitable<void> Worker::AcceptLoop(size_t listener, asio::ip::tcp::acceptor& acceptor) {

@@ -26,6 +26,7 @@
 #include "edge/server/access_log.h"
 #include "edge/server/metrics.h"
 #include "edge/server/parking.h"
+#include "edge/server/watchdog.h"
 #include "edge/upstream/balancer.h"
 #include "edge/upstream/eligibility.h"
 
@@ -45,8 +46,14 @@ struct Serving {
 struct SharedState {
   Snapshot<Serving> serving;
   std::shared_ptr<EdgeMetrics> metrics;
-  // Set by SIGTERM: stop accepting, finish what is in flight, close idle keep-alive connections.
+  // Set when the drain begins (SIGTERM), before BGP's graceful shutdown: reports say the node
+  // is draining from then on.
+  std::atomic<bool> drain_started{false};
+  // Set once the drain stops accepting: finish what is in flight, close idle keep-alive
+  // connections.
   std::atomic<bool> draining{false};
+  // Every worker loop's heartbeat; set before the workers start.
+  std::shared_ptr<Watchdog> watchdog;
   // Connections being served, over every listener and worker.
   std::atomic<int64_t> open_connections{0};
   // Endpoint health, published by the monitor; the one place balancers and reports read it.
@@ -133,6 +140,8 @@ class Worker {
 
  private:
   asio::awaitable<void> AcceptLoop(size_t listener, asio::ip::tcp::acceptor& acceptor);
+  // Stamps the watchdog every Watchdog::kBeat while the loop runs.
+  asio::awaitable<void> Heartbeat();
 
   int id_;
   SharedState& shared_;

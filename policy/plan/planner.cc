@@ -100,6 +100,7 @@ class Planner {
         ++eligible_[an.prefix()];
       }
       int fresh = 0;
+      int draining = 0;
       uint64_t healthy = 0;
       uint64_t total = 0;
       for (const v1::Node& node : pop.nodes()) {
@@ -108,7 +109,9 @@ class Planner {
         const v1::HealthReport& r = *it->second;
         if (in_.now - FromProtoTime(r.received_at()) > stale_after) continue;
         ++fresh;
-        if (!r.listeners_up()) continue;
+        // A draining node is leaving: it serves what it has in flight and wants nothing new.
+        if (r.draining()) ++draining;
+        if (!r.listeners_up() || r.draining()) continue;
         p.able = true;
         for (const v1::ClusterHealth& ch : r.clusters()) {
           healthy += std::min(ch.healthy_endpoints(), ch.total_endpoints());
@@ -121,7 +124,9 @@ class Planner {
         p.why = absl::StrCat("no report for more than ", absl::FormatDuration(stale_after));
       } else if (!p.able) {
         p.health = Health::kBroken;
-        p.why = "listeners down on every node";
+        p.why = draining == fresh ? "every node is draining"
+                : draining > 0    ? "listeners down or draining on every node"
+                                  : "listeners down on every node";
       } else if (p.capacity < health_.min_healthy_fraction()) {
         p.health = Health::kBackends;
         p.why = absl::StrFormat("%d%% of backend endpoints healthy, below %d%%",

@@ -562,6 +562,33 @@ void StartGslb(ControlLab& lab, uint16_t bird_port = 0) {
   REQUIRE(WaitPlan(lab, "ANNOUNCED", "ANNOUNCED"));
 }
 
+TEST_CASE("an edge that drains says so before its stream closes, and its POP leaves at once",
+          "[control][dns]") {
+  ControlLab lab;
+  StartGslb(lab);
+  lab.edge("n2").Signal(SIGTERM);
+  REQUIRE(lab.edge("n2").Wait(15s) == std::optional<int>(0));
+  // p2 is withdrawn for its draining node, before its last report could go stale (3 s): the
+  // first plan that withdraws it gives that reason.
+  std::string reason;
+  const bool withdrawn = WaitUntil(
+      [&] {
+        const nlohmann::json s = lab.Status();
+        if (PlanState(s, "p2") != "WITHDRAWN") return false;
+        for (const auto& d : s["plan"]["prefixes"][0]["pops"]) {
+          if (d.value("pop", "") == "p2") reason = d.value("reason", "");
+        }
+        return true;
+      },
+      10s);
+  INFO(lab.Ctl({"status"}).out);
+  REQUIRE(withdrawn);
+  CHECK_THAT(reason, Catch::Contains("every node is draining"));
+  CHECK(PlanState(lab.Status(), "p1") == "ANNOUNCED");
+  CHECK(WaitUntil([&] { return lab.Www("127.0.0.1") == "192.0.2.1\n"; }, 10s));
+  CHECK_THAT(lab.Ctl({"status"}).out, Catch::Contains("draining"));
+}
+
 TEST_CASE("drain, withdraw and restore a POP through holdfastctl, audited, kept across restarts",
           "[control][intents]") {
   ControlLab lab;

@@ -186,6 +186,8 @@ struct NodeHealth {
   std::optional<absl::Duration> age = absl::ZeroDuration();
   // How far the node's clock is ahead of the control plane's: moves the report's `at` only.
   absl::Duration skew = absl::ZeroDuration();
+  // The node says it drains (its listeners may still be up while it finishes what it has).
+  bool draining = false;
 };
 
 NodeHealth Healthy() { return {}; }
@@ -195,6 +197,7 @@ NodeHealth Backends(uint32_t healthy = 1, uint32_t total = 4) {
 }
 NodeHealth Aged(absl::Duration age) { return {true, 4, 4, age}; }
 NodeHealth Silent() { return {true, 4, 4, std::nullopt}; }
+NodeHealth Draining() { return {true, 4, 4, absl::ZeroDuration(), absl::ZeroDuration(), true}; }
 // Healthy, with a clock `skew` ahead of the control plane's, its last report received `age` ago.
 NodeHealth Skewed(absl::Duration skew, absl::Duration age = absl::ZeroDuration()) {
   return {true, 4, 4, age, skew};
@@ -257,6 +260,7 @@ class Fleetwide {
       *r.mutable_received_at() = ToProto(now_ - *node.health.age);
       *r.mutable_at() = ToProto(now_ - *node.health.age + node.health.skew);
       r.set_listeners_up(node.health.listeners_up);
+      r.set_draining(node.health.draining);
       v1::ClusterHealth* c = r.add_clusters();
       c->set_cluster("app");
       c->set_healthy_endpoints(node.health.healthy);
@@ -402,6 +406,9 @@ TEST_CASE("classifies a POP's health from its nodes' newest fresh reports", "[po
       {"one node stale", Aged(absl::Seconds(31)), Healthy(), false},
       {"a report exactly stale_after old is fresh", Aged(absl::Seconds(30)), Silent(), false},
       {"every node's listeners down", ListenersDown(), ListenersDown(), true},
+      {"one node draining", Draining(), Healthy(), false},
+      {"every node draining, listeners still up", Draining(), Draining(), true},
+      {"one draining, one down: broken", Draining(), ListenersDown(), true},
       {"one down, one stale: broken", ListenersDown(), Aged(absl::Minutes(5)), true},
       {"both stale", Aged(absl::Seconds(31)), Aged(absl::Seconds(31)), true},
       {"no report at all", Silent(), Silent(), true},
@@ -457,6 +464,21 @@ TEST_CASE("the newest report of a node counts, and unknown nodes are ignored", "
   for (const auto& d : plan.prefixes(0).pops()) {
     if (d.pop() == "a") CHECK(d.state() == v1::Plan::WITHDRAWN);
   }
+}
+
+TEST_CASE("a POP whose every node drains leaves at once, and the plan says why", "[policy][plan]") {
+  // withdraw_after 3: a draining POP does not wait for it, as a broken one does not.
+  FleetSpec spec = Fleet(4);
+  spec.pops[0].nodes = 2;
+  spec.safety.withdraw_after = 3;
+  Fleetwide fleet(spec);
+  fleet.Step();
+  REQUIRE(fleet.StateOf("a") == v1::Plan::ANNOUNCED);
+  fleet.SetNode("a-1", Draining()).SetNode("a-2", Draining());
+  fleet.Step();
+  INFO(fleet.Describe());
+  CHECK(fleet.StateOf("a") == v1::Plan::WITHDRAWN);
+  CHECK_THAT(fleet.Decision("a").reason(), Contains("every node is draining"));
 }
 
 TEST_CASE("freshness is judged by when a report was received, never by the node's clock",
