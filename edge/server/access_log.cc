@@ -15,7 +15,7 @@ namespace holdfast::edge {
 namespace {
 
 // Lines waiting for the writer, over every access log; beyond it the oldest are dropped.
-constexpr size_t kQueueLines = 64 * 1024;
+constexpr size_t kQueueLines = size_t{64} * 1024;
 
 // The one writer thread of every access log of the process, started with the first log.
 // Null until then when `start` is false.
