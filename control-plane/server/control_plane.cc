@@ -12,7 +12,7 @@ namespace holdfast::control {
 using google::protobuf::util::TimeUtil;
 
 ControlPlane::ControlPlane(std::unique_ptr<Store> store, Clock clock)
-    : store_(std::move(store)), clock_(std::move(clock)) {
+    : store_(std::move(store)), clock_(std::move(clock)), started_(clock_()) {
   if (auto current = store_->Current(); current.ok() && current->has_value()) {
     version_ = static_cast<uint64_t>((*current)->number);
     if (!bundle_.ParseFromString((*current)->content)) {

@@ -213,6 +213,9 @@ class ControlPlane {
   std::mutex mu_;
   std::unique_ptr<Store> store_;
   Clock clock_;
+  // When this process began receiving reports: the planner's observing_since (until
+  // stale_after has passed, a POP without a fresh report is unknown, not failed).
+  absl::Time started_;
   // By node name.
   std::map<std::string, Node> nodes_;
   // The version in force and its bundle, cached from the store.

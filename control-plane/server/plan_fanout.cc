@@ -37,6 +37,7 @@ v1::Plan ControlPlane::MakePlanLocked(const v1::OperatorIntent* extra) {
   if (extra != nullptr) input.intents.push_back(*extra);
   input.previous = plan_.has_value() ? &*plan_ : nullptr;
   input.now = clock_();
+  input.observing_since = started_;
   return policy::MakePlan(input);
 }
 

@@ -24,6 +24,7 @@ enum class Health {
   kHealthy,
   kBackends,  // serving, but too few healthy backend endpoints
   kStale,     // no fresh report from any node
+  kUnknown,   // no fresh report yet, and the caller has not observed for stale_after
   kBroken,    // fresh reports, and no node's listeners are up
 };
 
@@ -44,7 +45,8 @@ struct PopState {
   absl::flat_hash_map<std::string, const v1::Announcement*> announce;
   absl::flat_hash_map<std::string, const Decision*> decisions;
 
-  bool unhealthy() const { return health != Health::kHealthy; }
+  // Unknown is not unhealthy: no evidence either way.
+  bool unhealthy() const { return health != Health::kHealthy && health != Health::kUnknown; }
   // The POP's operator action for `prefix`, if any.
   const v1::OperatorIntent::Action* RemovedFor(const std::string& prefix) const {
     if (auto it = removed.find(prefix); it != removed.end()) return &it->second;
@@ -119,7 +121,12 @@ class Planner {
         }
       }
       p.capacity = total == 0 ? 1.0 : static_cast<double>(healthy) / static_cast<double>(total);
-      if (fresh == 0) {
+      if (fresh == 0 && in_.now - in_.observing_since < stale_after) {
+        p.health = Health::kUnknown;
+        p.why = absl::StrCat("no report yet: reports observed for ",
+                             absl::FormatDuration(in_.now - in_.observing_since), " of ",
+                             absl::FormatDuration(stale_after));
+      } else if (fresh == 0) {
         p.health = Health::kStale;
         p.why = absl::StrCat("no report for more than ", absl::FormatDuration(stale_after));
       } else if (!p.able) {
@@ -142,7 +149,7 @@ class Planner {
     int reporting = 0;
     int backends = 0;
     for (const PopState& p : pops_) {
-      if (p.health != Health::kStale) ++reporting;
+      if (p.health != Health::kStale && p.health != Health::kUnknown) ++reporting;
       if (p.health == Health::kBackends) ++backends;
     }
     if (backends > 0 && backends > health_.shared_fault_fraction() * reporting) {
@@ -164,6 +171,7 @@ class Planner {
     for (PopState& p : pops_) {
       if (auto it = before.find(p.pop->name()); it != before.end()) p.memory = *it->second;
       p.memory.set_pop(p.pop->name());
+      if (p.health == Health::kUnknown) continue;  // no evidence: the streaks stand still
       if (p.unhealthy()) {
         p.memory.set_unhealthy_streak(p.memory.unhealthy_streak() + 1);
         p.memory.set_healthy_streak(0);
@@ -342,12 +350,16 @@ class Planner {
       // Acknowledged: withdrawals resume, and this spell freezes nothing again.
       frozen_ = false;
       freeze_acknowledged_ = true;
-    } else if (!frozen_ && !freeze_acknowledged_ && recent > limit) {
+    } else if (!frozen_ && !freeze_acknowledged_ && recent > limit && recent > 1) {
+      // One POP failing is that POP's fault, whatever the fraction says: in a fleet of three,
+      // 30% would otherwise freeze the withdrawal of the first broken POP.
       frozen_ = true;
       freeze_since_ = in_.now;
-      freeze_evidence_ =
-          absl::StrFormat("correlated failure: %d of %d POPs unhealthy within %s", recent,
-                          pops_.size(), absl::FormatDuration(FromProtoDuration(cf.window())));
+      freeze_evidence_ = absl::StrFormat(
+          "correlated failure: %d of %d POPs unhealthy within %s (more than %g%% of the POPs, "
+          "and more than one)",
+          recent, pops_.size(), absl::FormatDuration(FromProtoDuration(cf.window())),
+          cf.fraction() * 100);
     }
     plan_.set_frozen(frozen_);
     plan_.set_freeze_evidence(freeze_evidence_);
@@ -458,6 +470,8 @@ class Planner {
         } else if (p.unhealthy()) {
           d->set_reason(
               absl::StrCat("unhealthy (", p.why, ")", p.shared_fault ? "" : "; not yet withdrawn"));
+        } else if (p.health == Health::kUnknown) {
+          d->set_reason(absl::StrCat("unknown (", p.why, ")"));
         } else {
           d->set_reason("healthy");
         }

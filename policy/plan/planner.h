@@ -45,6 +45,12 @@ struct PlanInput {
   // The plan before this one, or null for the first.
   const v1::Plan* previous = nullptr;
   absl::Time now;
+  // Since when the caller has been receiving reports (the control plane's start). Until
+  // stale_after has passed since then, a POP without a fresh report is unknown, not stale: its
+  // nodes may not have had the time to report. An unknown POP keeps what the previous plan gave
+  // it, counts for no failure rule (correlated failure, shared fault) and none of its plans
+  // count towards withdraw_after or restore_after. InfinitePast: no such window.
+  absl::Time observing_since = absl::InfinitePast();
 };
 
 struct PlannerOptions {

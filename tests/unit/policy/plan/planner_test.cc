@@ -278,6 +278,7 @@ class Fleetwide {
     in.intents = intents;
     in.previous = plans_.empty() ? nullptr : &plans_.back();
     in.now = now_;
+    in.observing_since = observing_since;
     plans_.push_back(MakePlan(in, options_));
     return plans_.back();
   }
@@ -348,6 +349,8 @@ class Fleetwide {
   }
 
   std::vector<v1::OperatorIntent> intents;
+  // PlanInput::observing_since of every Step.
+  absl::Time observing_since = absl::InfinitePast();
 
  private:
   struct NodeState {
@@ -479,6 +482,60 @@ TEST_CASE("a POP whose every node drains leaves at once, and the plan says why",
   INFO(fleet.Describe());
   CHECK(fleet.StateOf("a") == v1::Plan::WITHDRAWN);
   CHECK_THAT(fleet.Decision("a").reason(), Contains("every node is draining"));
+}
+
+TEST_CASE("unknown is not unhealthy: a control plane that just started waits for reports",
+          "[policy][plan]") {
+  // stale_after 30 s, the default correlated-failure fraction (0.3), plans every 10 s.
+  FleetSpec spec = Fleet(3);
+  spec.safety.correlated_fraction = 0.3;
+  Fleetwide fleet(spec);
+  fleet.Set("a", Silent()).Set("b", Silent()).Set("c", Silent());
+  fleet.observing_since = fleet.now();
+  fleet.Steps(2);  // 20 s of observing: nothing reported yet
+  INFO(fleet.Describe());
+  CHECK(fleet.PopsIn(v1::Plan::ANNOUNCED).size() == 3);
+  CHECK_FALSE(fleet.plan().frozen());
+  CHECK_THAT(fleet.Decision("a").reason(), Contains("unknown (no report yet"));
+  CHECK(fleet.Memory("a").unhealthy_streak() == 0);
+  CHECK(fleet.Memory("a").healthy_streak() == 0);  // no evidence of health either
+
+  SECTION("the nodes report in time: healthy, nothing frozen") {
+    fleet.Set("a", Healthy()).Set("b", Healthy()).Set("c", Healthy());
+    fleet.Step();
+    CHECK(fleet.PopsIn(v1::Plan::ANNOUNCED).size() == 3);
+    CHECK_FALSE(fleet.plan().frozen());
+    CHECK(fleet.Decision("a").reason() == "healthy");
+  }
+  SECTION("still nothing after stale_after of observing: stale, and that many is correlated") {
+    fleet.Steps(2);
+    INFO(fleet.Describe());
+    CHECK(fleet.plan().frozen());
+    CHECK_THAT(fleet.Decision("a").reason(), Contains("no report for more than 30s"));
+  }
+}
+
+TEST_CASE("one broken POP of three is withdrawn; a correlated failure needs more than one",
+          "[policy][plan]") {
+  // The default fraction, 0.3: one POP of three is 33%, over it, but one POP is its own fault.
+  FleetSpec spec = Fleet(3);
+  spec.safety.correlated_fraction = 0.3;
+  spec.safety.max_withdrawals = 1;
+  Fleetwide fleet(spec);
+  fleet.Step();
+  fleet.Set("a", Backends(0, 4));
+  fleet.Step();
+  INFO(fleet.Describe());
+  CHECK_FALSE(fleet.plan().frozen());
+  CHECK(fleet.StateOf("a") == v1::Plan::WITHDRAWN);
+
+  fleet.Set("b", Backends(0, 4));
+  fleet.Step();
+  INFO(fleet.Describe());
+  CHECK(fleet.plan().frozen());
+  CHECK_THAT(fleet.plan().freeze_evidence(),
+             Contains("2 of 3 POPs unhealthy within 2m") && Contains("and more than one"));
+  CHECK(fleet.StateOf("b") == v1::Plan::ANNOUNCED);
 }
 
 TEST_CASE("freshness is judged by when a report was received, never by the node's clock",
