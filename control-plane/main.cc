@@ -72,6 +72,19 @@ int Run(const Flags& flags) {
   }
 
   ControlPlane control(*std::move(store), [] { return absl::Now(); });
+  // The plan follows the reports: made at once when one changes what the planner acts on, and
+  // again every --plan-interval (staleness, the rollout's bake), sent when it changes.
+  std::mutex plan_mu;
+  std::condition_variable plan_wake;
+  bool stopping = false;
+  bool evidence = false;
+  control.SetReplanWake([&] {
+    {
+      std::lock_guard lock(plan_mu);
+      evidence = true;
+    }
+    plan_wake.notify_one();
+  });
   SyncService sync(control, !flags.insecure);
   OperatorService operators(control, !flags.insecure);
   grpc::ServerBuilder builder;
@@ -92,14 +105,14 @@ int Run(const Flags& flags) {
   spdlog::info("event=control.started listen={} port={} tls={}", flags.listen, port,
                !flags.insecure);
 
-  // The plan follows the reports: made again every --plan-interval, sent when it changes.
-  std::mutex plan_mu;
-  std::condition_variable plan_wake;
-  bool stopping = false;
   std::thread planner([&] {
     std::unique_lock lock(plan_mu);
-    while (!plan_wake.wait_for(lock, std::chrono::milliseconds(flags.plan_interval_ms),
-                               [&] { return stopping; })) {
+    while (true) {
+      plan_wake.wait_for(lock, std::chrono::milliseconds(flags.plan_interval_ms),
+                         [&] { return stopping || evidence; });
+      if (stopping) break;
+      // Reports that arrive while it plans are one more plan, not one each.
+      evidence = false;
       lock.unlock();
       control.Replan();
       lock.lock();
@@ -146,7 +159,9 @@ int main(int argc, char** argv) {
                                 "Plaintext without authentication (local lab only)");
   insecure->excludes(cert)->excludes(key)->excludes(ca);
   app.add_option("--plan-interval-ms", flags.plan_interval_ms,
-                 "How often the announcement plan is made again from the edges' reports")
+                 "How often the announcement plan is made again when no report changed (a report "
+                 "that changes what the planner acts on is planned at once); also the rollout's "
+                 "tick")
       ->default_val(2000)
       ->check(CLI::Range(100, 600000));
   flags.log.AddTo(app);

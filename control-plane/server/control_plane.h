@@ -139,6 +139,10 @@ class ControlPlane {
   // under way on (or rolls it back). Called every few seconds by the daemon, and at once after
   // an intent is added or removed.
   void Replan();
+  // `wake` is called when a report says something the planner acts on (policy::ReportChanged,
+  // or a node's first report), so that the daemon plans at once rather than at its next tick.
+  // Set before the streams start; it is called with the mutex held and must only signal.
+  void SetReplanWake(std::function<void()> wake) { replan_wake_ = std::move(wake); }
 
  private:
   struct Node {
@@ -216,6 +220,7 @@ class ControlPlane {
   // When this process began receiving reports: the planner's observing_since (until
   // stale_after has passed, a POP without a fresh report is unknown, not failed).
   absl::Time started_;
+  std::function<void()> replan_wake_;
   // By node name.
   std::map<std::string, Node> nodes_;
   // The version in force and its bundle, cached from the store.

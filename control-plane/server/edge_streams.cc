@@ -6,6 +6,7 @@
 #include "common/cat.h"
 #include "common/proto_time.h"
 #include "control-plane/server/control_plane.h"
+#include "policy/plan/planner.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::control {
@@ -201,6 +202,13 @@ absl::Status ControlPlane::Report(EdgeStream* stream, const v1::HealthReport& re
                  absl::FormatDuration(skew), absl::FormatDuration(kClockSkewWarning));
   }
   node->skewed = skewed;
+  // A change the planner acts on is planned at once: a POP that broke must not wait for the
+  // next tick to leave.
+  v1::HealthReport last;
+  if (replan_wake_ && (node->record.report.empty() || !last.ParseFromString(node->record.report) ||
+                       policy::ReportChanged(last, stored))) {
+    replan_wake_();
+  }
   // Kept in memory: reports come every few seconds from every node, and the store is written
   // with fsync. The last one is stored when the stream ends.
   node->record.report = stored.SerializeAsString();

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "edge/agent/report.h"
+#include "policy/plan/planner.h"
 #include "spdlog/spdlog.h"
 
 namespace holdfast::edge {
@@ -152,7 +153,7 @@ void ControlClient::ReportLoop() {
     const absl::Time now = absl::Now();
     const uint64_t generation = stream_generation_.load();
     if (generation == last_generation && now - last_sent < options_.heartbeat &&
-        !ReportChanged(last, next)) {
+        !policy::ReportChanged(last, next)) {
       continue;
     }
     v1::EdgeMessage message;

@@ -54,27 +54,4 @@ v1::HealthReport MakeReport(const SharedState& shared, absl::Time now,
   return report;
 }
 
-bool ReportChanged(const v1::HealthReport& last, const v1::HealthReport& next) {
-  if (last.pop() != next.pop() || last.node() != next.node() ||
-      last.listeners_up() != next.listeners_up() || last.draining() != next.draining() ||
-      last.clusters_size() != next.clusters_size() ||
-      last.bgp_sessions_size() != next.bgp_sessions_size()) {
-    return true;
-  }
-  for (int i = 0; i < next.clusters_size(); ++i) {
-    const v1::ClusterHealth& a = last.clusters(i);
-    const v1::ClusterHealth& b = next.clusters(i);
-    if (a.cluster() != b.cluster() || a.healthy_endpoints() != b.healthy_endpoints() ||
-        a.total_endpoints() != b.total_endpoints()) {
-      return true;
-    }
-  }
-  for (int i = 0; i < next.bgp_sessions_size(); ++i) {
-    const v1::BgpSession& a = last.bgp_sessions(i);
-    const v1::BgpSession& b = next.bgp_sessions(i);
-    if (a.peer() != b.peer() || a.state() != b.state()) return true;
-  }
-  return false;
-}
-
 }  // namespace holdfast::edge

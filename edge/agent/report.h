@@ -18,11 +18,6 @@ namespace holdfast::edge {
 v1::HealthReport MakeReport(const SharedState& shared, absl::Time now,
                             const std::vector<bgp::PeerStatus>& bgp);
 
-// Whether `next` says something `last` did not that the planner acts on: listeners up or down,
-// draining, a cluster's healthy or total endpoints, a BGP session's state. The time and the
-// load figures do not count: they go with the heartbeat.
-bool ReportChanged(const v1::HealthReport& last, const v1::HealthReport& next);
-
 }  // namespace holdfast::edge
 
 #endif  // HOLDFAST_EDGE_AGENT_REPORT_H_

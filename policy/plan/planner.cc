@@ -31,11 +31,17 @@ enum class Health {
 struct PopState {
   const v1::Pop* pop = nullptr;
   Health health = Health::kHealthy;
-  // A node with a fresh report has its listeners up: the POP can serve and announce.
+  // A node with a fresh report has its listeners up, is not draining and has a BGP session
+  // established (a POP that announces has peers: the validator sees to it): the POP can serve,
+  // and a router hears it.
   bool able = false;
+  // Nodes serve, but no router hears any of them (every BGP session down): whatever the plan
+  // says, the POP announces nothing, so it counts for no floor and DNS does not hand it out.
+  bool unheard = false;
   // Healthy share of the backend endpoints its serving nodes see (1 when they see none).
   double capacity = 1;
   std::string why;  // what is wrong, for reasons
+  std::string unheard_why;
   // Exempt from health-driven withdrawal: a shared fault (most POPs report the same).
   bool shared_fault = false;
   v1::Plan::PopMemory memory;
@@ -54,6 +60,12 @@ struct PopState {
     return nullptr;
   }
 };
+
+// A router hears the node: one of its BGP sessions is established.
+bool Heard(const v1::HealthReport& r) {
+  return std::any_of(r.bgp_sessions().begin(), r.bgp_sessions().end(),
+                     [](const v1::BgpSession& s) { return s.state() == "established"; });
+}
 
 // Best first: able to serve, then more healthy capacity, then configured preference, then name.
 bool RanksBefore(const PopState& a, const PopState& b) {
@@ -103,6 +115,8 @@ class Planner {
       }
       int fresh = 0;
       int draining = 0;
+      int listening = 0;
+      int sessions = 0;
       uint64_t healthy = 0;
       uint64_t total = 0;
       for (const v1::Node& node : pop.nodes()) {
@@ -114,7 +128,9 @@ class Planner {
         // A draining node is leaving: it serves what it has in flight and wants nothing new.
         if (r.draining()) ++draining;
         if (!r.listeners_up() || r.draining()) continue;
-        p.able = true;
+        ++listening;
+        sessions += r.bgp_sessions_size();
+        if (Heard(r)) p.able = true;
         for (const v1::ClusterHealth& ch : r.clusters()) {
           healthy += std::min(ch.healthy_endpoints(), ch.total_endpoints());
           total += ch.total_endpoints();
@@ -129,7 +145,7 @@ class Planner {
       } else if (fresh == 0) {
         p.health = Health::kStale;
         p.why = absl::StrCat("no report for more than ", absl::FormatDuration(stale_after));
-      } else if (!p.able) {
+      } else if (listening == 0) {
         p.health = Health::kBroken;
         p.why = draining == fresh ? "every node is draining"
                 : draining > 0    ? "listeners down or draining on every node"
@@ -139,6 +155,13 @@ class Planner {
         p.why = absl::StrFormat("%d%% of backend endpoints healthy, below %d%%",
                                 static_cast<int>(p.capacity * 100),
                                 static_cast<int>(health_.min_healthy_fraction() * 100));
+      }
+      if (listening > 0 && !p.able) {
+        p.unheard = true;
+        p.unheard_why = absl::StrFormat(
+            "not heard by its routers: no BGP session established on its %d serving node%s "
+            "(%d session%s reported)",
+            listening, listening == 1 ? "" : "s", sessions, sessions == 1 ? "" : "s");
       }
       pops_.push_back(std::move(p));
     }
@@ -476,6 +499,9 @@ class Planner {
           d->set_reason("healthy");
         }
       }
+      if (p.unheard && d->state() == v1::Plan::ANNOUNCED) {
+        d->set_reason(absl::StrCat(d->reason(), "; ", p.unheard_why, ", so not counted"));
+      }
       entries.push_back(e);
     }
 
@@ -531,6 +557,18 @@ class Planner {
     return it == p.decisions.end() ? nullptr : it->second;
   }
 
+  // DNS agrees with BGP: a POP its routers see de-preferred gets the configured share of its
+  // weight.
+  uint32_t AnswerWeight(const PopState& p, const std::string& prefix, const Decision& d) const {
+    const uint32_t full = p.pop->capacity_weight();
+    if (!d.depreferred()) return full;
+    for (const v1::Prefix& pr : c_.prefixes()) {
+      if (pr.name() != prefix) continue;
+      return static_cast<uint32_t>(std::ceil(full * pr.on_unhealthy().dns_weight_fraction()));
+    }
+    return full;
+  }
+
   bool AnnouncedAnywhere(const std::string& prefix) const { return announced_.contains(prefix); }
 
   void PlanService(const v1::ServiceName& service) {
@@ -548,13 +586,15 @@ class Planner {
         has_vips = true;
         const Decision* d = DecisionFor(p, prefix);
         if (d == nullptr) continue;
-        if (d->state() == v1::Plan::ANNOUNCED || d->state() == v1::Plan::DRAINING) {
+        // A POP no router hears would take no traffic for its VIPs: not handed out, unless
+        // the floor needs it below.
+        if ((d->state() == v1::Plan::ANNOUNCED && !p.unheard) || d->state() == v1::Plan::DRAINING) {
           const bool draining = d->state() == v1::Plan::DRAINING;
           for (const std::string& vip : an->vips()) {
             v1::Plan::Answer* a = sp->add_answers();
             a->set_pop(p.pop->name());
             a->set_address(vip);
-            a->set_weight(draining ? 0 : p.pop->capacity_weight());
+            a->set_weight(draining ? 0 : AnswerWeight(p, prefix, *d));
             a->set_reason(draining ? "draining" : d->reason());
           }
           answered = answered || !draining;
@@ -639,6 +679,29 @@ class Planner {
 
 v1::Plan MakePlan(const PlanInput& input, const PlannerOptions& options) {
   return Planner(input, options).Run();
+}
+
+bool ReportChanged(const v1::HealthReport& last, const v1::HealthReport& next) {
+  if (last.pop() != next.pop() || last.node() != next.node() ||
+      last.listeners_up() != next.listeners_up() || last.draining() != next.draining() ||
+      last.clusters_size() != next.clusters_size() ||
+      last.bgp_sessions_size() != next.bgp_sessions_size()) {
+    return true;
+  }
+  for (int i = 0; i < next.clusters_size(); ++i) {
+    const v1::ClusterHealth& a = last.clusters(i);
+    const v1::ClusterHealth& b = next.clusters(i);
+    if (a.cluster() != b.cluster() || a.healthy_endpoints() != b.healthy_endpoints() ||
+        a.total_endpoints() != b.total_endpoints()) {
+      return true;
+    }
+  }
+  for (int i = 0; i < next.bgp_sessions_size(); ++i) {
+    const v1::BgpSession& a = last.bgp_sessions(i);
+    const v1::BgpSession& b = next.bgp_sessions(i);
+    if (a.peer() != b.peer() || a.state() != b.state()) return true;
+  }
+  return false;
 }
 
 }  // namespace holdfast::policy

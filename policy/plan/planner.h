@@ -17,7 +17,12 @@
 //     reach their backends, when most do, see a shared fault and keep announcing;
 //   - fate sharing: a POP with no fresh report of a node able to serve is not counted as
 //     announcing, whatever the plan says; fresh is judged by when the report was received
-//     (received_at, the control plane's clock), never by the node's clock;
+//     (received_at, the control plane's clock), never by the node's clock; able means its
+//     listeners are up, it is not draining, and it has a BGP session established: a POP no
+//     router hears is counted by no floor and DNS does not hand out its VIPs (unless the floor
+//     needs them);
+//   - DNS agrees with BGP: a de-preferred POP answers with on_unhealthy.dns_weight_fraction of
+//     its weight;
 //   - operator intents pass through the same floor, and are refused unless they break glass.
 // The governor's memory (streaks, recent withdrawals, the freeze) travels in the plan itself.
 #ifndef HOLDFAST_POLICY_PLAN_PLANNER_H_
@@ -60,6 +65,12 @@ struct PlannerOptions {
 };
 
 v1::Plan MakePlan(const PlanInput& input, const PlannerOptions& options = {});
+
+// Whether node report `next` says something `last` did not that MakePlan acts on: listeners up
+// or down, draining, a cluster's healthy or total endpoints, a BGP session's state. The time and
+// the load figures do not count. The edge reports at once on such a change; the control plane
+// plans at once on one.
+bool ReportChanged(const v1::HealthReport& last, const v1::HealthReport& next);
 
 }  // namespace holdfast::policy
 

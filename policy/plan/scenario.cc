@@ -87,6 +87,13 @@ std::vector<v1::HealthReport> ScenarioReports(const v1::Config& config,
       const double fraction = c == nullptr ? 1.0 : std::clamp(c->healthy_fraction(), 0.0, 1.0);
       ch->set_healthy_endpoints(static_cast<uint32_t>(std::lround(fraction * kEndpoints)));
       ch->set_total_endpoints(kEndpoints);
+      // One session per router of the POP, established unless the scenario cut them.
+      for (const v1::BgpPeer& peer : pop.bgp().peers()) {
+        v1::BgpSession* session = r.add_bgp_sessions();
+        session->set_peer(peer.address());
+        session->set_asn(peer.asn());
+        session->set_state(c != nullptr && c->sessions_down() ? "idle" : "established");
+      }
     }
   }
   return out;

@@ -553,6 +553,12 @@ class Validator {
       if (p.has_floor()) CheckFloorFields(p.floor(), path + ".floor");
       if (p.on_unhealthy().kind() == v1::UnhealthyAction::KIND_DEPREFER) {
         Range(p.on_unhealthy().as_path_prepend(), 1, 10, path + ".on_unhealthy.as_path_prepend");
+        if (const double f = p.on_unhealthy().dns_weight_fraction(); !(f > 0 && f <= 1)) {
+          Report(Code::kOutOfRange, path + ".on_unhealthy.dns_weight_fraction",
+                 absl::StrCat(f,
+                              " is outside 0..1 or is 0: a de-preferred POP keeps some weight "
+                              "(kind: withdraw takes it out)"));
+        }
       }
       if (p.cidr().empty()) continue;
       absl::StatusOr<IpPrefix> parsed = IpPrefix::Parse(p.cidr());

@@ -44,6 +44,23 @@ using namespace std::chrono_literals;
 
 const std::string kSourceDir = HF_SOURCE_DIR;
 
+// The config of BIRD 2 on 127.0.0.3:`port` with one BGP protocol per edge node of the GSLB
+// config: e1 for n1 (127.0.0.1, AS 65001), e2 for n2 (127.0.0.2, AS 65002).
+std::string RouterConfig(uint16_t port) {
+  std::string conf = "router id 10.255.0.3;\nlog \"{dir}/bird.log\" all;\nprotocol device {}\n";
+  // The edges only connect out; BIRD's own attempts go to ports nobody listens on.
+  for (const auto& [name, address, asn] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"e1", "127.0.0.1", "65001"}, {"e2", "127.0.0.2", "65002"}}) {
+    conf += "protocol bgp " + name + " {\n  local 127.0.0.3 port " + std::to_string(port) +
+            " as 65000;\n  neighbor " + address + " port " + std::to_string(FreePort()) + " as " +
+            asn +
+            ";\n  multihop;\n  hold time 3;\n  keepalive time 1;\n  connect retry time 1;\n"
+            "  error wait time 1, 2;\n  ipv4 { import all; export none; };\n}\n";
+  }
+  return conf;
+}
+
 // A control plane, edge nodes n1 (127.0.0.1) and n2 (127.0.0.2) of POP "test", and backends
 // web1 and web2. Every process stops when the lab goes.
 class ControlLab {
@@ -67,14 +84,12 @@ class ControlLab {
   }
 
   // The plan test's config: POPs p1 (n1) and p2 (n2) each with a VIP for www.example.net in
-  // one prefix, a dns listener, and the plan's hysteresis at one report. Without `bird_port`
-  // their BGP peer does not exist: the speakers try in vain, which changes nothing for DNS. With
-  // it, both peer (multihop) with a router at 127.0.0.3:`bird_port`, AS 65000.
-  std::string WriteGslbConfig(uint16_t bird_port = 0) {
-    const std::string peers = bird_port == 0
-                                  ? "[{address: 127.0.0.9, port: 1, asn: 65000}]"
-                                  : "[{address: 127.0.0.3, port: " + std::to_string(bird_port) +
-                                        ", asn: 65000, hold_time: 3s, multihop: true}]";
+  // one prefix, a dns listener, and the plan's hysteresis at one report. Both peer (multihop)
+  // with the lab's router, BIRD at 127.0.0.3 (started here): a POP counts as announcing only
+  // while a router hears it.
+  std::string WriteGslbConfig() {
+    const std::string peers = "[{address: 127.0.0.3, port: " + std::to_string(StartRouter()) +
+                              ", asn: 65000, hold_time: 3s, multihop: true}]";
     const std::filesystem::path path = dir_.path() / "holdfast.yaml";
     std::ofstream(path)
         << "listeners:\n"
@@ -127,6 +142,18 @@ class ControlLab {
 
   const std::filesystem::path& dir() const { return dir_.path(); }
   uint16_t control_port() const { return control_port_; }
+  // The router of the GSLB config (RouterConfig), started once; returns its port.
+  uint16_t StartRouter() {
+    if (bird_ == nullptr) {
+      bird_port_ = FreePort("127.0.0.3");
+      bird_ = std::make_unique<Bird>(RouterConfig(bird_port_));
+      // Listening once the protocols have started: an edge's first connection must find it.
+      REQUIRE(bird_->WaitProtocolState("e1", {"Active", "Connect"}));
+      REQUIRE(bird_->WaitProtocolState("e2", {"Active", "Connect"}));
+    }
+    return bird_port_;
+  }
+  const Bird& bird() const { return *bird_; }
   std::string pki(const std::string& file) const { return (dir_.path() / "pki" / file).string(); }
 
   void StartControl() {
@@ -289,6 +316,9 @@ class ControlLab {
   }
 
   TempDir dir_;
+  // Stops after the edges (members go in reverse order), so they leave it with a NOTIFICATION.
+  std::unique_ptr<Bird> bird_;
+  uint16_t bird_port_ = 0;
   std::map<std::string, std::unique_ptr<Backend>> backends_;
   std::unique_ptr<Process> control_;
   std::map<std::string, std::unique_ptr<Process>> edges_;
@@ -550,10 +580,10 @@ std::vector<std::string> IntentIds(const ControlLab& lab) {
 }
 
 // GSLB config applied, both edges acknowledged it and report: both POPs announce.
-void StartGslb(ControlLab& lab, uint16_t bird_port = 0) {
+void StartGslb(ControlLab& lab) {
   lab.StartEdge("n1");
   lab.StartEdge("n2");
-  const RunResult apply = lab.Ctl({"apply", lab.WriteGslbConfig(bird_port), "--reason", "gslb"});
+  const RunResult apply = lab.Ctl({"apply", lab.WriteGslbConfig(), "--reason", "gslb"});
   INFO(apply.out << apply.err);
   REQUIRE(apply.exit_code == 0);
   REQUIRE(lab.WaitAcked("n1", 1));
@@ -567,9 +597,8 @@ TEST_CASE("an edge that drains says so before its stream closes, and its POP lea
   ControlLab lab;
   StartGslb(lab);
   lab.edge("n2").Signal(SIGTERM);
-  REQUIRE(lab.edge("n2").Wait(15s) == std::optional<int>(0));
-  // p2 is withdrawn for its draining node, before its last report could go stale (3 s): the
-  // first plan that withdraws it gives that reason.
+  // p2 is withdrawn for its draining node at once, while it still drains (its router is told
+  // GRACEFUL_SHUTDOWN and given up to 5 s): the first plan that withdraws it gives that reason.
   std::string reason;
   const bool withdrawn = WaitUntil(
       [&] {
@@ -585,8 +614,47 @@ TEST_CASE("an edge that drains says so before its stream closes, and its POP lea
   REQUIRE(withdrawn);
   CHECK_THAT(reason, Catch::Contains("every node is draining"));
   CHECK(PlanState(lab.Status(), "p1") == "ANNOUNCED");
+  REQUIRE(lab.edge("n2").Wait(15s) == std::optional<int>(0));
   CHECK(WaitUntil([&] { return lab.Www("127.0.0.1") == "192.0.2.1\n"; }, 10s));
   CHECK_THAT(lab.Ctl({"status"}).out, Catch::Contains("draining"));
+}
+
+TEST_CASE("a POP its router stops hearing no longer counts, and leaves DNS within a plan",
+          "[control][dns][bgp]") {
+  // WhatsApp 2014: the router's sessions die while the edge serves and reports healthy.
+  ControlLab lab;
+  StartGslb(lab);
+  REQUIRE(WaitUntil([&] { return lab.Www("127.0.0.1") == "192.0.2.1\n192.0.2.2\n"; }, 20s));
+  INFO(lab.bird().Cli("show protocols"));
+  lab.bird().Cli("disable e1");
+  // n1 reports its session down at once and the control plane plans at once: well before the
+  // 2 s tick and the 3 s staleness would have done it.
+  bool never_empty = true;
+  const auto since = std::chrono::steady_clock::now();
+  const bool left = WaitUntil(
+      [&] {
+        const std::string www = lab.Www("127.0.0.2");
+        never_empty = never_empty && !www.empty();
+        return www == "192.0.2.2\n";
+      },
+      10s);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - since);
+  INFO(lab.Ctl({"status"}).out);
+  REQUIRE(left);
+  CHECK(never_empty);
+  UNSCOPED_INFO("p1 left DNS " << took.count() << " ms after its session was cut");
+  const nlohmann::json status = lab.Status();
+  CHECK(status["plan"]["prefixes"][0]["announcing"] == 1);
+  for (const auto& d : status["plan"]["prefixes"][0]["pops"]) {
+    if (d.value("pop", "") == "p1") {
+      CHECK_THAT(d.value("reason", ""), Catch::Contains("not heard by its routers"));
+    }
+  }
+  // The session comes back (the edge tries again after its connect-retry time, 30 s): p1
+  // counts again and is handed out again.
+  lab.bird().Cli("enable e1");
+  CHECK(WaitUntil([&] { return lab.Www("127.0.0.2") == "192.0.2.1\n192.0.2.2\n"; }, 45s));
 }
 
 TEST_CASE("drain, withdraw and restore a POP through holdfastctl, audited, kept across restarts",
@@ -700,33 +768,11 @@ TEST_CASE("ack-freeze with nothing frozen is refused by the governor and kept no
   CHECK(IntentIds(lab).empty());
 }
 
-// The config of BIRD 2 on 127.0.0.3:`port` with one BGP protocol per edge node of the GSLB
-// config: e1 for n1 (127.0.0.1, AS 65001), e2 for n2 (127.0.0.2, AS 65002).
-std::string IntentBirdConfig(uint16_t port) {
-  std::string conf = "router id 10.255.0.3;\nlog \"{dir}/bird.log\" all;\nprotocol device {}\n";
-  // The edges only connect out; BIRD's own attempts go to ports nobody listens on.
-  for (const auto& [name, address, asn] :
-       std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"e1", "127.0.0.1", "65001"}, {"e2", "127.0.0.2", "65002"}}) {
-    conf += "protocol bgp " + name + " {\n  local 127.0.0.3 port " + std::to_string(port) +
-            " as 65000;\n  neighbor " + address + " port " + std::to_string(FreePort()) + " as " +
-            asn +
-            ";\n  multihop;\n  hold time 3;\n  keepalive time 1;\n  connect retry time 1;\n"
-            "  error wait time 1, 2;\n  ipv4 { import all; export none; };\n}\n";
-  }
-  return conf;
-}
-
 TEST_CASE("the plan drives BGP: drain adds GRACEFUL_SHUTDOWN, withdraw removes, restore returns",
           "[control][intents][bgp]") {
-  // Declared before the lab, so the edges' shutdown finds it.
-  const uint16_t bird_port = FreePort("127.0.0.3");
-  Bird bird(IntentBirdConfig(bird_port));
-  // Listening once the protocols have started: an edge's first connection must find it.
-  REQUIRE(bird.WaitProtocolState("e1", {"Active", "Connect"}));
-  REQUIRE(bird.WaitProtocolState("e2", {"Active", "Connect"}));
   ControlLab lab;
-  StartGslb(lab, bird_port);
+  StartGslb(lab);
+  const Bird& bird = lab.bird();
   constexpr char kPrefix[] = "192.0.2.0/24";
   constexpr char kShutdown[] = "(65535,0)";
   // One block per route, by the protocol that brought it (e1, e2).
@@ -1048,6 +1094,11 @@ class RawEdgeStream {
             (std::chrono::system_clock::now() + offset).time_since_epoch())
             .count());
     r.set_listeners_up(listeners_up);
+    // Its router hears it: the session a real edge of p1 would have.
+    holdfast::v1::BgpSession* session = r.add_bgp_sessions();
+    session->set_peer("127.0.0.3");
+    session->set_asn(65000);
+    session->set_state("established");
     holdfast::v1::ClusterHealth* c = r.add_clusters();
     c->set_cluster("web");
     c->set_healthy_endpoints(listeners_up ? 1 : 0);

@@ -263,7 +263,9 @@ std::string RandomFleet(Rng& rng) {
 
 // ---- the fault schedule -----------------------------------------------------------------------
 
-enum class Mode : uint8_t { kOk, kListenersDown, kBackends, kSilent };
+// kUnheard: the node serves and reports healthy, but its BGP sessions are down at the router
+// (the WhatsApp 2014 case): no router hears it.
+enum class Mode : uint8_t { kOk, kListenersDown, kBackends, kSilent, kUnheard };
 
 const char* ModeName(Mode m) {
   switch (m) {
@@ -275,6 +277,8 @@ const char* ModeName(Mode m) {
       return "backends failing";
     case Mode::kSilent:
       return "silent";
+    case Mode::kUnheard:
+      return "sessions down";
   }
   return "?";
 }
@@ -326,7 +330,8 @@ std::vector<Step> RandomSchedule(Rng& rng, const Fleet& fleet, int min_steps, in
   const double min_fraction = c.safety().health().min_healthy_fraction();
   std::vector<Step> steps(static_cast<size_t>(rng.Int(min_steps, max_steps)));
   auto fault = [&](Rng& r) {
-    return r.Pick<Mode>({Mode::kListenersDown, Mode::kBackends, Mode::kBackends, Mode::kSilent});
+    return r.Pick<Mode>(
+        {Mode::kListenersDown, Mode::kBackends, Mode::kBackends, Mode::kSilent, Mode::kUnheard});
   };
   auto pop_event = [&](int pop, Mode mode, const std::string& why) {
     Event e;
@@ -454,7 +459,11 @@ const char* HealthName(Health h) {
 // The ground truth about one POP at one step, from the reports the planner is given.
 struct Truth {
   Health health = Health::kHealthy;
+  // A node serves (listeners up) and a router hears it (a session established): the POP's
+  // announcement reaches the routers. The invariant is counted by this, as the routers hear it.
   bool able = false;
+  // It serves, and no router hears it: whatever the plan says, DNS need not hand it out.
+  bool unheard = false;
   uint32_t unhealthy_streak = 0;
   uint32_t healthy_streak = 0;
   // Health may have it withdrawn (or de-preferred): unhealthy withdraw_after plans in a row, or
@@ -597,6 +606,9 @@ class Runner {
         ch->set_cluster("app");
         ch->set_healthy_endpoints(n.healthy);
         ch->set_total_endpoints(n.total);
+        v1::BgpSession* session = r.add_bgp_sessions();
+        session->set_peer("router");
+        session->set_state(n.mode == Mode::kUnheard ? "active" : "established");
         n.last = std::move(r);
       }
       if (n.last.has_value()) reports_.push_back(*n.last);
@@ -607,14 +619,17 @@ class Runner {
   void Observe() {
     const v1::HealthPolicy& h = c_.safety().health();
     const absl::Duration stale_after = FromProtoDuration(h.stale_after());
-    std::vector<bool> fresh_any(truth_.size()), able(truth_.size());
+    std::vector<bool> fresh_any(truth_.size()), serving(truth_.size()), able(truth_.size());
     std::vector<uint64_t> healthy(truth_.size()), total(truth_.size());
     for (const v1::HealthReport& r : reports_) {
       const auto k = static_cast<size_t>(pop_index_.at(r.pop()));
       if (now_ - FromProtoTime(r.at()) > stale_after) continue;
       fresh_any[k] = true;
       if (!r.listeners_up()) continue;
-      able[k] = true;
+      serving[k] = true;
+      for (const v1::BgpSession& session : r.bgp_sessions()) {
+        if (session.state() == "established") able[k] = true;
+      }
       for (const v1::ClusterHealth& ch : r.clusters()) {
         healthy[k] += ch.healthy_endpoints();
         total[k] += ch.total_endpoints();
@@ -623,9 +638,10 @@ class Runner {
     for (size_t k = 0; k < truth_.size(); ++k) {
       Truth& t = truth_[k];
       t.able = able[k];
+      t.unheard = serving[k] && !able[k];
       if (!fresh_any[k]) {
         t.health = Health::kStale;
-      } else if (!able[k]) {
+      } else if (!serving[k]) {
         t.health = Health::kBroken;
       } else if (total[k] > 0 && static_cast<double>(healthy[k]) / static_cast<double>(total[k]) <
                                      h.min_healthy_fraction()) {
@@ -645,6 +661,13 @@ class Runner {
         if (t.health == Health::kBroken || t.unhealthy_streak >= after) t.may_be_withdrawn = true;
       }
     }
+  }
+
+  const v1::Prefix& PrefixNamed(const std::string& name) const {
+    for (const v1::Prefix& p : c_.prefixes()) {
+      if (p.name() == name) return p;
+    }
+    return v1::Prefix::default_instance();
   }
 
   const v1::Plan::PrefixPlan* PrefixPlan(const std::string& prefix) const {
@@ -835,8 +858,9 @@ class Runner {
         }
         return false;
       };
-      // An ANNOUNCED POP answers with each of its VIPs at its capacity weight, a DRAINING one
-      // at weight 0.
+      // An ANNOUNCED POP answers with each of its VIPs at its capacity weight (the configured
+      // share of it when de-preferred), a DRAINING one at weight 0; one no router hears need not
+      // answer (the floor may still add it).
       std::map<std::pair<std::string, std::string>, uint32_t> weight_of;  // (pop, VIP)
       for (const auto& a : sp->answers()) weight_of[{a.pop(), a.address()}] = a.weight();
       for (const v1::Pop& pop : c_.pops()) {
@@ -846,7 +870,17 @@ class Runner {
               (st != v1::Plan::ANNOUNCED && st != v1::Plan::DRAINING)) {
             continue;
           }
-          const uint32_t want = st == v1::Plan::ANNOUNCED ? pop.capacity_weight() : 0;
+          const v1::Plan::PopDecision& d = *decision.at({an.prefix(), pop.name()});
+          if (st == v1::Plan::ANNOUNCED &&
+              truth_[static_cast<size_t>(pop_index_.at(pop.name()))].unheard) {
+            continue;
+          }
+          uint32_t want = st == v1::Plan::ANNOUNCED ? pop.capacity_weight() : 0;
+          if (st == v1::Plan::ANNOUNCED && d.depreferred()) {
+            want = static_cast<uint32_t>(
+                std::ceil(pop.capacity_weight() *
+                          PrefixNamed(an.prefix()).on_unhealthy().dns_weight_fraction()));
+          }
           for (const std::string& v : an.vips()) {
             const auto it = weight_of.find({pop.name(), v});
             if (it == weight_of.end() || it->second != want) {

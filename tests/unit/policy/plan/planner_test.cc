@@ -171,7 +171,7 @@ v1::Config Load(const FleetSpec& spec) {
     absl::StrAppend(&findings, f.where.line, ":", f.where.column, ": ", f.message, "\n");
   }
   INFO(yaml << "\n" << findings);
-  REQUIRE(loaded.findings.empty());
+  REQUIRE(findings.empty());
   return loaded.config;
 }
 
@@ -188,6 +188,8 @@ struct NodeHealth {
   absl::Duration skew = absl::ZeroDuration();
   // The node says it drains (its listeners may still be up while it finishes what it has).
   bool draining = false;
+  // Its BGP session to the POP's router is established (the router hears it).
+  bool heard = true;
 };
 
 NodeHealth Healthy() { return {}; }
@@ -198,6 +200,12 @@ NodeHealth Backends(uint32_t healthy = 1, uint32_t total = 4) {
 NodeHealth Aged(absl::Duration age) { return {true, 4, 4, age}; }
 NodeHealth Silent() { return {true, 4, 4, std::nullopt}; }
 NodeHealth Draining() { return {true, 4, 4, absl::ZeroDuration(), absl::ZeroDuration(), true}; }
+// Serving and healthy, but its session to the router is down: the router does not hear it.
+NodeHealth Unheard() {
+  NodeHealth h;
+  h.heard = false;
+  return h;
+}
 // Healthy, with a clock `skew` ahead of the control plane's, its last report received `age` ago.
 NodeHealth Skewed(absl::Duration skew, absl::Duration age = absl::ZeroDuration()) {
   return {true, 4, 4, age, skew};
@@ -265,6 +273,10 @@ class Fleetwide {
       c->set_cluster("app");
       c->set_healthy_endpoints(node.health.healthy);
       c->set_total_endpoints(node.health.total);
+      v1::BgpSession* session = r.add_bgp_sessions();
+      session->set_peer("10.255.0.1");
+      session->set_asn(65000);
+      session->set_state(node.health.heard ? "established" : "active");
       out.push_back(std::move(r));
     }
     return out;
@@ -839,6 +851,80 @@ TEST_CASE("deprefers instead of withdrawing when the prefix says so", "[policy][
   INFO(fleet.Describe());
   CHECK_FALSE(fleet.Decision("b", "api").depreferred());
   CHECK(fleet.StateOf("b", "web") == v1::Plan::ANNOUNCED);
+}
+
+TEST_CASE("DNS gives a de-preferred POP the configured share of its weight", "[policy][plan]") {
+  FleetSpec spec = Fleet(3);
+  spec.prefixes = {{"web", "on_unhealthy: {kind: deprefer, dns_weight_fraction: 0.25}", false}};
+  Fleetwide fleet(spec);
+  fleet.Set("b", Backends()).Step();
+  INFO(fleet.Describe());
+  REQUIRE(fleet.Decision("b").depreferred());
+  std::map<std::string, uint32_t> weight;
+  for (const auto& a : fleet.Service().answers()) weight[a.pop()] = a.weight();
+  CHECK(weight == std::map<std::string, uint32_t>{{"a", 100}, {"b", 25}, {"c", 100}});
+}
+
+// ---- what the routers hear ----------------------------------------------------------------------
+
+TEST_CASE("a POP no router hears counts for no floor, and DNS stops handing it out",
+          "[policy][plan]") {
+  // The WhatsApp 2014 case: a's sessions die at its router while a still serves and reports
+  // healthy. Before, the plan counted a as announcing, so b was withdrawn on top of it and the
+  // floor of two stood on paper only.
+  FleetSpec spec = Fleet(3);
+  spec.safety.floor_min_pops = 2;
+  Fleetwide fleet(spec);
+  fleet.Set("a", Unheard()).Set("b", Backends()).Step();
+  INFO(fleet.Describe());
+  const auto& a = fleet.Decision("a");
+  CHECK(a.state() == v1::Plan::ANNOUNCED);  // it announces again as soon as a session is up
+  CHECK_THAT(a.reason(), Contains("not heard by its routers"));
+  CHECK(fleet.StateOf("b") == v1::Plan::ANNOUNCED);
+  CHECK_THAT(fleet.Decision("b").reason(), StartsWith("kept by floor (2 required)"));
+  CHECK(fleet.Prefix("web").announcing() == 2);
+  Pops answered;
+  for (const auto& ans : fleet.Service().answers()) answered.push_back(ans.pop());
+  std::sort(answered.begin(), answered.end());
+  CHECK(answered == Pops{"b", "c"});
+
+  // Its session comes back: it counts, b may go, and DNS hands a out again.
+  fleet.Set("a", Healthy()).Step();
+  INFO(fleet.Describe());
+  CHECK(fleet.StateOf("b") == v1::Plan::WITHDRAWN);
+  CHECK(fleet.Prefix("web").announcing() == 2);
+  answered.clear();
+  for (const auto& ans : fleet.Service().answers()) answered.push_back(ans.pop());
+  std::sort(answered.begin(), answered.end());
+  CHECK(answered == Pops{"a", "c"});
+}
+
+TEST_CASE("one node a router hears is enough for its POP", "[policy][plan]") {
+  FleetSpec spec = Fleet(3);
+  spec.pops[0].nodes = 2;
+  Fleetwide fleet(spec);
+  fleet.SetNode("a-1", Unheard()).Step();
+  INFO(fleet.Describe());
+  CHECK(fleet.Prefix("web").announcing() == 3);
+  for (const char* pop : {"a", "b", "c"}) CHECK(fleet.Decision(pop).reason() == "healthy");
+  // Every node of a unheard: it no longer counts.
+  fleet.SetNode("a-2", Unheard()).Step();
+  CHECK(fleet.Prefix("web").announcing() == 2);
+  CHECK_THAT(fleet.Decision("a").reason(), Contains("2 serving nodes"));
+}
+
+TEST_CASE("an operator cannot drain below the floor by counting a POP no router hears",
+          "[policy][plan]") {
+  FleetSpec spec = Fleet(3);
+  spec.safety.floor_min_pops = 2;
+  Fleetwide fleet(spec);
+  fleet.Set("c", Unheard());
+  fleet.intents.push_back(Intent(v1::OperatorIntent::ACTION_DRAIN, "a"));
+  fleet.Step();
+  INFO(fleet.Describe());
+  REQUIRE(fleet.plan().intents_size() == 1);
+  CHECK_FALSE(fleet.plan().intents(0).applied());
+  CHECK_THAT(fleet.plan().intents(0).explanation(), Contains("would leave 1 of required 2"));
 }
 
 // ---- rate limit ---------------------------------------------------------------------------------

@@ -1,16 +1,11 @@
-// What makes an edge report at once (ReportChanged) and what makes it say its listeners are down
-// (the workers' watchdog).
-#include "edge/agent/report.h"
-
+// What the planner acts on, so what makes an edge report at once and the control plane plan at
+// once (ReportChanged).
 #include <catch2/catch.hpp>
-#include <chrono>
 
-#include "edge/server/watchdog.h"
+#include "policy/plan/planner.h"
 
-namespace holdfast::edge {
+namespace holdfast::policy {
 namespace {
-
-using namespace std::chrono_literals;
 
 v1::HealthReport Report() {
   v1::HealthReport r;
@@ -68,18 +63,5 @@ TEST_CASE("report: listeners, draining, endpoint health and BGP states are repor
   CHECK(ReportChanged(last, next));
 }
 
-TEST_CASE("watchdog: a worker loop that stops beating for 2 s is wedged; one not started is not") {
-  Watchdog dog(3);
-  const Watchdog::Clock::time_point t0 = Watchdog::Clock::now();
-  CHECK(dog.Wedged(t0 + 1h) == 0);  // none started
-  dog.Beat(0, t0);
-  dog.Beat(1, t0);
-  CHECK(dog.Wedged(t0 + 1s) == 0);
-  CHECK(dog.Wedged(t0 + Watchdog::kWedgedAfter) == 0);
-  dog.Beat(1, t0 + 2500ms);
-  CHECK(dog.Wedged(t0 + 3s) == 1);
-  CHECK(dog.Wedged(t0 + 5s) == 2);
-}
-
 }  // namespace
-}  // namespace holdfast::edge
+}  // namespace holdfast::policy
