@@ -347,6 +347,7 @@ struct RemoteCommands::State {
                 << "wave " << w.name() << " [" << pops << "]: " << w.state();
       if (w.state() == "baking") std::cout << " until " << Time(w.bake_until());
       if (w.state() == "done") std::cout << " at " << Time(w.done());
+      if (!w.waiting_for().empty()) std::cout << " (" << w.waiting_for() << ")";
       std::cout << "\n";
     }
   }

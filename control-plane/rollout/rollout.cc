@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/cat.h"
 #include "common/proto_time.h"
 
@@ -122,7 +123,7 @@ std::vector<RolloutAction> Rollout::Start(const StartInput& input, absl::Time no
   status_ = std::move(r);
   regressed_since_.clear();
   actions.push_back(RolloutAction{.kind = Kind::kStarted, .version = input.target});
-  for (RolloutAction& a : StartWave(0, now)) actions.push_back(std::move(a));
+  for (RolloutAction& a : StartWave(0, input.fleet, now)) actions.push_back(std::move(a));
   return actions;
 }
 
@@ -150,7 +151,40 @@ std::vector<RolloutAction> Rollout::OnTick(const FleetView& fleet, absl::Time no
     return {RolloutAction{
         .kind = Kind::kRollBack, .version = status_->previous_version(), .reason = *why}};
   }
-  return AdvanceWave(fleet, now, suspect);
+  const bool filled = FillBaselines(fleet);
+  if (CurrentWave().state() == "awaiting_health") {
+    std::vector<RolloutAction> actions = StartWave(status_->current_wave(), fleet, now);
+    if (actions.empty() && filled) actions.push_back(Save());
+    return actions;
+  }
+  std::vector<RolloutAction> actions = AdvanceWave(fleet, now, suspect);
+  if (filled && actions.empty()) actions.push_back(Save());
+  return actions;
+}
+
+bool Rollout::FillBaselines(const FleetView& fleet) {
+  bool filled = false;
+  for (v1::PopBaseline& base : *status_->mutable_baseline()) {
+    if (base.has_data() || Reached(base.pop())) continue;
+    const auto it = fleet.pops.find(base.pop());
+    if (it == fleet.pops.end() || !it->second.has_data) continue;
+    base.set_has_data(true);
+    base.set_healthy_fraction(it->second.healthy_fraction);
+    base.set_listeners_up(it->second.listeners_up);
+    filled = true;
+  }
+  return filled;
+}
+
+std::vector<std::string> Rollout::WithoutEvidence(const v1::RolloutWaveStatus& wave,
+                                                  const FleetView& fleet) const {
+  std::vector<std::string> out;
+  for (const v1::PopBaseline& base : status_->baseline()) {
+    if (base.has_data() || !Contains(wave, base.pop()) || Reached(base.pop())) continue;
+    // A POP with no node connected has no one to hear from, and no one to push to.
+    if (fleet.pops.contains(base.pop())) out.push_back(base.pop());
+  }
+  return out;
 }
 
 std::vector<RolloutAction> Rollout::RollbackStored(const std::string& reason, uint64_t stored,
@@ -184,14 +218,36 @@ v1::RolloutWaveStatus& Rollout::CurrentWave() {
 
 bool Rollout::Reached(const std::string& pop) const {
   for (const v1::RolloutWaveStatus& wave : status_->waves()) {
-    if (wave.state() != "pending" && Contains(wave, pop)) return true;
+    if (wave.state() != "pending" && wave.state() != "awaiting_health" && Contains(wave, pop)) {
+      return true;
+    }
   }
   return false;
 }
 
-std::vector<RolloutAction> Rollout::StartWave(size_t index, absl::Time now) {
+std::vector<RolloutAction> Rollout::StartWave(size_t index, const FleetView& fleet,
+                                              absl::Time now) {
   status_->set_current_wave(static_cast<uint32_t>(index));
   v1::RolloutWaveStatus& wave = CurrentWave();
+  // Unknown is not unhealthy, nor is it a baseline: a POP whose connected nodes have not
+  // reported yet (the control plane just started) gets the target once they have, so that a
+  // regression can be seen; after kEvidenceWait, without it.
+  if (wave.state() != "awaiting_health") {
+    wave.set_state("awaiting_health");
+    *wave.mutable_started() = ToProtoTimestamp(now);
+  }
+  const std::vector<std::string> unknown = WithoutEvidence(wave, fleet);
+  const bool waited = now - FromProtoTime(wave.started()) >= kEvidenceWait;
+  if (!unknown.empty() && !waited) {
+    const std::string why = Cat("no health report yet from POP ", absl::StrJoin(unknown, ", "));
+    if (wave.waiting_for() == why) return {};
+    wave.set_waiting_for(why);
+    return {Save()};
+  }
+  wave.set_waiting_for(unknown.empty()
+                           ? ""
+                           : Cat("pushed without a baseline for POP ", absl::StrJoin(unknown, ", "),
+                                 " after ", absl::FormatDuration(kEvidenceWait)));
   wave.set_state("waiting");
   *wave.mutable_started() = ToProtoTimestamp(now);
   *wave.mutable_last_ack() = ToProtoTimestamp(now);
@@ -271,7 +327,7 @@ std::vector<RolloutAction> Rollout::AdvanceWave(const FleetView& fleet, absl::Ti
   actions.push_back(RolloutAction{
       .kind = Kind::kWaveDone, .version = status_->target_version(), .wave = wave.name()});
   if (index + 1 < static_cast<size_t>(status_->waves_size())) {
-    for (RolloutAction& a : StartWave(index + 1, now)) actions.push_back(std::move(a));
+    for (RolloutAction& a : StartWave(index + 1, fleet, now)) actions.push_back(std::move(a));
     return actions;
   }
   status_->set_state(v1::RolloutStatus::COMPLETED);

@@ -11,7 +11,10 @@
 // since the later of its start and the last of those ACKs, and no reached POP's health has
 // regressed against the baseline taken when the rollout began: healthy endpoint fraction down by
 // more than kRegressionTolerance, or listeners down, for at least kRegressionHold. A shorter dip
-// holds the wave without rolling back. A NACK of the target, a regression held that long, or a
+// holds the wave without rolling back. A POP with nodes connected that have not reported yet
+// (the control plane just started: unknown is not unhealthy, and no baseline) is not pushed to
+// until they report: its wave waits ("awaiting_health") up to kEvidenceWait, and the POP's
+// baseline is taken from that first report. A NACK of the target, a regression held that long, or a
 // correlated-failure freeze that began at or after the rollout's start (and is not acknowledged)
 // rolls it back; a freeze already in force at the start does not (the change may be the fix). A
 // fleet whose first wave already covers every POP (one POP), the first version, and apply with
@@ -104,6 +107,9 @@ class Rollout {
   // clusters' endpoints as not healthy until their first health check, which takes up to one
   // check interval (5 s by default) plus one report interval (2 s).
   static constexpr absl::Duration kRegressionHold = absl::Seconds(10);
+  // How long a wave waits for the first health report of a connected POP it is about to reach
+  // (state "awaiting_health"), before it goes on without a baseline for that POP.
+  static constexpr absl::Duration kEvidenceWait = absl::Seconds(30);
 
   // No rollout, none before.
   Rollout() = default;
@@ -178,9 +184,17 @@ class Rollout {
 
  private:
   v1::RolloutWaveStatus& CurrentWave();
-  // Some wave that names `pop` has started.
+  // Some wave that names `pop` has pushed the target to it.
   bool Reached(const std::string& pop) const;
-  std::vector<RolloutAction> StartWave(size_t index, absl::Time now);
+  // Takes the baseline of POPs not reached yet that had none and have reported since. True when
+  // it took one.
+  bool FillBaselines(const FleetView& fleet);
+  // The POPs of `wave` not reached yet with a node connected and no baseline.
+  std::vector<std::string> WithoutEvidence(const v1::RolloutWaveStatus& wave,
+                                           const FleetView& fleet) const;
+  // Starts wave `index`: "awaiting_health" while WithoutEvidence (kSave when the reason
+  // changes), else "waiting" with kSave and kPush.
+  std::vector<RolloutAction> StartWave(size_t index, const FleetView& fleet, absl::Time now);
   // The rollback cause at `now`, if any: the freeze, or a regression held for kRegressionHold.
   // Sets `suspect` when some POP looks regressed, not for long enough.
   std::optional<std::string> RollbackCause(const FleetView& fleet, absl::Time now, bool& suspect);

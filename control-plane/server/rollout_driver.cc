@@ -35,8 +35,12 @@ FleetView ControlPlane::FleetViewLocked() const {
     const std::string pop = PopOfLocked(node);
     PopView& p = view.pops[pop];
     p.acked_versions.push_back(static_cast<uint64_t>(node.record.acked_version));
+    // A report kept from before this process started is no evidence of health now.
     v1::HealthReport report;
-    if (node.record.report.empty() || !report.ParseFromString(node.record.report)) continue;
+    if (node.record.last_seen < started_ || node.record.report.empty() ||
+        !report.ParseFromString(node.record.report)) {
+      continue;
+    }
     p.has_data = true;
     p.listeners_up = p.listeners_up || report.listeners_up();
     auto& [healthy, total] = endpoints[pop];

@@ -427,16 +427,75 @@ TEST_CASE("listeners that go down in a reached POP roll the rollout back", "[con
   CHECK(actions[0].reason == "POP p1 regressed: its listeners went down");
 }
 
-TEST_CASE("POPs not reached yet or without a baseline are not judged", "[control][rollout]") {
+TEST_CASE("POPs not reached yet are not judged", "[control][rollout]") {
   Lab lab(MakeConfig(4));
-  lab.fleet.pops["p1"].has_data = false;  // no report when the rollout began
   lab.Start();
-  lab.fleet.pops["p1"] = PopView{.has_data = true, .healthy_fraction = 0, .acked_versions = {}};
+  lab.Ack("p1");
   lab.fleet.pops["p2"].healthy_fraction = 0;
   lab.fleet.pops["p2"].listeners_up = false;
   CHECK(Kinds(lab.Tick()) == std::vector{Kind::kSave});
   lab.Advance(kBake);
   CHECK(Kinds(lab.Tick()) == std::vector{Kind::kWaveDone, Kind::kSave, Kind::kPush});
+}
+
+TEST_CASE("a canary whose nodes have not reported waits for their first report, its baseline",
+          "[control][rollout]") {
+  // The control plane just started: p1's node is connected and has said nothing yet. Unknown is
+  // not unhealthy, and no baseline to judge a regression by: the target waits.
+  Lab lab(MakeConfig(4));
+  lab.fleet.pops["p1"].has_data = false;
+  CHECK(Kinds(lab.Start()) == std::vector{Kind::kStarted, Kind::kSave});
+  CHECK(lab.Wave(0).state() == "awaiting_health");
+  CHECK_THAT(lab.Wave(0).waiting_for(), Catch::Matchers::Contains("POP p1"));
+  CHECK(lab.rollout.VersionFor("p1") == kPrevious);
+  lab.Advance(absl::Seconds(2));
+  CHECK(lab.Tick().empty());
+  // It reports: half its endpoints healthy. That is the baseline, and the canary goes.
+  lab.fleet.pops["p1"] = PopView{.has_data = true,
+                                 .healthy_fraction = 0.5,
+                                 .listeners_up = true,
+                                 .acked_versions = {kPrevious}};
+  CHECK(Kinds(lab.Tick()) == std::vector{Kind::kSave, Kind::kPush});
+  CHECK(lab.Wave(0).state() == "waiting");
+  CHECK(lab.Wave(0).waiting_for().empty());
+  CHECK(lab.rollout.VersionFor("p1") == kTarget);
+  REQUIRE(lab.rollout.status()->baseline(0).pop() == "p1");
+  CHECK(lab.rollout.status()->baseline(0).has_data());
+  CHECK(lab.rollout.status()->baseline(0).healthy_fraction() == 0.5);
+  // Judged against it: down to 0.2 for kRegressionHold rolls back.
+  lab.Ack("p1");
+  lab.fleet.pops["p1"].healthy_fraction = 0.2;
+  lab.Tick();
+  lab.Advance(Rollout::kRegressionHold);
+  const std::vector<RolloutAction> back = lab.Tick();
+  REQUIRE(Kinds(back) == std::vector{Kind::kRollBack});
+  CHECK_THAT(back[0].reason, Catch::Matchers::Contains("healthy endpoint fraction 0.50 -> 0.20"));
+}
+
+TEST_CASE("a wave waits at most kEvidenceWait for a POP that never reports", "[control][rollout]") {
+  Lab lab(MakeConfig(4));
+  lab.fleet.pops["p1"].has_data = false;
+  lab.Start();
+  lab.Advance(Rollout::kEvidenceWait - absl::Seconds(1));
+  CHECK(lab.Tick().empty());
+  lab.Advance(absl::Seconds(1));
+  CHECK(Kinds(lab.Tick()) == std::vector{Kind::kSave, Kind::kPush});
+  CHECK(lab.Wave(0).state() == "waiting");
+  CHECK_THAT(lab.Wave(0).waiting_for(), Catch::Matchers::Contains("without a baseline for POP p1"));
+}
+
+TEST_CASE("a POP of a later wave gets its baseline from its first report", "[control][rollout]") {
+  Lab lab(MakeConfig(4));
+  lab.fleet.pops["p3"].has_data = false;
+  BakeCanary(lab);
+  // p3 reports during the canary's bake: its baseline is taken then, before the target reaches it.
+  lab.fleet.pops["p3"].has_data = true;
+  lab.fleet.pops["p3"].healthy_fraction = 0.75;
+  lab.Advance(absl::Seconds(1));
+  CHECK(Kinds(lab.Tick()) == std::vector{Kind::kWaveDone, Kind::kSave, Kind::kPush});
+  REQUIRE(lab.rollout.status()->baseline(2).pop() == "p3");
+  CHECK(lab.rollout.status()->baseline(2).has_data());
+  CHECK(lab.rollout.status()->baseline(2).healthy_fraction() == 0.75);
 }
 
 TEST_CASE("a POP whose reports stop is not taken for a regressed one", "[control][rollout]") {
