@@ -74,6 +74,7 @@ Instance::Instance(InstanceOptions options, asio::io_context& main_loop)
     : options_(std::move(options)),
       main_loop_(main_loop),
       drain_timer_(main_loop),
+      fate_timer_(main_loop),
       health_work_(asio::make_work_guard(health_io_)) {}
 
 Instance::~Instance() {
@@ -142,7 +143,39 @@ absl::Status Instance::Serve(const Loaded& loaded) {
                config->node, config->pop, config->version, workers_.size(), admin_->port(),
                getpid());
   if (plan_.has_value()) Announce(*config_);  // a plan that came while booting
+  if (bgp_ != nullptr) CheckFate();
   return absl::OkStatus();
+}
+
+void Instance::CheckFate() {
+  if (phase_ != Phase::kServing) return;
+  const auto now = SteadyClock::now();
+  const size_t wedged = shared_.watchdog->Wedged(now);
+  const bool withdrawn = shared_.self_withdrawn.load();
+  if (wedged > 0) {
+    fate_recovered_since_.reset();
+    if (!withdrawn) {
+      shared_.self_withdrawn.store(true);
+      spdlog::error(
+          "event=edge.self_withdrawn wedged_workers={} reason=\"worker loops stuck for more than "
+          "{}s: the node cannot serve, so it withdraws every prefix itself\"",
+          wedged, Watchdog::kWedgedAfter.count());
+      Announce(*config_);
+    }
+  } else if (withdrawn) {
+    if (!fate_recovered_since_.has_value()) fate_recovered_since_ = now;
+    if (now - *fate_recovered_since_ >= kFateRecovery) {
+      fate_recovered_since_.reset();
+      shared_.self_withdrawn.store(false);
+      spdlog::info("event=edge.self_restored reason=\"every worker loop has run for {}s\"",
+                   kFateRecovery.count());
+      Announce(*config_);
+    }
+  }
+  fate_timer_.expires_after(kFateCheck);
+  fate_timer_.async_wait([this](const asio::error_code& ec) {
+    if (!ec) CheckFate();
+  });
 }
 
 absl::Status Instance::StartBgp(const EdgeConfig& config) {
@@ -241,6 +274,11 @@ void Instance::Announce(const EdgeConfig& c) {
     }
   }
   shared_.dns.Set(planned.dns);
+  if (shared_.self_withdrawn.load() && planned.bgp != nullptr) {
+    auto none = std::make_shared<BgpConfig>(*planned.bgp);
+    none->announcements.clear();
+    planned.bgp = std::move(none);
+  }
   // Only changed announcements go on the wire (the speaker diffs); unchanged ones log nothing.
   if (bgp_ != nullptr) bgp_->Update(planned.bgp, c.version);
 }
@@ -330,6 +368,7 @@ void Instance::WaitConnections() {
 }
 
 void Instance::Stop() {
+  fate_timer_.cancel();
   if (phase_ == Phase::kDraining || phase_ == Phase::kServing) {
     const int64_t left = shared_.open_connections.load();
     if (bgp_ != nullptr) {

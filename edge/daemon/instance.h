@@ -104,6 +104,14 @@ class Instance {
   // What `c` announces and answers, under the plan when there is one.
   void Announce(const EdgeConfig& c);
   void OnResolved(const std::string& cluster, std::vector<asio::ip::address> addresses);
+  // Local fate sharing, every kFateCheck while serving: a node that cannot serve at all (a
+  // worker loop wedged) withdraws every prefix from its routers at once, without waiting for
+  // the control plane (which its report tells: listeners down), and announces again as the plan
+  // says once every loop has run for kFateRecovery. Never for its backends: whether a POP whose
+  // backends look unreachable should go is the governor's decision.
+  void CheckFate();
+  static constexpr std::chrono::milliseconds kFateCheck{100};
+  static constexpr std::chrono::seconds kFateRecovery{2};
 
   // The drain's steps, each on a timer of the main loop.
   void WaitBgpDrain(std::chrono::steady_clock::time_point until);
@@ -118,6 +126,9 @@ class Instance {
   std::function<void()> stopped_;
   std::chrono::steady_clock::time_point drain_deadline_;
   asio::steady_timer drain_timer_;
+  asio::steady_timer fate_timer_;
+  // Since when no worker loop has been wedged, while self-withdrawn.
+  std::optional<std::chrono::steady_clock::time_point> fate_recovered_since_;
 
   SharedState shared_;
   // Health checks and outlier ejection run on their own thread; workers read the table.

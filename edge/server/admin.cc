@@ -656,6 +656,12 @@ std::string AdminServer::Metrics() const {
          "Worker loops that have not run for 2 s (stuck): the node reports its listeners down.",
          "gauge");
   absl::StrAppendFormat(&out, "holdfast_workers_wedged %d\n", WedgedWorkers());
+  Metric(out, "holdfast_bgp_self_withdrawn",
+         "1 while the node withdraws every prefix itself because it cannot serve (a worker loop "
+         "wedged), whatever the plan says.",
+         "gauge");
+  absl::StrAppendFormat(&out, "holdfast_bgp_self_withdrawn %d\n",
+                        shared_.self_withdrawn.load() ? 1 : 0);
   Metric(out, "holdfast_connections_open", "Client connections being served.", "gauge");
   absl::StrAppendFormat(&out, "holdfast_connections_open %d\n", shared_.open_connections.load());
   return out;

@@ -54,6 +54,9 @@ struct SharedState {
   std::atomic<bool> draining{false};
   // Every worker loop's heartbeat; set before the workers start.
   std::shared_ptr<Watchdog> watchdog;
+  // The node withdrew every prefix itself because it cannot serve (a worker loop wedged),
+  // without waiting for the control plane.
+  std::atomic<bool> self_withdrawn{false};
   // Connections being served, over every listener and worker.
   std::atomic<int64_t> open_connections{0};
   // Endpoint health, published by the monitor; the one place balancers and reports read it.
