@@ -577,6 +577,7 @@ class Planner {
     std::vector<const PopState*> eligible;
     absl::flat_hash_set<const PopState*> answering;
     std::vector<const PopState*> spare;
+    bool unheard_announced = false;  // a POP the plan announces has VIPs no router hears
     for (const PopState& p : pops_) {
       bool has_vips = false;
       bool answered = false;
@@ -598,6 +599,8 @@ class Planner {
             a->set_reason(draining ? "draining" : d->reason());
           }
           answered = answered || !draining;
+        } else if (d->state() == v1::Plan::ANNOUNCED) {
+          unheard_announced = true;
         }
       }
       if (!has_vips) continue;
@@ -612,6 +615,9 @@ class Planner {
                                                           static_cast<uint32_t>(eligible.size()))
                                              : 0;
     sp->set_floor(floor);
+    // Never empty while the plan announces a prefix of the name: with no POP heard at all, the
+    // reports may be what is wrong, so the best one is handed out (fail open).
+    const uint32_t need = answering.empty() && unheard_announced ? std::max(floor, 1u) : floor;
     // The floor in DNS: more POPs' VIPs, as long as their prefix is announced somewhere (a VIP
     // of a prefix withdrawn everywhere would be a blackhole of our own making). Never a POP an
     // operator took out.
@@ -622,7 +628,7 @@ class Planner {
     // carries their VIPs to whichever POP announces the prefix.
     for (const bool last_resort : {false, true}) {
       for (const PopState* p : spare) {
-        if (answering.size() >= floor) break;
+        if (answering.size() >= need) break;
         if (answering.contains(p)) continue;
         bool added = false;
         for (const std::string& prefix : service.prefixes()) {
@@ -639,9 +645,13 @@ class Planner {
             a->set_pop(p->pop->name());
             a->set_address(vip);
             a->set_weight(p->pop->capacity_weight());
-            a->set_reason(absl::StrFormat(
-                "kept by floor (%d required)%s; prefix %s announced elsewhere", floor,
-                last_resort ? ", last resort: taken out by an operator" : "", prefix));
+            a->set_reason(
+                need > floor
+                    ? std::string("no POP answering for the name is heard by its routers: "
+                                  "handed out anyway (fail open)")
+                    : absl::StrFormat(
+                          "kept by floor (%d required)%s; prefix %s announced elsewhere", floor,
+                          last_resort ? ", last resort: taken out by an operator" : "", prefix));
           }
           added = true;
         }

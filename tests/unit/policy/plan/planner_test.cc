@@ -899,6 +899,17 @@ TEST_CASE("a POP no router hears counts for no floor, and DNS stops handing it o
   CHECK(answered == Pops{"a", "c"});
 }
 
+TEST_CASE("with no POP heard at all, DNS still hands one out", "[policy][plan]") {
+  // Every session down everywhere at once says more about the reports than about the fleet:
+  // an empty answer would be a blackhole of our own making.
+  Fleetwide fleet(Fleet(3));
+  fleet.Set("a", Unheard()).Set("b", Unheard()).Set("c", Unheard()).Step();
+  INFO(fleet.Describe());
+  CHECK(fleet.Prefix("web").announcing() == 0);
+  CHECK(fleet.HasAlarm("floor_unmet"));
+  CHECK(fleet.Service().answers_size() >= 1);
+}
+
 TEST_CASE("one node a router hears is enough for its POP", "[policy][plan]") {
   FleetSpec spec = Fleet(3);
   spec.pops[0].nodes = 2;
