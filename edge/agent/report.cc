@@ -1,6 +1,8 @@
 #include "edge/agent/report.h"
 
 #include <algorithm>
+#include <span>
+#include <vector>
 
 #include "common/proto_time.h"
 
@@ -38,18 +40,28 @@ v1::HealthReport MakeReport(const SharedState& shared, absl::Time now,
   const bool current = table != nullptr && table->config_version == config.version &&
                        table->clusters.size() == config.clusters.size();
   for (size_t i = 0; i < config.clusters.size(); ++i) {
-    v1::ClusterHealth* c = report.add_clusters();
-    c->set_cluster(config.clusters[i].name);
-    c->set_total_endpoints(static_cast<uint32_t>(config.clusters[i].endpoints.size()));
-    uint32_t healthy = 0;
-    if (current) {
-      for (const EndpointHealth& e : table->clusters[i].endpoints) {
-        healthy += e.state == HealthState::kHealthy && !e.ejected ? 1 : 0;
-      }
-    } else if (!config.clusters[i].health_check.has_value()) {
-      healthy = c->total_endpoints();  // no checks and no table yet: all count as healthy
+    const ClusterConfig& cluster = config.clusters[i];
+    // Before the health table of this config: no checks means every endpoint counts as
+    // healthy; with checks, none does until the first results.
+    std::vector<EndpointHealth> assumed;
+    if (!current) {
+      assumed.assign(cluster.endpoints.size(),
+                     EndpointHealth{cluster.health_check.has_value() ? HealthState::kUnhealthy
+                                                                     : HealthState::kHealthy,
+                                    false});
     }
-    c->set_healthy_endpoints(healthy);
+    const Eligibility e = EligibilityOf(
+        cluster, current ? std::span<const EndpointHealth>(table->clusters[i].endpoints)
+                         : std::span<const EndpointHealth>(assumed));
+    v1::ClusterHealth* c = report.add_clusters();
+    c->set_cluster(cluster.name);
+    c->set_healthy_endpoints(static_cast<uint32_t>(e.preferred().usable));
+    c->set_total_endpoints(static_cast<uint32_t>(e.preferred().total));
+    c->set_healthy_weight(static_cast<uint32_t>(e.preferred().usable_weight));
+    c->set_total_weight(static_cast<uint32_t>(e.preferred().total_weight));
+    c->set_cluster_healthy_endpoints(static_cast<uint32_t>(e.counts().usable));
+    c->set_cluster_total_endpoints(static_cast<uint32_t>(e.counts().total));
+    c->set_failing_over(e.failing_over());
   }
   return report;
 }

@@ -33,15 +33,31 @@ absl::StatusOr<LbPolicy> ToLbPolicy(v1::Cluster::LbPolicy p) {
   }
 }
 
-absl::StatusOr<ClusterConfig> CompileCluster(const v1::Cluster& c) {
+// The locality level of an endpoint in POP `endpoint_pop` for a node of `self`.
+uint8_t PriorityFor(const v1::Config& config, const v1::Pop& self,
+                    const std::string& endpoint_pop) {
+  if (endpoint_pop.empty()) return kPriorityElsewhere;
+  if (endpoint_pop == self.name()) return kPriorityOwnPop;
+  for (const v1::Pop& pop : config.pops()) {
+    if (pop.name() == endpoint_pop) {
+      return pop.region() == self.region() ? kPriorityOwnRegion : kPriorityElsewhere;
+    }
+  }
+  return kPriorityElsewhere;
+}
+
+absl::StatusOr<ClusterConfig> CompileCluster(const v1::Config& config, const v1::Pop& self,
+                                             const v1::Cluster& c) {
   ClusterConfig out;
   out.name = c.name();
   for (const v1::Endpoint& e : c.endpoints()) {
     auto address = ParseAddress(e.address());
     if (!address.ok()) return address.status();
     out.addresses.emplace_back(*address, static_cast<uint16_t>(e.port()));
-    out.endpoints.push_back(Endpoint{Cat(e.address(), ":", e.port()), e.weight()});
+    out.endpoints.push_back(
+        Endpoint{Cat(e.address(), ":", e.port()), e.weight(), PriorityFor(config, self, e.pop())});
   }
+  out.failover_below_percent = c.locality().failover_below_percent();
   if (c.has_dns()) {
     out.dns_hostname = c.dns().hostname();
     out.dns_port = static_cast<uint16_t>(c.dns().port());
@@ -78,6 +94,11 @@ absl::StatusOr<ClusterConfig> CompileCluster(const v1::Cluster& c) {
 }
 
 }  // namespace
+
+Eligibility EligibilityOf(const ClusterConfig& cluster, std::span<const EndpointHealth> health) {
+  return ComputeEligibility(health, cluster.panic_threshold_percent, cluster.endpoints,
+                            cluster.failover_below_percent);
+}
 
 std::string HostWithoutPort(std::string_view host) {
   std::string_view name = host;
@@ -129,7 +150,7 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
   out->version = ConfigVersion(config);
 
   for (const v1::Cluster& c : config.clusters()) {
-    auto cluster = CompileCluster(c);
+    auto cluster = CompileCluster(config, *found->pop, c);
     if (!cluster.ok()) {
       return absl::InvalidArgumentError(
           Cat("cluster ", c.name(), ": ", std::string(cluster.status().message())));

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "edge/config/bgp_config.h"
 #include "edge/health/active_check.h"
 #include "edge/health/outlier.h"
+#include "edge/upstream/eligibility.h"
 #include "edge/upstream/endpoint.h"
 #include "edge/upstream/lb.h"
 #include "holdfast/v1/config.pb.h"
@@ -38,6 +40,8 @@ struct ClusterConfig {
   std::string hash_header;
   absl::Duration connect_timeout;
   uint32_t panic_threshold_percent = 50;
+  // Locality (endpoints' priority levels): a level short of this percent healthy adds the next.
+  uint32_t failover_below_percent = 70;
   uint32_t max_connections = 0;
   uint32_t max_pending = 0;
   uint32_t max_requests = 0;
@@ -52,6 +56,11 @@ struct ClusterConfig {
   // Passive outlier detection (edge/health).
   OutlierParams outlier;
 };
+
+// ComputeEligibility() with the cluster's panic threshold, endpoint weights and locality: how
+// every balancer, report and metric of the node sees `health` (indexed like cluster.endpoints).
+[[nodiscard]] Eligibility EligibilityOf(const ClusterConfig& cluster,
+                                        std::span<const EndpointHealth> health);
 
 struct RouteConfig {
   std::string name;

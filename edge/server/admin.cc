@@ -404,8 +404,7 @@ void WriteHealthMetrics(const EdgeConfig& config, const HealthTable& health, std
   Metric(out, "holdfast_endpoints", "Endpoints by health (ejected ones counted apart too).",
          "gauge");
   for (size_t i = 0; i < config.clusters.size(); ++i) {
-    const Eligibility e = ComputeEligibility(health.clusters[i].endpoints,
-                                             config.clusters[i].panic_threshold_percent);
+    const Eligibility e = EligibilityOf(config.clusters[i], health.clusters[i].endpoints);
     const EligibilityCounts& n = e.counts();
     const std::string cluster = Labels("cluster", config.clusters[i].name);
     absl::StrAppendFormat(&out, "holdfast_endpoints{%s,state=\"healthy\"} %d\n", cluster,
@@ -420,10 +419,18 @@ void WriteHealthMetrics(const EdgeConfig& config, const HealthTable& health, std
   Metric(out, "holdfast_cluster_panic",
          "1 while a cluster balances over all endpoints: too few are healthy.", "gauge");
   for (size_t i = 0; i < config.clusters.size(); ++i) {
-    const Eligibility e = ComputeEligibility(health.clusters[i].endpoints,
-                                             config.clusters[i].panic_threshold_percent);
+    const Eligibility e = EligibilityOf(config.clusters[i], health.clusters[i].endpoints);
     absl::StrAppendFormat(&out, "holdfast_cluster_panic{%s} %d\n",
                           Labels("cluster", config.clusters[i].name), e.panic() ? 1 : 0);
+  }
+  Metric(out, "holdfast_cluster_failing_over",
+         "1 while a cluster sends beyond its preferred endpoints (its own POP's): too few of "
+         "them are healthy.",
+         "gauge");
+  for (size_t i = 0; i < config.clusters.size(); ++i) {
+    const Eligibility e = EligibilityOf(config.clusters[i], health.clusters[i].endpoints);
+    absl::StrAppendFormat(&out, "holdfast_cluster_failing_over{%s} %d\n",
+                          Labels("cluster", config.clusters[i].name), e.failing_over() ? 1 : 0);
   }
   struct HealthCounter {
     const char* name;
@@ -589,7 +596,9 @@ std::string AdminServer::Respond(std::string_view path, int& status,
       const ClusterHealth* h = same_config ? &health->clusters[ci] : nullptr;
       nlohmann::json endpoints = nlohmann::json::array();
       for (size_t i = 0; i < c.endpoints.size(); ++i) {
-        nlohmann::json e = {{"address", c.endpoints[i].key}, {"weight", c.endpoints[i].weight}};
+        nlohmann::json e = {{"address", c.endpoints[i].key},
+                            {"weight", c.endpoints[i].weight},
+                            {"priority", c.endpoints[i].priority}};
         if (h != nullptr && i < h->endpoints.size()) {
           e["health"] = HealthName(h->endpoints[i].state);
           e["ejected"] = h->endpoints[i].ejected;
@@ -605,8 +614,9 @@ std::string AdminServer::Respond(std::string_view path, int& status,
                                 {"active_checks", c.health_check.has_value()},
                                 {"endpoints", endpoints}};
       if (h != nullptr) {
-        const Eligibility e = ComputeEligibility(h->endpoints, c.panic_threshold_percent);
+        const Eligibility e = EligibilityOf(c, h->endpoints);
         cluster["panic"] = e.panic();
+        cluster["failing_over"] = e.failing_over();
         cluster["eligible"] = e.size();
       }
       clusters.push_back(std::move(cluster));

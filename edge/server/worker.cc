@@ -80,7 +80,7 @@ Runtime::Runtime(std::shared_ptr<const Serving> serving, SharedState& shared,
         c.endpoints.size(),
         EndpointHealth{c.health_check.has_value() ? HealthState::kUnchecked : HealthState::kHealthy,
                        false});
-    state->eligibility = ComputeEligibility(state->health, c.panic_threshold_percent);
+    state->eligibility = EligibilityOf(c, state->health);
     state->idle.resize(c.endpoints.size());
     state->active_requests.assign(c.endpoints.size(), 0);
     state->last_failed.assign(c.endpoints.size(), 0);
@@ -244,8 +244,9 @@ void Runtime::RefreshHealth() {
     if (table->clusters[i].endpoints.size() != c.health.size()) continue;
     c.health = table->clusters[i].endpoints;
     const bool was_panic = c.eligibility.panic();
+    const bool was_failing_over = c.eligibility.failing_over();
     const ClusterConfig& cluster = config().clusters[i];
-    c.eligibility = ComputeEligibility(c.health, cluster.panic_threshold_percent);
+    c.eligibility = EligibilityOf(cluster, c.health);
     // Every worker computes the same; one of them says so.
     if (log_panic_ && was_panic != c.eligibility.panic()) {
       const EligibilityCounts& n = c.eligibility.counts();
@@ -256,6 +257,19 @@ void Runtime::RefreshHealth() {
             cluster.name, n.usable, n.total, cluster.panic_threshold_percent);
       } else {
         spdlog::info("event=cluster.panic_left cluster={} usable={} total={}", cluster.name,
+                     n.usable, n.total);
+      }
+    }
+    if (log_panic_ && was_failing_over != c.eligibility.failing_over()) {
+      const EligibilityCounts& n = c.eligibility.preferred();
+      if (c.eligibility.failing_over()) {
+        spdlog::warn(
+            "event=cluster.failover_started cluster={} usable={} total={} below_percent={} "
+            "reason=\"too few of this POP's own endpoints healthy: sending to the next "
+            "locality too\"",
+            cluster.name, n.usable, n.total, cluster.failover_below_percent);
+      } else {
+        spdlog::info("event=cluster.failover_ended cluster={} usable={} total={}", cluster.name,
                      n.usable, n.total);
       }
     }

@@ -23,6 +23,9 @@ struct EligibilityCounts {
   size_t unchecked = 0;
   size_t ejected = 0;
   size_t usable = 0;
+  // The capacity of the endpoints counted: the sum of their weights, all and usable.
+  uint64_t total_weight = 0;
+  uint64_t usable_weight = 0;
 };
 
 // The result of ComputeEligibility(). A value: cheap to move, safe to share read-only across
@@ -41,20 +44,32 @@ class Eligibility {
   // True when the cluster is in panic mode: too few usable endpoints, so every endpoint is
   // eligible. The caller counts and logs it.
   bool panic() const { return panic_; }
+  // Every endpoint of the cluster.
   const EligibilityCounts& counts() const { return counts_; }
+  // The endpoints of the first priority level the cluster has (its own POP's, with locality):
+  // what the node's health report judges its POP by. All of them without locality.
+  const EligibilityCounts& preferred() const { return preferred_; }
+  // True when endpoints beyond the first level are eligible: too few of it are healthy.
+  bool failing_over() const { return failing_over_; }
 
  private:
-  friend Eligibility ComputeEligibility(std::span<const EndpointHealth> endpoints,
-                                        uint32_t panic_threshold_percent);
+  friend Eligibility ComputeEligibility(std::span<const EndpointHealth> health,
+                                        uint32_t panic_threshold_percent,
+                                        std::span<const Endpoint> endpoints,
+                                        uint32_t failover_below_percent);
 
   std::vector<size_t> indices_;
   std::vector<uint8_t> mask_;  // by endpoint index: 1 when eligible
   bool panic_ = false;
+  bool failing_over_ = false;
   EligibilityCounts counts_;
+  EligibilityCounts preferred_;
 };
 
-// Computes eligibility over `endpoints` (indexed like the cluster's endpoint list).
-// `panic_threshold_percent` is 0..100; 0 disables panic mode.
+// Computes eligibility from `health` (indexed like the cluster's endpoint list).
+// `panic_threshold_percent` is 0..100; 0 disables panic mode. `endpoints`, when it has one entry
+// per health entry, gives each endpoint's weight and locality priority; otherwise every endpoint
+// has weight 1 and priority 0.
 //
 // - Usable means kHealthy and not ejected.
 // - The panic ratio is usable / (endpoints with a check result, i.e. not kUnchecked). An
@@ -64,12 +79,16 @@ class Eligibility {
 //   that is not ejected is eligible, and the panic ratio is (not ejected) / total. With nothing
 //   ejected that is never panic.
 // - Panic (ratio * 100 < threshold): every endpoint is eligible, whatever its state.
-// - Otherwise the usable endpoints are eligible; with panic disabled that set may be empty and
-//   the caller answers 503.
+// - Otherwise the usable endpoints of the first priority level are eligible, and while fewer
+//   than `failover_below_percent` (1..100) of that level's checked endpoints are usable, those
+//   of the next level too, and so on (locality failover; the panic ratio is the whole
+//   cluster's). With panic disabled the set may be empty and the caller answers 503.
 //
 // O(n) and allocates: compute it when health or ejection changes, not per request.
-[[nodiscard]] Eligibility ComputeEligibility(std::span<const EndpointHealth> endpoints,
-                                             uint32_t panic_threshold_percent);
+[[nodiscard]] Eligibility ComputeEligibility(std::span<const EndpointHealth> health,
+                                             uint32_t panic_threshold_percent,
+                                             std::span<const Endpoint> endpoints = {},
+                                             uint32_t failover_below_percent = 100);
 
 }  // namespace holdfast::edge
 

@@ -19,7 +19,14 @@ inline constexpr uint32_t kMaxEndpointWeight = 1000;
 struct Endpoint {
   std::string key;      // "address:port"; stable across snapshots, Maglev hashes it
   uint32_t weight = 1;  // kMinEndpointWeight..kMaxEndpointWeight
+  // Locality priority level as this node sees it (eligibility.h): 0 is used first.
+  uint8_t priority = 0;
 };
+
+// The priority levels of locality failover, from a node's point of view.
+inline constexpr uint8_t kPriorityOwnPop = 0;     // the node's own POP
+inline constexpr uint8_t kPriorityOwnRegion = 1;  // other POPs of the node's region
+inline constexpr uint8_t kPriorityElsewhere = 2;  // other regions, and endpoints in no POP
 
 enum class HealthState : uint8_t {
   kUnchecked,  // active health checks are configured but have no result yet

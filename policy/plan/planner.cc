@@ -132,8 +132,13 @@ class Planner {
         sessions += r.bgp_sessions_size();
         if (Heard(r)) p.able = true;
         for (const v1::ClusterHealth& ch : r.clusters()) {
-          healthy += std::min(ch.healthy_endpoints(), ch.total_endpoints());
-          total += ch.total_endpoints();
+          // Capacity by weight where the node reports it, else by endpoint count. Either covers
+          // the endpoints the node prefers: its own POP's, with locality.
+          const bool weighted = ch.total_weight() > 0;
+          const uint64_t of = weighted ? ch.total_weight() : ch.total_endpoints();
+          healthy +=
+              std::min<uint64_t>(weighted ? ch.healthy_weight() : ch.healthy_endpoints(), of);
+          total += of;
         }
       }
       p.capacity = total == 0 ? 1.0 : static_cast<double>(healthy) / static_cast<double>(total);
@@ -702,7 +707,8 @@ bool ReportChanged(const v1::HealthReport& last, const v1::HealthReport& next) {
     const v1::ClusterHealth& a = last.clusters(i);
     const v1::ClusterHealth& b = next.clusters(i);
     if (a.cluster() != b.cluster() || a.healthy_endpoints() != b.healthy_endpoints() ||
-        a.total_endpoints() != b.total_endpoints()) {
+        a.total_endpoints() != b.total_endpoints() || a.healthy_weight() != b.healthy_weight() ||
+        a.total_weight() != b.total_weight() || a.failing_over() != b.failing_over()) {
       return true;
     }
   }

@@ -475,6 +475,7 @@ class Validator {
         std::optional<IpAddress> a = Address(e.address(), epath + ".address");
         Port(e.port(), epath + ".port");
         Range(e.weight(), 1, 1000, epath + ".weight");
+        Resolve(pops_, "POP", e.pop(), epath + ".pop");
         if (a) {
           const std::string key = absl::StrCat(a->ToString(), " port ", e.port());
           auto [it, inserted] = seen.try_emplace(key, epath);
@@ -510,6 +511,8 @@ class Validator {
         Positive(od.base_ejection_time(), path + ".outlier_detection.base_ejection_time");
       }
       Range(cl.panic_threshold_percent(), 0, 100, path + ".panic_threshold_percent");
+      Range(cl.locality().failover_below_percent(), 1, 100,
+            path + ".locality.failover_below_percent");
       const v1::CircuitBreakers& cb = cl.circuit_breakers();
       Range(cb.max_connections(), 1, 10'000'000, path + ".circuit_breakers.max_connections");
       Range(cb.max_pending(), 1, 10'000'000, path + ".circuit_breakers.max_pending");

@@ -144,4 +144,50 @@ TEST_CASE("consecutive 5xx eject an endpoint, never more than max_ejection_perce
   CHECK(lab.Metric("holdfast_endpoints{cluster=\"web\",state=\"ejected\"}") == 1);
 }
 
+TEST_CASE("locality: an edge sends to its own POP's backends, then its region's, then the rest",
+          "[edge][health]") {
+  // node-1 is in POP test; web1 stands in it, web2 in another POP of its region, api1 (serving
+  // as a third web backend) in another region.
+  EdgeLab lab(EdgeLab::kListeners, EdgeLab::kRoutes,
+              "  - name: web\n"
+              "    endpoints: [{address: 127.0.0.1, port: {web1}, pop: test},"
+              " {address: 127.0.0.1, port: {web2}, pop: near},"
+              " {address: 127.0.0.1, port: {api1}, pop: far}]\n"
+              "    health_check: {protocol: http, path: /healthz, interval: 200ms,"
+              " timeout: 150ms, rise: 1, fall: 1}\n"
+              "    panic_threshold_percent: 0\n"
+              "  - name: api\n"
+              "    endpoints: [{address: 127.0.0.1, port: {api1}}]\n",
+              /*workers=*/1, {},
+              "  - name: test\n    region: local\n"
+              "    nodes: [{name: node-1, addresses: [127.0.0.1]}]\n"
+              "  - name: near\n    region: local\n"
+              "    nodes: [{name: node-2, addresses: [127.0.0.3]}]\n"
+              "  - name: far\n    region: elsewhere\n"
+              "    nodes: [{name: node-3, addresses: [127.0.0.4]}]\n");
+  REQUIRE(WaitUntil([&] { return HealthOf(lab, "web", lab.BackendKey("web1")) == "healthy"; }, 5s));
+  CHECK(Spread(lab, 4).count("web1 /x\n") == 4);
+  CHECK_FALSE(ClusterReport(lab, "web").value("failing_over", true));
+
+  // Its own POP's backend fails: the region's takes the traffic, and the edge says so.
+  lab.BackendGet("web1", "/fail-health");
+  REQUIRE(WaitUntil([&] { return ClusterReport(lab, "web").value("failing_over", false); }, 5s));
+  CHECK(Spread(lab, 4).count("web2 /x\n") == 4);
+  CHECK(lab.Metric("holdfast_cluster_failing_over{cluster=\"web\"}") == 1);
+  CHECK(lab.edge().Output().find("event=cluster.failover_started cluster=web") !=
+        std::string::npos);
+
+  // The region's fails too: another region's.
+  lab.BackendGet("web2", "/fail-health");
+  REQUIRE(
+      WaitUntil([&] { return HealthOf(lab, "web", lab.BackendKey("web2")) == "unhealthy"; }, 5s));
+  CHECK(Spread(lab, 4).count("api1 /x\n") == 4);
+
+  // Its own is back: all traffic returns home.
+  lab.BackendGet("web1", "/heal");
+  REQUIRE(WaitUntil([&] { return !ClusterReport(lab, "web").value("failing_over", true); }, 5s));
+  CHECK(Spread(lab, 4).count("web1 /x\n") == 4);
+  CHECK(lab.Metric("holdfast_cluster_failing_over{cluster=\"web\"}") == 0);
+}
+
 }  // namespace

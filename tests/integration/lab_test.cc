@@ -1,7 +1,7 @@
 // deploy/lab/up and deploy/lab/down, run as the README says, in a temporary lab directory: the
-// edges of the example config answer through their backends, endpoints.json names what runs,
-// and down leaves nothing running. The lab binds the example config's fixed loopback ports, so
-// this test runs alone (RUN_SERIAL) and fails if another lab is up.
+// edges of the example config answer through their own POP's backends, endpoints.json names what
+// runs, and down leaves nothing running. The lab binds the example config's fixed loopback ports,
+// so this test runs alone (RUN_SERIAL) and fails if another lab is up.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -43,7 +43,8 @@ TEST_CASE("deploy/lab/up serves the example config through every node, down stop
   const nlohmann::json endpoints = nlohmann::json::parse(in);
   CHECK(endpoints["dir"] == lab);
   REQUIRE(endpoints["pops"].size() == 3);
-  CHECK(endpoints["backends"].size() == 4);
+  // Each POP has its own: two web backends each, an api backend at the two POPs that carry it.
+  CHECK(endpoints["backends"].size() == 8);
   std::vector<int> pids;
   for (const auto& pop : endpoints["pops"]) {
     for (const auto& node : pop["nodes"]) {
@@ -52,7 +53,9 @@ TEST_CASE("deploy/lab/up serves the example config through every node, down stop
           holdfast::testing::Run({"/usr/bin/curl", "-sS", "--max-time", "5",
                                   "http://" + node["http"].get<std::string>() + "/hello"},
                                  kSourceDir);
-      CHECK(r.out.find("backend-web-") == 0);
+      // Locality: a node answers through its own POP's backends while they are healthy.
+      const std::string own = "backend-web-" + pop["name"].get<std::string>() + "-";
+      CHECK(r.out.find(own) == 0);
       const std::string https = node["https"];
       const std::string port = https.substr(https.find(':') + 1);
       const RunResult tls = holdfast::testing::Run(
@@ -62,7 +65,7 @@ TEST_CASE("deploy/lab/up serves the example config through every node, down stop
            "https://www.example.net:" + port + "/hello"},
           kSourceDir);
       INFO(tls.err);
-      CHECK(tls.out.find("backend-web-") == 0);
+      CHECK(tls.out.find(own) == 0);
       const RunResult ready =
           holdfast::testing::Run({"/usr/bin/curl", "-sS", "--max-time", "5",
                                   "http://" + node["admin"].get<std::string>() + "/ready"},

@@ -108,5 +108,70 @@ TEST_CASE("a default eligibility has nothing eligible", "[edge][upstream]") {
   CHECK(result.counts().total == 0);
 }
 
+// Endpoints with locality priorities, one digit each (0 own POP, 1 own region, 2 elsewhere),
+// and weights.
+std::vector<Endpoint> Located(const std::string& priorities, uint32_t weight = 1) {
+  std::vector<Endpoint> endpoints;
+  for (const char p : priorities) {
+    endpoints.push_back(
+        Endpoint{std::to_string(endpoints.size()), weight, static_cast<uint8_t>(p - '0')});
+  }
+  return endpoints;
+}
+
+TEST_CASE("locality: the own POP's endpoints first, the next level when too few are healthy",
+          "[edge][upstream]") {
+  using Row = std::tuple<std::string, std::string, std::string, std::vector<size_t>, bool>;
+  const auto [behaviour, priorities, health, eligible, failing_over] =
+      GENERATE(table<std::string, std::string, std::string, std::vector<size_t>,
+                     bool>(std::initializer_list<Row>{
+          {"own POP healthy: only its endpoints", "0011", "HHHH", {0, 1}, false},
+          {"own POP below the threshold: its healthy one and the region's",
+           "0011",
+           "HUHH",
+           {0, 2, 3},
+           true},
+          {"own POP down: the region's", "0011", "UUHH", {2, 3}, true},
+          {"own POP and region down: elsewhere", "001122", "UUUUHH", {4, 5}, true},
+          {"region short too: both next levels", "001122", "UUHUHH", {2, 4, 5}, true},
+          {"no own endpoints: the region's is the first level", "1122", "HHHH", {0, 1}, false},
+          {"3 of 4 healthy is above 70%: stays local", "000011", "HHHUHH", {0, 1, 2}, false},
+          {"own POP not checked yet while others are: fails over", "0011", "??HH", {2, 3}, true},
+          {"no check results anywhere: own POP's endpoints", "0011", "????", {0, 1}, false},
+      }));
+  CAPTURE(behaviour, priorities, health);
+  const std::vector<Endpoint> endpoints = Located(priorities);
+  // Panic off: the whole cluster's ratio is a separate rule.
+  const Eligibility result = ComputeEligibility(Parse(health), 0, endpoints, 70);
+  CHECK(Indices(result) == eligible);
+  CHECK(result.failing_over() == failing_over);
+}
+
+TEST_CASE("locality: panic is judged over the whole cluster", "[edge][upstream]") {
+  const std::vector<Endpoint> endpoints = Located("0011");
+  // Own POP down, region up: 2 of 4 usable is 50%, not below 50: fail over, no panic.
+  const Eligibility over = ComputeEligibility(Parse("UUHH"), 50, endpoints, 70);
+  CHECK_FALSE(over.panic());
+  CHECK(Indices(over) == std::vector<size_t>{2, 3});
+  // 1 of 4: panic, every endpoint.
+  const Eligibility panic = ComputeEligibility(Parse("UUHU"), 50, endpoints, 70);
+  CHECK(panic.panic());
+  CHECK_FALSE(panic.failing_over());
+  CHECK(panic.size() == 4);
+}
+
+TEST_CASE("locality: the preferred counts are the first level's, with weights",
+          "[edge][upstream]") {
+  std::vector<Endpoint> endpoints = Located("0011");
+  endpoints[0].weight = 3;
+  const Eligibility result = ComputeEligibility(Parse("HUHH"), 0, endpoints, 70);
+  CHECK(result.preferred().total == 2);
+  CHECK(result.preferred().usable == 1);
+  CHECK(result.preferred().total_weight == 4);
+  CHECK(result.preferred().usable_weight == 3);
+  CHECK(result.counts().total == 4);
+  CHECK(result.counts().usable == 3);
+}
+
 }  // namespace
 }  // namespace holdfast::edge
