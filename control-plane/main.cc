@@ -32,6 +32,8 @@ struct Flags {
   bool insecure = false;
   holdfast::LogFlags log;
   int plan_interval_ms = 2000;
+  std::string governor = "on";
+  bool allow_global_blackhole = false;
 };
 
 int Run(const Flags& flags) {
@@ -72,6 +74,10 @@ int Run(const Flags& flags) {
   }
 
   ControlPlane control(*std::move(store), [] { return absl::Now(); });
+  if (flags.governor == "off") {
+    control.DisableGovernor(
+        "--governor off --allow-global-blackhole: the safety governor is off (incident replay)");
+  }
   // The plan follows the reports: made at once when one changes what the planner acts on, and
   // again every --plan-interval (staleness, the rollout's bake), sent when it changes.
   std::mutex plan_mu;
@@ -164,8 +170,21 @@ int main(int argc, char** argv) {
                  "tick")
       ->default_val(2000)
       ->check(CLI::Range(100, 600000));
+  app.add_option("--governor", flags.governor,
+                 "The safety governor (floor, withdrawal rate, correlated-failure freeze): on, or "
+                 "off for the lab's incident replays only; off needs --allow-global-blackhole")
+      ->default_val("on")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_flag("--allow-global-blackhole", flags.allow_global_blackhole,
+               "Accept that with --governor off every POP may withdraw every prefix at once");
   flags.log.AddTo(app);
   CLI11_PARSE(app, argc, argv);
+  if (flags.governor == "off" && !flags.allow_global_blackhole) {
+    std::cerr << "holdfast-control: refusing --governor off: without the governor every POP can "
+                 "withdraw every prefix at once (a global blackhole, Facebook 2021). Add "
+                 "--allow-global-blackhole if that is what this run is for (incident replays)\n";
+    return 2;
+  }
   if (!flags.insecure &&
       (flags.tls_cert.empty() || flags.tls_key.empty() || flags.client_ca.empty())) {
     std::cerr << "holdfast-control: give --tls-cert, --tls-key and --client-ca, or --insecure\n";

@@ -43,6 +43,7 @@
 #include "control-plane/store/store.h"
 #include "holdfast/v1/config.pb.h"
 #include "holdfast/v1/control.pb.h"
+#include "policy/plan/planner.h"
 
 namespace holdfast::control {
 
@@ -102,6 +103,12 @@ class ControlPlane {
   [[nodiscard]] absl::StatusOr<v1::IntentsResponse> ListIntents();
   // Records a request refused before it reached the methods above (authentication, role).
   void AuditRefusal(const Actor& actor, const std::string& action, const std::string& why);
+
+  // Plans without the safety governor from now on: every unhealthy POP is withdrawn at once,
+  // with no floor, rate limit or freeze, which can blackhole every POP (Facebook, 2021). Only
+  // for the lab's incident replays, which show what the governor prevents. Logged and audited
+  // (`why` is the audit entry's detail).
+  void DisableGovernor(const std::string& why);
 
   // Edge streams. A stream speaks for one node only, the one its hello names, which the sync
   // service has checked against the certificate (services.h); every message on it is bound to
@@ -221,6 +228,8 @@ class ControlPlane {
   // stale_after has passed, a POP without a fresh report is unknown, not failed).
   absl::Time started_;
   std::function<void()> replan_wake_;
+  // The planner's options: the governor is on unless DisableGovernor() was called.
+  policy::PlannerOptions planner_options_;
   // By node name.
   std::map<std::string, Node> nodes_;
   // The version in force and its bundle, cached from the store.

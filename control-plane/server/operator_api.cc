@@ -252,4 +252,18 @@ void ControlPlane::AuditRefusal(const Actor& actor, const std::string& action,
   }
 }
 
+void ControlPlane::DisableGovernor(const std::string& why) {
+  spdlog::critical(
+      "event=control.governor_off reason=\"{}\" consequence=\"no floor, no rate limit, no "
+      "freeze: every unhealthy POP is withdrawn at once, all of them if all look unhealthy\"",
+      why);
+  std::lock_guard lock(mu_);
+  planner_options_.governor = false;
+  if (absl::Status s = store_->Audit(
+          AuditEntry{0, clock_(), Actor{"holdfast-control", ""}, "governor_off", true, why});
+      !s.ok()) {
+    spdlog::error("event=control.audit_failed error=\"{}\"", s.ToString());
+  }
+}
+
 }  // namespace holdfast::control

@@ -38,7 +38,7 @@ v1::Plan ControlPlane::MakePlanLocked(const v1::OperatorIntent* extra) {
   input.previous = plan_.has_value() ? &*plan_ : nullptr;
   input.now = clock_();
   input.observing_since = started_;
-  return policy::MakePlan(input);
+  return policy::MakePlan(input, planner_options_);
 }
 
 void ControlPlane::AdoptPlanLocked(v1::Plan plan) {
