@@ -129,12 +129,16 @@ class Lab:
             f.write(f"{p.pid}\n")
         self.endpoints["control"]["pid"] = p.pid
         self.save_endpoints()
-        deadline = time.time() + 15
+        # Back when every edge node has its stream again and has reported to it.
+        nodes = len(self.node_pop)
+        deadline = time.time() + 30
         while time.time() < deadline:
-            if self.ctl("history").returncode == 0:
+            s = self.status()
+            back = [n for n in s.get("nodes", []) if n.get("connected") and n.get("report")]
+            if len(back) == nodes:
                 return
             time.sleep(0.1)
-        raise SystemExit(f"the control plane did not come back; its log: {log_path}")
+        raise SystemExit(f"the control plane did not come back with every edge; its log: {log_path}")
 
     # ---- backends --------------------------------------------------------------------------
 

@@ -130,7 +130,7 @@ TEST_CASE("deploy/lab/up serves the example config through every node, down stop
   const RunResult stopped =
       holdfast::testing::Run({kSourceDir + "/deploy/lab/down", "--dir", lab}, kSourceDir);
   CHECK(stopped.exit_code == 0);
-  CHECK(stopped.out.find("stopped 10 process(es)") != std::string::npos);
+  CHECK(stopped.out.find("stopped 14 process(es)") != std::string::npos);
   for (const int pid : pids) {
     INFO("pid " << pid);
     CHECK(::kill(pid, 0) != 0);
