@@ -42,11 +42,12 @@ v1::HealthReport MakeReport(const SharedState& shared, absl::Time now,
   for (size_t i = 0; i < config.clusters.size(); ++i) {
     const ClusterConfig& cluster = config.clusters[i];
     // Before the health table of this config: no checks means every endpoint counts as
-    // healthy; with checks, none does until the first results.
+    // healthy; with checks, none does until the first results (unchecked: not usable, and
+    // not a reason to fail over either).
     std::vector<EndpointHealth> assumed;
     if (!current) {
       assumed.assign(cluster.endpoints.size(),
-                     EndpointHealth{cluster.health_check.has_value() ? HealthState::kUnhealthy
+                     EndpointHealth{cluster.health_check.has_value() ? HealthState::kUnchecked
                                                                      : HealthState::kHealthy,
                                     false});
     }
