@@ -138,6 +138,7 @@ int Run(const Flags& flags) {
   plan_wake.notify_all();
   planner.join();
   spdlog::info("event=control.stopping signal={}", signal);
+  control.EndStreams("the control plane is stopping");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   spdlog::info("event=control.stopped");
   return 0;

@@ -139,6 +139,10 @@ class ControlPlane {
   [[nodiscard]] absl::Status Report(EdgeStream* stream, const v1::HealthReport& report);
   // The stream ended; the node stays known (its last state is in the store), not connected.
   void Gone(EdgeStream* stream);
+  // The control plane is stopping: every edge's stream is ended (UNAVAILABLE, `why`) and its node
+  // saved as disconnected, so that the server's shutdown need not wait out streams that would
+  // never end by themselves, and the edges reconnect to the next control plane at once.
+  void EndStreams(const std::string& why);
 
   // Makes a new announcement plan (policy/plan/planner.h) from the config in force, the nodes'
   // latest reports and the operator intents in force, with the governor's memory of the last

@@ -225,6 +225,19 @@ void ControlPlane::Gone(EdgeStream* stream) {
   SaveLocked(*node);
 }
 
+void ControlPlane::EndStreams(const std::string& why) {
+  std::lock_guard lock(mu_);
+  for (auto& [name, node] : nodes_) {
+    if (node.stream == nullptr) continue;
+    // As for a superseded stream: OnDone (hence Gone) runs later on another thread and finds
+    // the stream registered nowhere.
+    node.stream->End(absl::UnavailableError(why));
+    node.stream = nullptr;
+    spdlog::info("event=control.edge_disconnected node={} reason=\"{}\"", name, why);
+    SaveLocked(node);
+  }
+}
+
 void ControlPlane::SaveLocked(const Node& node) {
   if (absl::Status s = store_->SaveEdge(node.record); !s.ok()) {
     spdlog::error("event=control.store_failed node={} error=\"{}\"", node.record.node,

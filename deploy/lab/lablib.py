@@ -102,6 +102,39 @@ class Lab:
                                  "--max-time", "1", f"http://{address}{path}"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
+    def sample(self):
+        """One look at the lab as clients and the router see it, everything asked at once:
+        {"routes": prefix -> POPs BIRD holds it from, "dns": POP -> the A records its DNS
+        server hands out for www (None when it does not answer), "http": node -> (POP, status)}."""
+        digs = [(pop, self.dig_start(server)) for pop, server in self.dns_servers()]
+        curls = [(pop, node, self.curl_start(address))
+                 for pop, node, address in self.http_targets()]
+        routes = self.routes()
+        dns = {}
+        for pop, p in digs:
+            out, _ = p.communicate()
+            dns[pop] = [line for line in out.split() if re.match(r"^[0-9.]+$", line)] \
+                if p.returncode == 0 else None
+        http = {}
+        for pop, node, p in curls:
+            out, _ = p.communicate()
+            http[node] = (pop, out.strip())
+        return {"routes": routes, "dns": dns, "http": http}
+
+    def steady(self, deadline, every=0.2):
+        """Waits until BIRD holds every prefix from every POP that may announce it and every
+        DNS server answers: the state an incident starts from. False at the deadline."""
+        may = {name: set() for name in self.prefixes}
+        for pop in self.config.get("pops", []):
+            for an in pop.get("announce", []):
+                may[an["prefix"]].add(pop["name"])
+        while time.time() < deadline:
+            s = self.sample()
+            if all(s["routes"][p] == may[p] for p in may) and all(s["dns"].values()):
+                return True
+            time.sleep(every)
+        return False
+
     # ---- the control plane -----------------------------------------------------------------
 
     def ctl(self, *args, timeout=15):

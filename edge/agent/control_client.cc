@@ -59,6 +59,24 @@ bool ControlClient::Sleep(absl::Duration d) {
   return !wake_.wait_for(lock, absl::ToChronoNanoseconds(d), [this] { return stopping_; });
 }
 
+bool ControlClient::Pause(grpc::Channel& channel, absl::Duration d) {
+  // Connected still: the control plane refused the stream; the whole pause, or it would be asked
+  // again at once.
+  if (channel.GetState(false) == GRPC_CHANNEL_READY) return Sleep(d);
+  const absl::Time deadline = absl::Now() + d;
+  for (absl::Time now = absl::Now(); now < deadline; now = absl::Now()) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return false;
+    }
+    // In slices, so that Stop() is not kept waiting.
+    const absl::Time slice = std::min(deadline, now + absl::Milliseconds(100));
+    if (channel.WaitForConnected(absl::ToChronoTime(slice))) break;
+  }
+  std::lock_guard lock(mu_);
+  return !stopping_;
+}
+
 bool ControlClient::Write(const v1::EdgeMessage& message) {
   std::lock_guard write_lock(write_mu_);
   grpc::ClientReaderWriter<v1::EdgeMessage, v1::ControlMessage>* stream;
@@ -73,8 +91,13 @@ bool ControlClient::Write(const v1::EdgeMessage& message) {
 void ControlClient::ReadLoop() {
   std::mt19937_64 random(std::random_device{}());
   absl::Duration backoff = absl::Milliseconds(500);
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
+  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                   static_cast<int>(absl::ToInt64Milliseconds(kMaxReconnect)));
   const std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(options_.address, options_.credentials);
+      grpc::CreateCustomChannel(options_.address, options_.credentials, arguments);
   const std::unique_ptr<v1::EdgeSync::Stub> stub = v1::EdgeSync::NewStub(channel);
   for (;;) {
     grpc::ClientContext context;
@@ -138,7 +161,7 @@ void ControlClient::ReadLoop() {
     }
     // Full jitter: anywhere up to the current backoff, at least a tenth of it.
     std::uniform_real_distribution<double> jitter(0.1, 1.0);
-    if (!Sleep(backoff * jitter(random))) return;
+    if (!Pause(*channel, backoff * jitter(random))) return;
     backoff = std::min(backoff * 2, absl::Seconds(30));
   }
 }

@@ -5,7 +5,10 @@
 // `heartbeat`; the last report, sent as the client stops, says whether the node is draining.
 // When the stream ends or cannot be
 // opened it tries again after a jittered, growing pause (0.5 s doubling to 30 s): a thousand
-// edges that lost the control plane together do not come back in one wave.
+// edges that lost the control plane together do not come back in one wave. A pause after the
+// connection was lost ends as soon as the channel connects again (its own reconnection backoff
+// is jittered and capped at kMaxReconnect), so a restarted control plane has its edges back
+// within seconds; a pause after a refusal on a live connection is waited out.
 //
 // The edge never depends on it: whatever happens to the stream, the node goes on serving what
 // it serves (fail static). Threads: one reads the stream (and runs `apply`), one sends reports.
@@ -51,6 +54,8 @@ class ControlClient {
 
   // How often the node's health is looked at for a change worth reporting at once.
   static constexpr absl::Duration kReportPoll = absl::Milliseconds(100);
+  // The channel's reconnection backoff: from 0.5 s growing (x1.6, +-20% jitter) to this.
+  static constexpr absl::Duration kMaxReconnect = absl::Seconds(5);
 
   ControlClient(ControlClientOptions options, Apply apply, Report report, OnPlan on_plan);
   ~ControlClient();
@@ -73,6 +78,9 @@ class ControlClient {
   bool Write(const v1::EdgeMessage& message);
   // Waits `d` unless stopped first; false when stopped.
   bool Sleep(absl::Duration d);
+  // The pause before the next stream: `d`, or less when `channel` was not connected and
+  // connects meanwhile. False when stopped.
+  bool Pause(grpc::Channel& channel, absl::Duration d);
 
   const ControlClientOptions options_;
   const Apply apply_;
