@@ -111,7 +111,9 @@ struct Speaker::Impl {
     s.hold_time = p.hold_time;
     s.connect_retry = p.connect_retry;
     s.passive = p.passive;
-    s.graceful_restart = config.graceful_restart;
+    // The peer's own settings, if any; whether this process restarts is the speaker's.
+    s.graceful_restart = p.graceful_restart.value_or(config.graceful_restart);
+    s.graceful_restart.restarting = config.graceful_restart.restarting;
     s.max_prefixes = p.max_prefixes;
     s.max_prefixes_idle_hold = p.max_prefixes_idle_hold;
     s.max_prefixes_teardown = p.max_prefixes_teardown;
@@ -489,6 +491,10 @@ absl::StatusOr<std::unique_ptr<Speaker>> Speaker::Create(asio::io_context& io,
         return absl::InvalidArgumentError(absl::StrCat(where, ": peer configured twice"));
       }
     }
+    if (p.graceful_restart && p.graceful_restart->restart_time > 4095) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": graceful restart time over 4095 s (RFC 4724 section 3)"));
+    }
   }
   if (config.graceful_restart.restart_time > 4095) {
     return absl::InvalidArgumentError("graceful restart time over 4095 s (RFC 4724 section 3)");
@@ -577,6 +583,26 @@ void Speaker::WithdrawAll() {
     spdlog::info("event=bgp.withdraw_all prefixes={}", im->desired.size());
     im->desired.clear();
     im->Announce();
+  });
+}
+
+void Speaker::ResetPeer(const net::IpAddress& address, const std::string& why) {
+  asio::post(impl_->io, [im = impl_.get(), address, why] {
+    if (im->stopping) return;
+    for (auto& p : im->peers) {
+      // Only a session that has a connection: an attempt under way goes on.
+      if (p->config.address != address || p->session.state() < State::kOpenSent) continue;
+      spdlog::warn("event=bgp.session_reset peer={} state={} reason={}", p->name,
+                   StateName(p->session.state()), Quote(why));
+      if (p->candidate) im->DropCandidate(*p);
+      asio::error_code ignored;
+      for (std::shared_ptr<Conn>* c : {&p->conn, &p->connecting}) {
+        if (*c == nullptr) continue;
+        (*c)->socket.close(ignored);  // its read loop sees it is no longer the peer's and ends
+        c->reset();
+      }
+      im->Apply(*p, p->session.OnConnectionLost(Clock::now(), why));
+    }
   });
 }
 

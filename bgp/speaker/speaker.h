@@ -52,6 +52,9 @@ struct PeerConfig {
   // False: over the limit, further prefixes are not kept and the session stays up (see
   // SessionConfig::max_prefixes_teardown).
   bool max_prefixes_teardown = true;
+  // Graceful restart towards this peer (enabled, restart time, F bit, stale time); unset: the
+  // speaker's. `restarting` is always the speaker's.
+  std::optional<GracefulRestartConfig> graceful_restart;
 };
 
 struct SpeakerConfig {
@@ -62,6 +65,7 @@ struct SpeakerConfig {
   net::IpAddress listen_address;
   uint16_t listen_port = 0;
   std::vector<PeerConfig> peers;
+  // For peers that have none of their own; `restarting` for all.
   GracefulRestartConfig graceful_restart;
 };
 
@@ -101,6 +105,10 @@ class Speaker {
   void Undrain();
   // Withdraws every announcement (the desired set becomes empty).
   void WithdrawAll();
+  // The session with the peer at `address` ends at once, as if its connection had broken, and
+  // starts again after the connect retry time: for a failure found elsewhere (BFD, RFC 5882
+  // section 4.3), where the peer is beyond reach of a NOTIFICATION. Unknown peers are ignored.
+  void ResetPeer(const net::IpAddress& address, const std::string& why);
   // Graceful shutdown: Cease / Administrative Shutdown to every peer (RFC 4486), connections
   // closed once written, no reconnects. `done` runs on the io_context when all is written.
   void Stop(std::function<void()> done = {});

@@ -291,6 +291,10 @@ struct RemoteCommands::State {
         std::cout << ", prefixes sent " << b.prefixes_sent() << ", received "
                   << b.prefixes_received();
         if (!b.last_error().empty()) std::cout << ", last error: " << b.last_error();
+        if (!b.bfd_state().empty()) {
+          std::cout << ", bfd " << b.bfd_state();
+          if (!b.bfd_last_down().empty()) std::cout << " (last down: " << b.bfd_last_down() << ")";
+        }
         std::cout << "\n";
       }
     }

@@ -9,7 +9,8 @@
 namespace holdfast::edge {
 
 v1::HealthReport MakeReport(const SharedState& shared, absl::Time now,
-                            const std::vector<bgp::PeerStatus>& bgp) {
+                            const std::vector<bgp::PeerStatus>& bgp,
+                            const std::vector<bfd::PeerStatus>& bfd) {
   v1::HealthReport report;
   *report.mutable_at() = ToProtoTimestamp(now);
   const std::shared_ptr<const Serving> serving = shared.serving.Current();
@@ -35,6 +36,13 @@ v1::HealthReport MakeReport(const SharedState& shared, absl::Time now,
     s->set_prefixes_sent(p.stats.prefixes_sent);
     s->set_prefixes_received(p.stats.prefixes_received);
     s->set_last_error(p.stats.last_error);
+    for (const bfd::PeerStatus& b : bfd) {
+      if (b.config.peer.ToString() != p.address) continue;
+      s->set_bfd_state(bfd::SessionStateName(b.stats.state));
+      if (b.stats.last_down_diagnostic != bfd::Diagnostic::kNone) {
+        s->set_bfd_last_down(bfd::DiagnosticName(b.stats.last_down_diagnostic));
+      }
+    }
   }
   const std::shared_ptr<const HealthTable> table = shared.health.Current();
   const bool current = table != nullptr && table->config_version == config.version &&

@@ -69,6 +69,8 @@ BgpAnnouncer::BgpAnnouncer(std::shared_ptr<const BgpConfig> config) {
 }
 
 BgpAnnouncer::~BgpAnnouncer() {
+  // BFD first: its callback posts to the speaker.
+  StopBfd();
   // The speaker may only go while its io_context does not run (speaker.h).
   io_.stop();
   if (thread_.joinable()) thread_.join();
@@ -77,6 +79,7 @@ BgpAnnouncer::~BgpAnnouncer() {
 
 absl::Status BgpAnnouncer::Start(std::string_view version) {
   if (const absl::Status s = speaker_->Start(); !s.ok()) return s;
+  if (const absl::Status s = StartBfd(); !s.ok()) return s;
   std::vector<bgp::Announcement> announced;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -138,6 +141,41 @@ void BgpAnnouncer::Sync() {
   done.wait_for(std::chrono::seconds(1));
 }
 
+absl::Status BgpAnnouncer::StartBfd() {
+  std::shared_ptr<const BgpConfig> config = view().config;
+  if (config->bfd.empty()) return absl::OkStatus();
+  // RFC 5882 section 4.3: BFD down takes the BGP session down at once (the router, running BFD
+  // too, has taken our routes away already); it comes back by the connect retry.
+  absl::StatusOr<std::unique_ptr<bfd::Speaker>> created = bfd::Speaker::Create(
+      [speaker = speaker_.get()](const bfd::PeerConfig& peer, const bfd::StateChange& change) {
+        if (change.from == bfd::SessionState::kUp && change.to == bfd::SessionState::kDown) {
+          speaker->ResetPeer(peer.peer,
+                             std::string("bfd_down: ") + bfd::DiagnosticName(change.diagnostic));
+        }
+      });
+  if (!created.ok()) return created.status();
+  for (const bfd::PeerConfig& peer : config->bfd) {
+    if (const absl::Status s = (*created)->Add(peer); !s.ok()) return s;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  bfd_ = *std::move(created);
+  return absl::OkStatus();
+}
+
+void BgpAnnouncer::StopBfd() {
+  std::unique_ptr<bfd::Speaker> bfd;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    bfd = std::move(bfd_);
+  }
+  bfd.reset();  // AdminDown to every peer (RFC 5880 section 6.8.16): not a failure to it
+}
+
+std::vector<bfd::PeerStatus> BgpAnnouncer::BfdStatus() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bfd_ == nullptr ? std::vector<bfd::PeerStatus>() : bfd_->Status();
+}
+
 bool BgpAnnouncer::Stop(std::chrono::milliseconds timeout) {
   auto written = std::make_shared<std::promise<void>>();
   std::future<void> done = written->get_future();
@@ -149,6 +187,8 @@ bool BgpAnnouncer::Stop(std::chrono::milliseconds timeout) {
   }
   io_.stop();
   if (thread_.joinable()) thread_.join();
+  // After the Cease: the router takes the routes away for that, not for BFD.
+  StopBfd();
   std::lock_guard<std::mutex> lock(mu_);
   view_.phase = Phase::kStopped;
   view_.announced.clear();

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bfd/speaker/speaker.h"
 #include "bgp/speaker/speaker.h"
 #include "edge/config/bgp_config.h"
 
@@ -75,6 +76,8 @@ class BgpAnnouncer {
   bool Stop(std::chrono::milliseconds timeout);
 
   std::vector<bgp::PeerStatus> Status() const { return speaker_->Status(); }
+  // The BFD sessions (peers[].bfd), once started; empty without BFD.
+  std::vector<bfd::PeerStatus> BfdStatus() const;
   // Peers whose session is Established now.
   size_t Established() const;
   View view() const;
@@ -83,6 +86,10 @@ class BgpAnnouncer {
   explicit BgpAnnouncer(std::shared_ptr<const BgpConfig> config);
   // Waits (at most 1 s) until the speaker's loop has run what was posted to it so far.
   void Sync();
+  // The BFD sessions of the config, each tied to its BGP peer (BFD down resets the session).
+  absl::Status StartBfd();
+  // Says AdminDown on every BFD session and stops them.
+  void StopBfd();
 
   asio::io_context io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
@@ -91,6 +98,8 @@ class BgpAnnouncer {
 
   mutable std::mutex mu_;
   View view_;  // guarded by mu_
+  // On a thread of its own (bfd/speaker); the pointer guarded by mu_.
+  std::unique_ptr<bfd::Speaker> bfd_;
 };
 
 // "idle", "announcing", "draining", "withdrawn", "stopped".

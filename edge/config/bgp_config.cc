@@ -1,11 +1,14 @@
 #include "edge/config/bgp_config.h"
 
+#include <algorithm>
+#include <chrono>
 #include <limits>
 #include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/cat.h"
+#include "common/proto_time.h"
 
 namespace holdfast::edge {
 namespace {
@@ -24,7 +27,17 @@ bool SamePeer(const bgp::PeerConfig& a, const bgp::PeerConfig& b) {
          a.hold_time == b.hold_time && a.connect_retry == b.connect_retry &&
          a.passive == b.passive && a.local_address == b.local_address && a.ttl == b.ttl &&
          a.max_prefixes == b.max_prefixes && a.max_prefixes_teardown == b.max_prefixes_teardown &&
-         a.max_prefixes_idle_hold == b.max_prefixes_idle_hold;
+         a.max_prefixes_idle_hold == b.max_prefixes_idle_hold &&
+         a.graceful_restart.has_value() == b.graceful_restart.has_value() &&
+         (!a.graceful_restart ||
+          (a.graceful_restart->enabled == b.graceful_restart->enabled &&
+           a.graceful_restart->restart_time == b.graceful_restart->restart_time &&
+           a.graceful_restart->forwarding_preserved == b.graceful_restart->forwarding_preserved));
+}
+
+bool SameBfd(const bfd::PeerConfig& a, const bfd::PeerConfig& b) {
+  return a.local == b.local && a.peer == b.peer && a.multihop == b.multihop &&
+         a.interval == b.interval && a.multiplier == b.multiplier;
 }
 
 bool SameAnnouncement(const bgp::Announcement& a, const bgp::Announcement& b) {
@@ -105,6 +118,7 @@ absl::StatusOr<std::shared_ptr<const BgpConfig>> CompileBgpConfig(const v1::Conf
                                           ": no BGP router id: set bgp.router_id or give the node "
                                           "an IPv4 address"));
   }
+  speaker.graceful_restart.enabled = false;  // unless a peer has it (below)
   // The speaker connects out and does not listen: the config names no port for it, and port
   // 179 needs privileges. Peers see our connections come from the node's own address.
   for (const v1::BgpPeer& p : b.peers()) {
@@ -124,6 +138,30 @@ absl::StatusOr<std::shared_ptr<const BgpConfig>> CompileBgpConfig(const v1::Conf
     peer.ttl = speaker.local_asn != peer.asn && !p.multihop() ? 1 : 0;
     peer.max_prefixes = p.max_prefixes();
     peer.max_prefixes_teardown = p.max_prefixes_teardown();
+    peer.connect_retry = std::chrono::seconds(p.connect_retry().seconds());
+    const v1::GracefulRestart& gr = p.graceful_restart();
+    bgp::GracefulRestartConfig graceful;
+    graceful.enabled = !gr.has_enabled() || gr.enabled();
+    graceful.restart_time = static_cast<uint16_t>(gr.restart_time().seconds());
+    graceful.forwarding_preserved = !gr.has_forwarding_preserved() || gr.forwarding_preserved();
+    peer.graceful_restart = graceful;
+    // The process restarts as a whole: it says so (R bit) to every peer if to any.
+    speaker.graceful_restart.enabled = speaker.graceful_restart.enabled || graceful.enabled;
+    if (p.has_bfd()) {
+      if (!peer.local_address) {
+        return absl::InvalidArgumentError(Cat("pop ", pop->name(), ", node ", node,
+                                              ": no address of the family of BGP peer ",
+                                              p.address(), " to run BFD from"));
+      }
+      bfd::PeerConfig session;
+      session.local = *peer.local_address;
+      session.peer = *address;
+      session.multihop = p.bfd().has_multihop() ? p.bfd().multihop() : p.multihop();
+      session.interval = std::chrono::microseconds(
+          absl::ToInt64Microseconds(FromProtoDuration(p.bfd().interval())));
+      session.multiplier = static_cast<uint8_t>(p.bfd().multiplier());
+      out->bfd.push_back(session);
+    }
     speaker.peers.push_back(std::move(peer));
   }
 
@@ -192,6 +230,11 @@ std::string BgpSpeakerChange(const BgpConfig* current, const BgpConfig* next) {
     if (!SamePeer(a.peers[i], b.peers[i])) {
       return Cat("BGP peer ", a.peers[i].address.ToString(), " changes");
     }
+  }
+  const std::vector<bfd::PeerConfig>& x = current->bfd;
+  const std::vector<bfd::PeerConfig>& y = next->bfd;
+  if (x.size() != y.size() || !std::equal(x.begin(), x.end(), y.begin(), SameBfd)) {
+    return "the BFD sessions change";
   }
   return {};
 }

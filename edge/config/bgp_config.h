@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bfd/speaker/speaker.h"
 #include "bgp/session/session.h"
 #include "bgp/speaker/speaker.h"
 #include "holdfast/v1/config.pb.h"
@@ -22,6 +23,9 @@ struct BgpConfig {
   bgp::SpeakerConfig speaker;
   // Every prefix of the POP's `announce` list, in that order.
   std::vector<bgp::Announcement> announcements;
+  // A BFD session per peer that asks for one (peers[].bfd): from the node's address of the
+  // peer's family to the peer.
+  std::vector<bfd::PeerConfig> bfd;
 };
 
 // The BGP part for node `node` of `config`, which must have passed policy::LoadAndValidate
@@ -29,7 +33,8 @@ struct BgpConfig {
 //   - router id: pops[].bgp.router_id, else the node's first IPv4 address;
 //   - next hop of a prefix: the node's first address of the prefix's family;
 //   - source address towards a peer: the node's first address of the peer's family (so a peer
-//     that lists the node by that address recognizes it), else the kernel's choice.
+//     that lists the node by that address recognizes it), else the kernel's choice; a peer with
+//     BFD needs one (its BFD session runs from that address).
 // NotFound when no POP has that node; InvalidArgument, naming the prefix or the field, when the
 // node has no address to use as router id or as a prefix's next hop.
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const BgpConfig>> CompileBgpConfig(

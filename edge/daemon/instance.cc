@@ -303,7 +303,8 @@ void Instance::OnResolved(const std::string& cluster, std::vector<asio::ip::addr
 
 v1::HealthReport Instance::Report(absl::Time now) const {
   const BgpAnnouncer* bgp = bgp_for_reports_.load();
-  return MakeReport(shared_, now, bgp != nullptr ? bgp->Status() : std::vector<bgp::PeerStatus>{});
+  if (bgp == nullptr) return MakeReport(shared_, now, {}, {});
+  return MakeReport(shared_, now, bgp->Status(), bgp->BfdStatus());
 }
 
 // The drain: with BGP, first re-announce with GRACEFUL_SHUTDOWN and keep serving while the peers

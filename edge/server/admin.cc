@@ -164,6 +164,7 @@ std::string BgpJson(const BgpAnnouncer* announcer) {
   }
   const BgpAnnouncer::View view = announcer->view();
   const std::vector<bgp::PeerStatus> status = announcer->Status();
+  const std::vector<bfd::PeerStatus> bfd = announcer->BfdStatus();
   nlohmann::json peers = nlohmann::json::array();
   for (size_t i = 0; i < status.size(); ++i) {
     const bgp::PeerStatus& p = status[i];
@@ -186,6 +187,30 @@ std::string BgpJson(const BgpAnnouncer* announcer) {
         {"last_notification_received", NotificationJson(st.last_notification_received)},
         {"last_notification_sent", NotificationJson(st.last_notification_sent)}};
     if (i < view.config->speaker.peers.size()) peer["port"] = view.config->speaker.peers[i].port;
+    peer["bfd"] = nullptr;
+    for (const bfd::PeerStatus& b : bfd) {
+      if (b.config.peer.ToString() != p.address) continue;
+      const bfd::SessionStats& bs = b.stats;
+      auto ms = [](bfd::Micros d) { return static_cast<double>(d.count()) / 1000.0; };
+      peer["bfd"] = {
+          {"state", bfd::SessionStateName(bs.state)},
+          {"remote_state", bfd::SessionStateName(bs.remote_state)},
+          {"multihop", b.config.multihop},
+          {"local", b.config.local.ToString()},
+          {"local_discriminator", b.local_discriminator},
+          {"remote_discriminator", bs.remote_discriminator},
+          {"configured_interval_ms", ms(b.config.interval)},
+          {"multiplier", b.config.multiplier},
+          {"transmit_interval_ms", ms(bs.transmit_interval)},
+          {"detection_time_ms", ms(bs.detection_time)},
+          {"local_diagnostic", bfd::DiagnosticName(bs.local_diagnostic)},
+          {"remote_diagnostic", bfd::DiagnosticName(bs.remote_diagnostic)},
+          {"last_down", bfd::DiagnosticName(bs.last_down_diagnostic)},
+          {"up_transitions", bs.up_transitions},
+          {"packets_sent", bs.packets_sent},
+          {"packets_received", bs.packets_received},
+          {"packets_dropped", bs.packets_dropped}};
+    }
     if (p.state == bgp::State::kEstablished) {
       peer["hold_time"] = st.negotiated_hold_time;
       peer["peer_router_id"] = Cat(st.peer_bgp_id >> 24, ".", (st.peer_bgp_id >> 16) & 0xff, ".",
@@ -303,6 +328,56 @@ void WriteBgpMetrics(const BgpAnnouncer& announcer, std::string& out) {
          "1 once the node re-announced with GRACEFUL_SHUTDOWN (65535:0) to leave.", "gauge");
   absl::StrAppendFormat(&out, "holdfast_bgp_graceful_shutdown %d\n",
                         view.phase >= BgpAnnouncer::Phase::kDraining ? 1 : 0);
+
+  const std::vector<bfd::PeerStatus> bfd = announcer.BfdStatus();
+  if (bfd.empty()) return;
+  auto bfd_labels = [](const bfd::PeerStatus& p) {
+    return absl::StrFormat("peer=\"%s\",local=\"%s\"", p.config.peer.ToString(),
+                           p.config.local.ToString());
+  };
+  Metric(out, "holdfast_bfd_session_state", "1 for the BFD session's state now (RFC 5880).",
+         "gauge");
+  static constexpr bfd::SessionState kBfdStates[] = {
+      bfd::SessionState::kAdminDown, bfd::SessionState::kDown, bfd::SessionState::kInit,
+      bfd::SessionState::kUp};
+  for (const bfd::PeerStatus& p : bfd) {
+    for (const bfd::SessionState st : kBfdStates) {
+      absl::StrAppendFormat(&out, "holdfast_bfd_session_state{%s,state=\"%s\"} %d\n",
+                            bfd_labels(p), bfd::SessionStateName(st), p.stats.state == st ? 1 : 0);
+    }
+  }
+  struct BfdValue {
+    const char* name;
+    const char* help;
+    const char* type;
+    uint64_t (*value)(const bfd::SessionStats&);
+  };
+  static constexpr BfdValue kBfdValues[] = {
+      {"holdfast_bfd_session_up_transitions_total",
+       "Times the BFD session came up: more than one is a flap.", "counter",
+       [](const bfd::SessionStats& s) -> uint64_t { return s.up_transitions; }},
+      {"holdfast_bfd_detection_time_seconds",
+       "Time without a packet after which the peer counts as down (0 until it spoke).", "gauge",
+       nullptr},
+      {"holdfast_bfd_packets_sent_total", "BFD Control packets sent.", "counter",
+       [](const bfd::SessionStats& s) -> uint64_t { return s.packets_sent; }},
+      {"holdfast_bfd_packets_received_total", "BFD Control packets received for the session.",
+       "counter", [](const bfd::SessionStats& s) -> uint64_t { return s.packets_received; }},
+      {"holdfast_bfd_packets_dropped_total",
+       "Packets for the session it dropped (authentication, AdminDown).", "counter",
+       [](const bfd::SessionStats& s) -> uint64_t { return s.packets_dropped; }},
+  };
+  for (const BfdValue& v : kBfdValues) {
+    Metric(out, v.name, v.help, v.type);
+    for (const bfd::PeerStatus& p : bfd) {
+      if (v.value == nullptr) {
+        absl::StrAppendFormat(&out, "%s{%s} %.3f\n", v.name, bfd_labels(p),
+                              static_cast<double>(p.stats.detection_time.count()) / 1e6);
+      } else {
+        absl::StrAppendFormat(&out, "%s{%s} %d\n", v.name, bfd_labels(p), v.value(p.stats));
+      }
+    }
+  }
 }
 
 // Per listener: connections, requests, responses by class, request duration.

@@ -715,7 +715,9 @@ bool ReportChanged(const v1::HealthReport& last, const v1::HealthReport& next) {
   for (int i = 0; i < next.bgp_sessions_size(); ++i) {
     const v1::BgpSession& a = last.bgp_sessions(i);
     const v1::BgpSession& b = next.bgp_sessions(i);
-    if (a.peer() != b.peer() || a.state() != b.state()) return true;
+    if (a.peer() != b.peer() || a.state() != b.state() || a.bfd_state() != b.bfd_state()) {
+      return true;
+    }
   }
   return false;
 }

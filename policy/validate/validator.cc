@@ -689,6 +689,30 @@ class Validator {
                absl::StrCat("hold time ", absl::FormatDuration(hold),
                             " must be 0 or 3s..65535s (RFC 4271, section 4.2)"));
       }
+      const absl::Duration retry = FromProtoDuration(peer.connect_retry());
+      if (retry < absl::Seconds(1) || retry > absl::Seconds(65535)) {
+        Report(Code::kOutOfRange, ppath + ".connect_retry",
+               absl::StrCat("connect retry ", absl::FormatDuration(retry), " must be 1s..65535s"));
+      }
+      const absl::Duration restart = FromProtoDuration(peer.graceful_restart().restart_time());
+      if (restart < absl::Seconds(1) || restart > absl::Seconds(4095)) {
+        Report(Code::kOutOfRange, ppath + ".graceful_restart.restart_time",
+               absl::StrCat("restart time ", absl::FormatDuration(restart),
+                            " must be 1s..4095s (12 bits, RFC 4724, section 3)"));
+      }
+      if (peer.has_bfd()) {
+        const absl::Duration interval = FromProtoDuration(peer.bfd().interval());
+        if (interval < absl::Milliseconds(10) || interval > absl::Seconds(60)) {
+          Report(Code::kOutOfRange, ppath + ".bfd.interval",
+                 absl::StrCat("BFD interval ", absl::FormatDuration(interval),
+                              " must be 10ms..60s"));
+        }
+        if (peer.bfd().multiplier() < 1 || peer.bfd().multiplier() > 255) {
+          Report(Code::kOutOfRange, ppath + ".bfd.multiplier",
+                 absl::StrCat("BFD multiplier ", peer.bfd().multiplier(),
+                              " must be 1..255 (RFC 5880, section 4.1: 8 bits, not 0)"));
+        }
+      }
     }
   }
 
