@@ -106,7 +106,8 @@ class Session {
   // AdminDown -> Down: starts sending at the slow rate (unless passive).
   std::vector<Action> Start(TimePoint now);
   // -> AdminDown with `diagnostic`: tells the peer for one Detection Time, then is silent.
-  std::vector<Action> Stop(TimePoint now, Diagnostic diagnostic = Diagnostic::kAdministrativelyDown);
+  std::vector<Action> Stop(TimePoint now,
+                           Diagnostic diagnostic = Diagnostic::kAdministrativelyDown);
   // A decoded packet from the peer (the caller checked TTL and demultiplexed by Your
   // Discriminator or, while it is 0, by address).
   std::vector<Action> OnPacket(TimePoint now, const ControlPacket& packet);

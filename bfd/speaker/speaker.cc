@@ -161,10 +161,9 @@ absl::Status Speaker::Add(const PeerConfig& peer) {
   entry->socket.fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const int ttl = 255;
   bool ok = entry->socket.fd >= 0 &&
-            (family == AF_INET
-                 ? setsockopt(entry->socket.fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl))
-                 : setsockopt(entry->socket.fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl,
-                              sizeof(ttl))) == 0;
+            (family == AF_INET ? setsockopt(entry->socket.fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl))
+                               : setsockopt(entry->socket.fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl,
+                                            sizeof(ttl))) == 0;
   for (int attempt = 0; ok && attempt < 100 && entry->source_port == 0; ++attempt) {
     const auto port = static_cast<uint16_t>(kSourcePortMin + random() % (65536 - kSourcePortMin));
     sockaddr_storage address;
@@ -196,8 +195,8 @@ absl::Status Speaker::Add(const PeerConfig& peer) {
       "event=bfd.session_added peer={} local={} multihop={} interval_ms={} multiplier={} "
       "discriminator={} source_port={}",
       peer.peer.ToString(), peer.local.ToString(), peer.multihop,
-      std::chrono::duration_cast<std::chrono::milliseconds>(peer.interval).count(),
-      peer.multiplier, discriminator, e.source_port);
+      std::chrono::duration_cast<std::chrono::milliseconds>(peer.interval).count(), peer.multiplier,
+      discriminator, e.source_port);
   std::vector<std::pair<PeerConfig, StateChange>> changes;
   Execute(e, e.session.Start(Clock::now()), changes);
   Wake();  // a new socket to watch and a timer to run
@@ -375,9 +374,9 @@ void Speaker::Execute(Entry& entry, const std::vector<Action>& actions,
       (void)!send(entry.socket.fd, bytes.data(), bytes.size(), MSG_DONTWAIT);
       continue;
     }
-    const auto level =
-        a.to == SessionState::kUp || a.from != SessionState::kUp ? spdlog::level::info
-                                                                 : spdlog::level::warn;
+    const auto level = a.to == SessionState::kUp || a.from != SessionState::kUp
+                           ? spdlog::level::info
+                           : spdlog::level::warn;
     const SessionStats s = entry.session.stats();
     spdlog::log(level,
                 "event=bfd.session_{} peer={} local={} from={} diagnostic={} "

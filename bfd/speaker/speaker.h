@@ -61,9 +61,9 @@ struct PeerStatus {
 
 // Packets refused before any session saw them, by reason.
 struct RefusedPackets {
-  uint64_t malformed = 0;   // did not decode (RFC 5880 section 6.8.6)
-  uint64_t ttl = 0;         // single hop, TTL not 255
-  uint64_t no_session = 0;  // Your Discriminator or source address of no session
+  uint64_t malformed = 0;     // did not decode (RFC 5880 section 6.8.6)
+  uint64_t ttl = 0;           // single hop, TTL not 255
+  uint64_t no_session = 0;    // Your Discriminator or source address of no session
   uint64_t wrong_source = 0;  // a session's discriminator from another address than its peer
 };
 
@@ -94,7 +94,8 @@ class Speaker {
   explicit Speaker(OnStateChange on_change, int wake_fd);
   void Loop();
   void Wake();
-  void ReceiveFrom(Receiver& receiver, TimePoint now, std::vector<std::pair<PeerConfig, StateChange>>& changes);
+  void ReceiveFrom(Receiver& receiver, TimePoint now,
+                   std::vector<std::pair<PeerConfig, StateChange>>& changes);
   void Execute(Entry& entry, const std::vector<Action>& actions,
                std::vector<std::pair<PeerConfig, StateChange>>& changes);
   void Refuse(uint64_t& counter, const std::string& from, const std::string& why);

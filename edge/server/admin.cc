@@ -192,24 +192,23 @@ std::string BgpJson(const BgpAnnouncer* announcer) {
       if (b.config.peer.ToString() != p.address) continue;
       const bfd::SessionStats& bs = b.stats;
       auto ms = [](bfd::Micros d) { return static_cast<double>(d.count()) / 1000.0; };
-      peer["bfd"] = {
-          {"state", bfd::SessionStateName(bs.state)},
-          {"remote_state", bfd::SessionStateName(bs.remote_state)},
-          {"multihop", b.config.multihop},
-          {"local", b.config.local.ToString()},
-          {"local_discriminator", b.local_discriminator},
-          {"remote_discriminator", bs.remote_discriminator},
-          {"configured_interval_ms", ms(b.config.interval)},
-          {"multiplier", b.config.multiplier},
-          {"transmit_interval_ms", ms(bs.transmit_interval)},
-          {"detection_time_ms", ms(bs.detection_time)},
-          {"local_diagnostic", bfd::DiagnosticName(bs.local_diagnostic)},
-          {"remote_diagnostic", bfd::DiagnosticName(bs.remote_diagnostic)},
-          {"last_down", bfd::DiagnosticName(bs.last_down_diagnostic)},
-          {"up_transitions", bs.up_transitions},
-          {"packets_sent", bs.packets_sent},
-          {"packets_received", bs.packets_received},
-          {"packets_dropped", bs.packets_dropped}};
+      peer["bfd"] = {{"state", bfd::SessionStateName(bs.state)},
+                     {"remote_state", bfd::SessionStateName(bs.remote_state)},
+                     {"multihop", b.config.multihop},
+                     {"local", b.config.local.ToString()},
+                     {"local_discriminator", b.local_discriminator},
+                     {"remote_discriminator", bs.remote_discriminator},
+                     {"configured_interval_ms", ms(b.config.interval)},
+                     {"multiplier", b.config.multiplier},
+                     {"transmit_interval_ms", ms(bs.transmit_interval)},
+                     {"detection_time_ms", ms(bs.detection_time)},
+                     {"local_diagnostic", bfd::DiagnosticName(bs.local_diagnostic)},
+                     {"remote_diagnostic", bfd::DiagnosticName(bs.remote_diagnostic)},
+                     {"last_down", bfd::DiagnosticName(bs.last_down_diagnostic)},
+                     {"up_transitions", bs.up_transitions},
+                     {"packets_sent", bs.packets_sent},
+                     {"packets_received", bs.packets_received},
+                     {"packets_dropped", bs.packets_dropped}};
     }
     if (p.state == bgp::State::kEstablished) {
       peer["hold_time"] = st.negotiated_hold_time;
@@ -342,8 +341,8 @@ void WriteBgpMetrics(const BgpAnnouncer& announcer, std::string& out) {
       bfd::SessionState::kUp};
   for (const bfd::PeerStatus& p : bfd) {
     for (const bfd::SessionState st : kBfdStates) {
-      absl::StrAppendFormat(&out, "holdfast_bfd_session_state{%s,state=\"%s\"} %d\n",
-                            bfd_labels(p), bfd::SessionStateName(st), p.stats.state == st ? 1 : 0);
+      absl::StrAppendFormat(&out, "holdfast_bfd_session_state{%s,state=\"%s\"} %d\n", bfd_labels(p),
+                            bfd::SessionStateName(st), p.stats.state == st ? 1 : 0);
     }
   }
   struct BfdValue {

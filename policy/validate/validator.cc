@@ -703,9 +703,9 @@ class Validator {
       if (peer.has_bfd()) {
         const absl::Duration interval = FromProtoDuration(peer.bfd().interval());
         if (interval < absl::Milliseconds(10) || interval > absl::Seconds(60)) {
-          Report(Code::kOutOfRange, ppath + ".bfd.interval",
-                 absl::StrCat("BFD interval ", absl::FormatDuration(interval),
-                              " must be 10ms..60s"));
+          Report(
+              Code::kOutOfRange, ppath + ".bfd.interval",
+              absl::StrCat("BFD interval ", absl::FormatDuration(interval), " must be 10ms..60s"));
         }
         if (peer.bfd().multiplier() < 1 || peer.bfd().multiplier() > 255) {
           Report(Code::kOutOfRange, ppath + ".bfd.multiplier",

@@ -3,6 +3,8 @@
 // is not one it takes). BIRD listens on the wildcard address; the speaker on its own 127.0.9x.1,
 // one per test. The tests hold the BFD ports in turn (RESOURCE_LOCK bfd_ports): two BIRDs on
 // one wildcard port would share its packets.
+#include "bfd/speaker/speaker.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -16,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "bfd/speaker/speaker.h"
 #include "tests/support/bird.h"
 #include "tests/support/process.h"
 
@@ -90,51 +91,51 @@ SessionStats StatsOf(const Speaker& speaker) {
   return all.empty() ? SessionStats{} : all.front().stats;
 }
 
+// A speaker with one multihop session from `local` to BIRD, once it is Up; its changes go to
+// `changes`.
+std::unique_ptr<Speaker> UpWithBird(const std::string& local, Changes& changes) {
+  auto speaker = Speaker::Create([&](const PeerConfig&, const StateChange& c) { changes.Add(c); });
+  REQUIRE(speaker.ok());
+  REQUIRE((*speaker)->Add(Peer(local)).ok());
+  REQUIRE(WaitUntil([&] { return StatsOf(**speaker).state == SessionState::kUp; }, seconds(10)));
+  return *std::move(speaker);
+}
+
 TEST_CASE("a session with BIRD comes up at 100 ms x 3 and BIRD sees it go when the speaker stops",
           "[bfd][bird]") {
   const std::string local = "127.0.91.1";
   Bird bird(BirdConfig(local));
   Changes changes;
-  auto speaker = Speaker::Create(
-      [&](const PeerConfig&, const StateChange& c) { changes.Add(c); });
-  REQUIRE(speaker.ok());
-  REQUIRE((*speaker)->Add(Peer(local)).ok());
-
-  REQUIRE(WaitUntil([&] { return StatsOf(**speaker).state == SessionState::kUp; }, seconds(10)));
+  std::unique_ptr<Speaker> speaker = UpWithBird(local, changes);
   REQUIRE(WaitUntil([&] { return BirdSession(bird, local).find(" Up ") != std::string::npos; },
                     seconds(5)));
   // After the Poll Sequences both sides run the fast rate.
   REQUIRE(WaitUntil(
       [&] { return BirdSession(bird, local).find("0.100    0.300") != std::string::npos; },
       seconds(5)));
-  const SessionStats s = StatsOf(**speaker);
+  const SessionStats s = StatsOf(*speaker);
   CHECK(s.transmit_interval == milliseconds(100));
   CHECK(s.detection_time == milliseconds(300));
   CHECK(s.remote_detect_multiplier == 3);
   CHECK(changes.Last()->to == SessionState::kUp);
 
-  speaker->reset();  // says AdminDown
+  speaker.reset();  // says AdminDown
   CHECK(WaitUntil([&] { return BirdSession(bird, local).find(" Down ") != std::string::npos; },
                   seconds(2)));
 }
 
-TEST_CASE("a hung peer is down after the detection time and back when it resumes",
-          "[bfd][bird]") {
+TEST_CASE("a hung peer is down after the detection time and back when it resumes", "[bfd][bird]") {
   const std::string local = "127.0.92.1";
   Bird bird(BirdConfig(local));
   Changes changes;
-  auto speaker = Speaker::Create(
-      [&](const PeerConfig&, const StateChange& c) { changes.Add(c); });
-  REQUIRE(speaker.ok());
-  REQUIRE((*speaker)->Add(Peer(local)).ok());
-  REQUIRE(WaitUntil([&] { return StatsOf(**speaker).state == SessionState::kUp; }, seconds(10)));
-  REQUIRE(WaitUntil([&] { return StatsOf(**speaker).remote_desired_min_tx == milliseconds(100); },
+  std::unique_ptr<Speaker> speaker = UpWithBird(local, changes);
+  REQUIRE(WaitUntil([&] { return StatsOf(*speaker).remote_desired_min_tx == milliseconds(100); },
                     seconds(5)));
 
   REQUIRE(kill(bird.pid(), SIGSTOP) == 0);
   const auto stopped = std::chrono::steady_clock::now();
   const bool down =
-      WaitUntil([&] { return StatsOf(**speaker).state == SessionState::kDown; }, seconds(5));
+      WaitUntil([&] { return StatsOf(*speaker).state == SessionState::kDown; }, seconds(5));
   const auto noticed = std::chrono::steady_clock::now() - stopped;
   kill(bird.pid(), SIGCONT);
   REQUIRE(down);
@@ -143,8 +144,8 @@ TEST_CASE("a hung peer is down after the detection time and back when it resumes
   CHECK(changes.FirstDown()->diagnostic == Diagnostic::kControlDetectionTimeExpired);
   // 3 x 100 ms; generous for a busy machine, far below BGP's hold time.
   CHECK(noticed < seconds(2));
-  CHECK(WaitUntil([&] { return StatsOf(**speaker).state == SessionState::kUp; }, seconds(10)));
-  CHECK(StatsOf(**speaker).up_transitions == 2);
+  CHECK(WaitUntil([&] { return StatsOf(*speaker).state == SessionState::kUp; }, seconds(10)));
+  CHECK(StatsOf(*speaker).up_transitions == 2);
 }
 
 // Sends `payload` to the speaker's multihop or single-hop port at `to` from `from`, with `ttl`.
@@ -183,8 +184,8 @@ TEST_CASE("malformed, spoofed and wrong-TTL packets are refused and change nothi
     }
     return PeerStatus{};
   };
-  REQUIRE(WaitUntil([&] { return multihop_stats().stats.state == SessionState::kUp; },
-                    seconds(10)));
+  REQUIRE(
+      WaitUntil([&] { return multihop_stats().stats.state == SessionState::kUp; }, seconds(10)));
   const PeerStatus up = multihop_stats();
 
   ControlPacket down;
@@ -205,7 +206,8 @@ TEST_CASE("malformed, spoofed and wrong-TTL packets are refused and change nothi
   bad = spoofed;
   bad[0] = 0x40;
   SendRaw(kBirdAddress, local, kMultihopPort, bad, 255);
-  SendRaw(kBirdAddress, local, kMultihopPort, std::vector<uint8_t>(spoofed.begin(), spoofed.begin() + 10), 255);
+  SendRaw(kBirdAddress, local, kMultihopPort,
+          std::vector<uint8_t>(spoofed.begin(), spoofed.begin() + 10), 255);
   // Single hop with TTL 254: a packet a router forwarded.
   ControlPacket hello;
   hello.state = SessionState::kDown;

@@ -10,7 +10,7 @@ namespace {
 
 // RFC 5880 section 4.1, written out by hand: version 1, diag 0, state Up, no flags, mult 3,
 // length 24, discriminators 1 and 2, 300 ms / 300 ms / no echo.
-const std::vector<uint8_t> kUp = {0x20, 0xc0, 0x03, 0x18, 0, 0, 0, 1, 0, 0, 0, 2,
+const std::vector<uint8_t> kUp = {0x20, 0xc0, 0x03, 0x18, 0,    0,    0,    1,    0, 0, 0, 2,
                                   0x00, 0x04, 0x93, 0xe0, 0x00, 0x04, 0x93, 0xe0, 0, 0, 0, 0};
 
 std::string Error(const std::vector<uint8_t>& wire) {
