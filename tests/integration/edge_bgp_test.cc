@@ -18,74 +18,19 @@
 #include <vector>
 
 #include "tests/integration/edge_lab.h"
-#include "tests/support/bird.h"
+#include "tests/integration/peer_bird.h"
 
 namespace {
 
 using holdfast::testing::EdgeLab;
 using holdfast::testing::FreePort;
+using holdfast::testing::PeerBird;
+using holdfast::testing::PeerBirdOptions;
 using holdfast::testing::Process;
 using holdfast::testing::RunResult;
 using holdfast::testing::TempDir;
 using holdfast::testing::WaitUntil;
 using namespace std::chrono_literals;
-
-constexpr char kBirdAddress[] = "127.0.0.2";
-constexpr char kNodeAddress[] = "127.0.0.1";
-
-// BIRD 2 with one BGP protocol, `holdfast`, peering with the edge node, listening on
-// 127.0.0.2:port(); killed when it goes out of scope (after the lab: declare it first).
-class PeerBird : public holdfast::testing::Bird {
- public:
-  // With `graceful_restart`, BIRD keeps the edge's routes while it restarts (RFC 4724 helper).
-  // With `exported` > 0, BIRD sends the edge that many IPv4 routes (10.9.N.0/24).
-  explicit PeerBird(bool graceful_restart = false, int exported = 0,
-                    uint16_t port = FreePort(kBirdAddress))
-      : holdfast::testing::Bird(Config(graceful_restart, exported, port)), port_(port) {
-    // Listening once the protocol has started (Connect or Active): the edge's first connection
-    // must find it, or the edge waits its connect retry time (30 s).
-    const bool listening = WaitProtocolState("holdfast", {"Active", "Connect"});
-    INFO(Output());
-    REQUIRE(listening);
-  }
-
-  uint16_t port() const { return port_; }
-
- private:
-  static std::string Config(bool graceful_restart, int exported, uint16_t port) {
-    std::string statics;
-    for (int i = 0; i < exported; ++i) {
-      statics += "  route 10.9." + std::to_string(i) + ".0/24 blackhole;\n";
-    }
-    // The edge only connects out; BIRD's own attempts go to a port nobody listens on.
-    return "router id 10.255.0.1;\n"
-           "log \"{dir}/bird.log\" all;\n"
-           "protocol device {}\n"
-           "protocol static routes4 { ipv4;\n" +
-           statics +
-           "}\n"
-           "protocol bgp holdfast {\n"
-           "  local " +
-           std::string(kBirdAddress) + " port " + std::to_string(port) +
-           " as 65001;\n"
-           "  neighbor " +
-           std::string(kNodeAddress) + " port " + std::to_string(FreePort()) +
-           " as 64512;\n"
-           "  multihop;\n" +
-           (graceful_restart ? "  graceful restart on;\n" : "") +
-           "  hold time 3;\n"
-           "  keepalive time 1;\n"
-           "  connect retry time 1;\n"
-           "  error wait time 1, 2;\n"
-           "  ipv4 { import all; export " +
-           (exported > 0 ? "where proto = \"routes4\"" : "none") +
-           "; };\n"
-           "  ipv6 { import all; export none; };\n"
-           "}\n";
-  }
-
-  uint16_t port_;
-};
 
 // The http listener binds the node's IPv4 address only: the node's IPv6 address is a
 // documentation one, there for the next hop. The prefixes follow as a further top-level key.
@@ -276,7 +221,7 @@ TEST_CASE("a reload that removes an announcement withdraws only that prefix",
 
 TEST_CASE("a router sending more than max_prefixes keeps the session and our routes",
           "[edge][bgp]") {
-  PeerBird bird(/*graceful_restart=*/false, /*exported=*/5);
+  PeerBird bird({.exported = 5});
   auto lab = std::make_unique<EdgeLab>(kListeners, EdgeLab::kRoutes, EdgeLab::kClusters, 1,
                                        std::vector<std::string>{"--bgp-drain-time", "0"},
                                        Pops(bird, true, "3s", ", max_prefixes: 2"));
@@ -306,7 +251,7 @@ TEST_CASE("a session BIRD resets is logged with its NOTIFICATION and counted", "
   CHECK(lab->Metric("holdfast_bgp_notifications_received_total" + labels) == 0);
 
   // `birdc restart` ends the session with Cease / Administrative Reset (RFC 4486). (The edge
-  // connects again after its connect retry time, 30 s: the bgp/ interop tests cover that.)
+  // connects again after its connect retry time: the bgp/ interop tests cover that.)
   bird.Cli("restart holdfast");
   CHECK(WaitUntil(
       [&] {
@@ -324,7 +269,7 @@ TEST_CASE("a session BIRD resets is logged with its NOTIFICATION and counted", "
 
 TEST_CASE("a killed edge comes back as a restarting speaker, and BIRD kept its routes meanwhile",
           "[edge][bgp][restart]") {
-  PeerBird bird(/*graceful_restart=*/true);
+  PeerBird bird({.graceful_restart = true});
   std::unique_ptr<EdgeLab> lab = StartLab(bird, "0");
   const bool up = WaitAnnounced(*lab, bird);
   INFO(lab->edge().Output());
@@ -363,6 +308,134 @@ TEST_CASE("a killed edge comes back as a restarting speaker, and BIRD kept its r
   CHECK(lab->edge().Wait(15s) == std::optional<int>(0));
   lab->StartEdge();
   CHECK_THAT(lab->edge().Output(), !Catch::Contains("event=bgp.restarting"));
+}
+
+// BFD (RFC 5880, multihop RFC 5883) between the edge and BIRD, 100 ms x 3, beside a BGP hold time
+// of 30 s, so that only BFD can take the routes away quickly. These tests run alone, as one ctest
+// (edge_bgp_bfd): BIRD's BFD binds the BFD ports on the wildcard address.
+constexpr char kBfdPeer[] = ", connect_retry: 1s, bfd: {interval: 100ms, multiplier: 3}";
+const PeerBirdOptions kBfdBird = {.hold_time_s = 30, .bfd_interval_ms = 100, .bfd_multiplier = 3};
+
+std::unique_ptr<EdgeLab> StartBfdLab(const PeerBird& bird, int workers = 1) {
+  return std::make_unique<EdgeLab>(kListeners, EdgeLab::kRoutes, EdgeLab::kClusters, workers,
+                                   std::vector<std::string>{"--bgp-drain-time", "0"},
+                                   Pops(bird, true, "30s", kBfdPeer));
+}
+
+// BIRD's line for the edge in `show bfd sessions`:
+//   127.0.0.1      ---        Up         12:00:00.000    0.100    0.300
+std::string BirdBfdSession(const PeerBird& bird) {
+  const std::string out = bird.Cli("show bfd sessions");
+  const size_t at = out.find(std::string(holdfast::testing::kNodeAddress) + " ");
+  return at == std::string::npos ? "" : out.substr(at, out.find('\n', at) - at);
+}
+
+// Until BGP is established with the routes in BIRD and BFD is up on both sides.
+bool WaitBfdUp(const EdgeLab& lab, const PeerBird& bird) {
+  return WaitAnnounced(lab, bird) &&
+         WaitUntil([&] { return Peer(lab)["bfd"].value("state", "") == "up"; }, 10s) &&
+         WaitUntil([&] { return BirdBfdSession(bird).find(" Up ") != std::string::npos; }, 10s);
+}
+
+TEST_CASE("a hung edge leaves BIRD within BFD's detection time and comes back after SIGCONT",
+          "[edge][bgp][bfd]") {
+  PeerBird bird(kBfdBird);
+  std::unique_ptr<EdgeLab> lab = StartBfdLab(bird);
+  const bool up = WaitBfdUp(*lab, bird);
+  INFO(lab->edge().Output());
+  INFO(bird.Cli("show bfd sessions"));
+  REQUIRE(up);
+  // The negotiated timers, as both sides see them: 100 ms each way, detection after 300 ms.
+  CHECK_THAT(BirdBfdSession(bird), Catch::Contains("0.100    0.300"));
+  const nlohmann::json bfd = Peer(*lab)["bfd"];
+  INFO(bfd.dump(2));
+  CHECK(bfd["multihop"] == true);
+  CHECK(bfd["transmit_interval_ms"] == 100);
+  CHECK(bfd["detection_time_ms"] == 300);
+  CHECK(bfd["remote_state"] == "up");
+  const std::string labels = "{peer=\"127.0.0.2\",local=\"127.0.0.1\"";
+  CHECK(lab->Metric("holdfast_bfd_session_state" + labels + ",state=\"up\"}") == 1);
+  CHECK(lab->Metric("holdfast_bfd_session_up_transitions_total" + labels + "}") == 1);
+
+  // A hung host: the process stops, its sockets stay open, so no TCP reset tells BIRD. Only BFD
+  // can: the routes go long before the 30 s hold time.
+  lab->edge().Signal(SIGSTOP);
+  const auto stopped = std::chrono::steady_clock::now();
+  const bool withdrawn = bird.WaitAbsent("198.51.100.0/24", 10s);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - stopped);
+  INFO(bird.ProtocolDetails("holdfast"));
+  CHECK(withdrawn);
+  CHECK(bird.RouteText("2001:db8:100::/48").empty());
+  CHECK_THAT(bird.ProtocolDetails("holdfast"), Catch::Contains("BFD session down"));
+  CHECK_THAT(BirdBfdSession(bird), Catch::Contains("Down"));
+  WARN("BIRD withdrew the hung edge's routes " << took.count() << " ms after SIGSTOP");
+
+  // Awake again: the edge's own BFD saw nothing for longer than the detection time and resets
+  // the session BIRD has dropped; it connects again and announces once more.
+  lab->edge().Signal(SIGCONT);
+  CHECK(WaitBfdUp(*lab, bird));
+  CHECK(WaitUntil([&] { return Peer(*lab)["bfd"].value("last_down", "") != "none"; }, 5s));
+  CHECK(lab->Metric("holdfast_bfd_session_up_transitions_total" + labels + "}") == 2);
+}
+
+TEST_CASE("BFD stays up while wrk drives the edge on both cores", "[edge][bgp][bfd]") {
+  PeerBird bird(kBfdBird);
+  std::unique_ptr<EdgeLab> lab = StartBfdLab(bird, /*workers=*/2);
+  const bool up = WaitBfdUp(*lab, bird);
+  INFO(lab->edge().Output());
+  REQUIRE(up);
+  const std::string bird_since = BirdBfdSession(bird);
+
+  // 10 s of as many requests as two threads and 64 connections can make, through the edge to
+  // its backends: every core busy. A BFD packet late by 300 ms would take the session down.
+  const RunResult wrk =
+      holdfast::testing::Run({"/usr/bin/wrk", "-t2", "-c64", "-d10s", "--timeout", "5s",
+                              "http://127.0.0.1:" + std::to_string(lab->http_port()) + "/"},
+                             lab->dir(), 60s);
+  INFO(wrk.out << wrk.err);
+  REQUIRE((wrk.exited && wrk.exit_code == 0));
+  std::smatch requests;
+  REQUIRE(std::regex_search(wrk.out, requests, std::regex("([0-9]+) requests in")));
+  CHECK(std::stol(requests[1]) > 1000);
+
+  const std::string labels = "{peer=\"127.0.0.2\",local=\"127.0.0.1\"}";
+  CHECK(lab->Metric("holdfast_bfd_session_up_transitions_total" + labels) == 1);
+  CHECK(Peer(*lab)["bfd"]["state"] == "up");
+  // BIRD's session has been up since before the load, and its BGP session never went down.
+  CHECK(BirdBfdSession(bird) == bird_since);
+  CHECK(bird.ProtocolState("holdfast") == "Established");
+  CHECK_THAT(bird.ProtocolDetails("holdfast"), !Catch::Contains("BFD session down"));
+}
+
+TEST_CASE("a killed edge that stays dead leaves BIRD after its graceful restart time, 5 s",
+          "[edge][bgp][restart]") {
+  // No BFD here: BIRD learns of the crash from the closed TCP session, then keeps the routes as
+  // graceful restart's helper for the restart time the edge advertised.
+  PeerBird bird({.graceful_restart = true, .hold_time_s = 30});
+  std::unique_ptr<EdgeLab> lab = StartLab(bird, "0");
+  const bool up = WaitAnnounced(*lab, bird);
+  INFO(lab->edge().Output());
+  REQUIRE(up);
+  INFO(bird.ProtocolDetails("holdfast"));
+  CHECK_THAT(bird.ProtocolDetails("holdfast"), Catch::Contains("Restart time: 5"));
+
+  lab->edge().Signal(SIGKILL);
+  REQUIRE(lab->edge().Wait(5s).has_value());
+  const auto killed = std::chrono::steady_clock::now();
+  CHECK(WaitUntil(
+      [&] {
+        return bird.ProtocolDetails("holdfast").find("Neighbor graceful restart active") !=
+               std::string::npos;
+      },
+      5s));
+  CHECK_FALSE(bird.RouteText("198.51.100.0/24").empty());  // kept while the edge may come back
+  CHECK(bird.WaitAbsent("198.51.100.0/24", 20s));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - killed);
+  CHECK(took >= 4s);  // the restart time was honoured, not cut short
+  CHECK(bird.RouteText("2001:db8:100::/48").empty());
+  WARN("BIRD withdrew the dead edge's routes " << took.count() << " ms after SIGKILL");
 }
 
 TEST_CASE("a node with only IPv4 addresses announces its IPv6 prefix with a mapped next hop",
