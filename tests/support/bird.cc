@@ -19,6 +19,7 @@ namespace {
 
 constexpr char kBird[] = "/usr/sbin/bird";
 constexpr char kBirdc[] = "/usr/sbin/birdc";
+constexpr char kIp[] = "/usr/sbin/ip";
 
 // The whitespace-separated words of `line`.
 std::vector<std::string> Words(const std::string& line) {
@@ -208,10 +209,11 @@ Bird::Bird(const std::string& config, BirdOptions options) {
     if (!f) throw std::runtime_error("Bird: cannot write " + conf.string());
   }
   socket_ = (dir_ / (options.name + ".ctl")).string();
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{kBird, "-f", "-c", conf.string(), "-s", socket_, "-P",
-                               (dir_ / (options.name + ".pid")).string()},
-      dir_ / (options.name + ".out"));
+  std::vector<std::string> argv = {kBird, "-f",    "-c", conf.string(),
+                                   "-s",  socket_, "-P", (dir_ / (options.name + ".pid")).string()};
+  // `ip netns exec` execs BIRD in the namespace: the pid stays the one we started.
+  if (!options.netns.empty()) argv.insert(argv.begin(), {kIp, "netns", "exec", options.netns});
+  process_ = std::make_unique<Process>(argv, dir_ / (options.name + ".out"));
   BirdControl control(socket_);
   const bool up = WaitUntil(
       [&] {

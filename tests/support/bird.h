@@ -97,6 +97,9 @@ struct BirdOptions {
   std::string name = "bird";
   // Where they go; empty: a temporary directory of its own, removed with everything in it.
   std::filesystem::path dir = {};
+  // The network namespace BIRD runs in (tests/support/netns.h), "" for the test's own. Its
+  // control socket is a file: reached from the test's namespace all the same.
+  std::string netns = {};
   // How long BIRD may take to read its config and answer on its control socket.
   std::chrono::milliseconds start_deadline = std::chrono::seconds(10);
 };

@@ -1,7 +1,7 @@
-// The BFD speaker against BIRD 2's own BFD (`protocol bfd` with a configured neighbor) on
-// loopback, multihop (RFC 5883: BIRD wants an interface for single hop, and a loopback address
-// is not one it takes). BIRD listens on the wildcard address; the speaker on its own 127.0.9x.1,
-// one per test. The tests hold the BFD ports in turn (RESOURCE_LOCK bfd_ports): two BIRDs on
+// The BFD speaker against BIRD 2's own BFD (`protocol bfd` with a configured neighbor): multihop
+// (RFC 5883) on loopback, BIRD on the wildcard address and the speaker on its own 127.0.9x.1,
+// one per test; single hop (RFC 5881) over a veth link to BIRD in a network namespace, since
+// BIRD wants an interface for single hop and a loopback address is not one it takes. The tests hold the BFD ports in turn (RESOURCE_LOCK bfd_ports): two BIRDs on
 // one wildcard port would share its packets.
 #include "bfd/speaker/speaker.h"
 
@@ -19,12 +19,15 @@
 #include <vector>
 
 #include "tests/support/bird.h"
+#include "tests/support/netns.h"
 #include "tests/support/process.h"
+#include "tests/support/subprocess.h"
 
 namespace holdfast::bfd {
 namespace {
 
 using holdfast::testing::Bird;
+using holdfast::testing::VethNamespace;
 using holdfast::testing::WaitUntil;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -226,6 +229,114 @@ TEST_CASE("malformed, spoofed and wrong-TTL packets are refused and change nothi
   for (const PeerStatus& p : (*speaker)->Status()) {
     if (!p.config.multihop) CHECK(p.stats.remote_discriminator == 0);  // never heard
   }
+}
+
+// Single hop (RFC 5881) needs a directly connected interface: BIRD runs in a network namespace of
+// its own at the far end of a veth link, with BFD on that interface, for IPv4 and IPv6.
+std::string SingleHopBirdConfig(const VethNamespace& ns) {
+  return "router id 10.255.0.1;\n"
+         "log \"{dir}/bird.log\" all;\n"
+         "protocol device {}\n"
+         "protocol bfd {\n"
+         "  interface \"" +
+         ns.inner_interface() +
+         "\" { interval 100 ms; multiplier 3; };\n"
+         "  neighbor " +
+         ns.outer_v4() + " dev \"" + ns.inner_interface() +
+         "\";\n"
+         "  neighbor " +
+         ns.outer_v6() + " dev \"" + ns.inner_interface() +
+         "\";\n"
+         "}\n";
+}
+
+// Sends `payload` from inside namespace `ns`, from its end of the link, to the speaker's
+// single-hop port with `ttl`: the peer's own address, one hop further away than it claims.
+void SendFromNamespace(const VethNamespace& ns, const std::vector<uint8_t>& payload, int ttl) {
+  std::string hex;
+  for (const uint8_t b : payload) {
+    hex += "0123456789abcdef"[b >> 4];
+    hex += "0123456789abcdef"[b & 15];
+  }
+  const holdfast::testing::RunResult r =
+      holdfast::testing::Run({"/usr/sbin/ip", "netns", "exec", ns.name(), "/usr/bin/python3", "-c",
+                              "import socket, sys\n"
+                              "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                              "s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(sys.argv[3]))\n"
+                              "s.bind((sys.argv[1], 0))\n"
+                              "s.sendto(bytes.fromhex(sys.argv[4]), (sys.argv[2], 3784))\n",
+                              ns.inner_v4(), ns.outer_v4(), std::to_string(ttl), hex},
+                             std::filesystem::temp_directory_path(), seconds(10));
+  INFO(r.err);
+  REQUIRE((r.exited && r.exit_code == 0));
+}
+
+TEST_CASE(
+    "single hop over a link to BIRD: up on IPv4 and IPv6 with TTL 255, a forwarded packet "
+    "refused",
+    "[bfd][bird][netns]") {
+  if (!VethNamespace::Available()) {
+    WARN("skipped: making a network namespace needs root and iproute2");
+    return;
+  }
+  VethNamespace ns;
+  Bird bird(SingleHopBirdConfig(ns), {.netns = ns.name()});
+  auto speaker = Speaker::Create(nullptr);
+  REQUIRE(speaker.ok());
+  for (const auto& [local, peer] :
+       {std::pair{ns.outer_v4(), ns.inner_v4()}, std::pair{ns.outer_v6(), ns.inner_v6()}}) {
+    PeerConfig p;
+    p.local = A(local);
+    p.peer = A(peer);
+    p.multihop = false;
+    REQUIRE((*speaker)->Add(p).ok());
+  }
+  auto all_up = [&] {
+    for (const PeerStatus& p : (*speaker)->Status()) {
+      if (p.stats.state != SessionState::kUp || p.stats.detection_time != milliseconds(300)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const bool up = WaitUntil(all_up, seconds(10));
+  INFO(bird.Cli("show bfd sessions"));
+  REQUIRE(up);
+  // BIRD checks the TTL of what we send (255) as we check its: both sides Up at the fast rate.
+  auto bird_up = [&](const std::string& neighbor) {
+    const std::string line = BirdSession(bird, neighbor);
+    return line.find(" Up ") != std::string::npos && line.find(" 0.100 ") != std::string::npos &&
+           line.find(" 0.300") != std::string::npos;
+  };
+  REQUIRE(WaitUntil([&] { return bird_up(ns.outer_v4()) && bird_up(ns.outer_v6()); }, seconds(5)));
+  CHECK((*speaker)->refused().ttl == 0);
+
+  // The session's own discriminators and the peer's own address, but TTL 254: a router
+  // forwarded it, so it was not the neighbour that sent it. Refused; the session stays Up.
+  PeerStatus v4;
+  for (const PeerStatus& p : (*speaker)->Status()) {
+    if (p.config.peer == A(ns.inner_v4())) v4 = p;
+  }
+  ControlPacket down;
+  down.state = SessionState::kAdminDown;
+  down.diagnostic = Diagnostic::kAdministrativelyDown;
+  down.my_discriminator = v4.stats.remote_discriminator;
+  down.your_discriminator = v4.local_discriminator;
+  SendFromNamespace(ns, EncodeControlPacket(down), 254);
+  CHECK(WaitUntil([&] { return (*speaker)->refused().ttl == 1; }, seconds(5)));
+  CHECK(all_up());
+  for (const PeerStatus& p : (*speaker)->Status()) CHECK(p.stats.up_transitions == 1);
+
+  // The same packet with TTL 255 is the peer's word: the session goes down, as it says.
+  SendFromNamespace(ns, EncodeControlPacket(down), 255);
+  CHECK(WaitUntil(
+      [&] {
+        for (const PeerStatus& p : (*speaker)->Status()) {
+          if (p.config.peer == A(ns.inner_v4())) return p.stats.state == SessionState::kDown;
+        }
+        return false;
+      },
+      seconds(5)));
 }
 
 }  // namespace
