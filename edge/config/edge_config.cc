@@ -13,6 +13,10 @@
 namespace holdfast::edge {
 namespace {
 
+Micros ToMicros(const google::protobuf::Duration& d) {
+  return absl::ToChronoMicroseconds(FromProtoDuration(d));
+}
+
 absl::StatusOr<asio::ip::address> ParseAddress(const std::string& text) {
   asio::error_code ec;
   const asio::ip::address a = asio::ip::make_address(text, ec);
@@ -74,6 +78,14 @@ absl::StatusOr<ClusterConfig> CompileCluster(const v1::Config& config, const v1:
   out.max_connections = c.circuit_breakers().max_connections();
   out.max_pending = c.circuit_breakers().max_pending();
   out.max_requests = c.circuit_breakers().max_requests();
+  const v1::AdaptiveConcurrency& ac = c.adaptive_concurrency();
+  out.gate.adaptive = ac.enabled();
+  out.gate.limit.min_limit = std::min(ac.min_limit(), out.max_requests);
+  out.gate.limit.max_limit = out.max_requests;
+  out.gate.limit.update_interval = ToMicros(ac.update_interval());
+  out.gate.limit.min_rtt_interval = ToMicros(ac.min_rtt_interval());
+  out.gate.limit.min_rtt_requests = ac.min_rtt_requests();
+  out.gate.limit.buffer = ac.latency_buffer_percent() / 100.0;
   if (c.has_health_check()) {
     const v1::HealthCheck& hc = c.health_check();
     ActiveCheckParams& check = out.health_check.emplace();

@@ -22,6 +22,7 @@
 #include "edge/config/bgp_config.h"
 #include "edge/health/active_check.h"
 #include "edge/health/outlier.h"
+#include "edge/overload/gate.h"
 #include "edge/upstream/eligibility.h"
 #include "edge/upstream/endpoint.h"
 #include "edge/upstream/lb.h"
@@ -45,6 +46,8 @@ struct ClusterConfig {
   uint32_t max_connections = 0;
   uint32_t max_pending = 0;
   uint32_t max_requests = 0;
+  // What the cluster's gate admits (edge/overload): the adaptive limit, under max_requests.
+  GateParams gate;
   // Endpoints come from DNS (edge/discovery): empty until the name is resolved, then one
   // endpoint per address, on `dns_port`, weight 1.
   std::string dns_hostname;

@@ -25,7 +25,7 @@ SteadyClock::duration ToSteady(absl::Duration d) {
 }
 
 // What the edge serves for `config`: its health monitor (started), its clusters' counters and
-// its listeners' access logs (opened).
+// gates, and its listeners' access logs (opened).
 absl::StatusOr<std::shared_ptr<const Serving>> MakeServing(std::shared_ptr<const EdgeConfig> config,
                                                            asio::io_context& health_io,
                                                            SharedState& shared) {
@@ -38,6 +38,8 @@ absl::StatusOr<std::shared_ptr<const Serving>> MakeServing(std::shared_ptr<const
     }
     monitored.push_back(std::move(m));
     serving->cluster_metrics.push_back(shared.metrics->Cluster(c.name));
+    serving->cluster_gates.push_back(
+        shared.gates.Get(c.name, c.gate, std::chrono::steady_clock::now()));
   }
   for (const ListenerConfig& l : config->listeners) {
     std::shared_ptr<AccessLog>& log = serving->access_logs.emplace_back();

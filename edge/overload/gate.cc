@@ -49,9 +49,9 @@ ClusterGate::ClusterGate(const GateParams& params, SteadyTime now, uint64_t seed
 std::variant<ClusterGate::Ticket, ClusterGate::Refusal> ClusterGate::Admit(SteadyTime now) {
   std::lock_guard lock(mu_);
   AdvanceLocked(now);
-  if (in_flight_ >= params_.limit.max_limit) return RefuseLocked(now, ShedReason::kMaxRequests);
+  if (in_flight_ >= params_.limit.max_limit) return RefuseLocked(ShedReason::kMaxRequests);
   if (params_.adaptive && in_flight_ >= limit_.limit()) {
-    return RefuseLocked(now, ShedReason::kConcurrencyLimit);
+    return RefuseLocked(ShedReason::kConcurrencyLimit);
   }
   ++in_flight_;
   ++admitted_;
@@ -62,7 +62,7 @@ std::variant<ClusterGate::Ticket, ClusterGate::Refusal> ClusterGate::Admit(Stead
 ClusterGate::Refusal ClusterGate::Refuse(SteadyTime now, ShedReason reason) {
   std::lock_guard lock(mu_);
   AdvanceLocked(now);
-  return RefuseLocked(now, reason);
+  return RefuseLocked(reason);
 }
 
 void ClusterGate::Reconfigure(const GateParams& params) {
@@ -112,10 +112,13 @@ std::pair<double, double> ClusterGate::RatesLocked(SteadyTime now) const {
           static_cast<double>(last_window_.refused + window_refused_) / seconds};
 }
 
-ClusterGate::Refusal ClusterGate::RefuseLocked(SteadyTime now, ShedReason reason) {
+ClusterGate::Refusal ClusterGate::RefuseLocked(ShedReason reason) {
   ++refused_[static_cast<size_t>(reason)];
   ++window_refused_;
-  const auto [drained, refused] = RatesLocked(now);
+  // Counts over the same span, not rates: a few events just after a start give no rate worth
+  // the name, but their ratio holds. What is in flight drains soon too.
+  const double refused = static_cast<double>(last_window_.refused + window_refused_);
+  const double drained = static_cast<double>(last_window_.drained + window_drained_ + in_flight_);
   const double spread = std::max(1.0, refused / std::max(drained, 1.0));
   std::uniform_real_distribution<double> jitter(0.5, 1.5);
   const double seconds = std::ceil(spread * jitter(random_));
@@ -126,6 +129,17 @@ ClusterGate::Refusal ClusterGate::RefuseLocked(SteadyTime now, ShedReason reason
 uint32_t ClusterGate::LimitLocked() const {
   return params_.adaptive ? std::min(limit_.limit(), params_.limit.max_limit)
                           : params_.limit.max_limit;
+}
+
+ClusterGate* GateRegistry::Get(const std::string& name, const GateParams& params, SteadyTime now) {
+  std::lock_guard lock(mu_);
+  std::unique_ptr<ClusterGate>& gate = gates_[name];
+  if (gate == nullptr) {
+    gate = std::make_unique<ClusterGate>(params, now, (uint64_t{seeds_()} << 32) | seeds_());
+  } else {
+    gate->Reconfigure(params);
+  }
+  return gate.get();
 }
 
 }  // namespace holdfast::edge

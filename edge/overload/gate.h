@@ -4,10 +4,11 @@
 // breaker, max_requests; the adaptive one never exceeds max_requests either.
 //
 // Retry-After spreads the refused clients' retries: over the last one to two seconds the gate
-// measures how many requests it drains (answers) and how many it refuses; the refused ones,
-// retried evenly over T = refused / drained seconds, come back no faster than the backends
-// drained them before. Each refusal gets T scaled by a random factor in [0.5, 1.5] (clients
-// refused in the same moment do not come back in the same moment), rounded up, in [1, 60] s.
+// counts how many requests it drained (answered, or has in flight and soon will) and how many
+// it refused; the refused ones, retried evenly over T = refused / drained seconds, come back no
+// faster than the backends drained them before. Each refusal gets T scaled by a random factor in
+// [0.5, 1.5] (clients refused in the same moment do not come back in the same moment), rounded up,
+// in [1, 60] s.
 //
 // Thread-safe: one mutex, held for a few arithmetic steps per request. The time comes from the
 // caller (a steady clock), so tests drive it.
@@ -17,9 +18,12 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -40,7 +44,7 @@ std::string_view ShedReasonName(ShedReason reason);
 
 struct GateParams {
   // Off: max_requests alone bounds the requests in flight.
-  bool adaptive = true;
+  bool adaptive = false;
   // limit.max_limit is max_requests.
   LimitParams limit;
 };
@@ -110,7 +114,7 @@ class ClusterGate {
   void Release(std::optional<SteadyTime> now, uint64_t epoch, std::optional<Micros> rtt);
   // Under mu_.
   void AdvanceLocked(SteadyTime now);
-  Refusal RefuseLocked(SteadyTime now, ShedReason reason);
+  Refusal RefuseLocked(ShedReason reason);
   // Answers and refusals per second over the last whole window and the current one.
   std::pair<double, double> RatesLocked(SteadyTime now) const;
   uint32_t LimitLocked() const;
@@ -132,6 +136,20 @@ class ClusterGate {
   SteadyTime window_start_;
   uint64_t window_drained_ = 0;
   uint64_t window_refused_ = 0;
+};
+
+// The gates of a node's clusters by name, for the process's life: a reload keeps what a
+// cluster's gate has learnt, and the tickets of requests still running under the old config
+// come back to the same gate. Thread-safe.
+class GateRegistry {
+ public:
+  // The gate of cluster `name`: made with `params` on first use, else given them.
+  ClusterGate* Get(const std::string& name, const GateParams& params, SteadyTime now);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<ClusterGate>> gates_;
+  std::random_device seeds_;
 };
 
 }  // namespace holdfast::edge

@@ -430,6 +430,55 @@ void WriteListenerMetrics(const EdgeConfig& config, const EdgeMetrics& m, std::s
   }
 }
 
+// Per cluster: what its gate (edge/overload) admits and refuses, and the adaptive limit's view.
+void WriteGateMetrics(const Serving& serving, std::string& out) {
+  const EdgeConfig& config = *serving.config;
+  std::vector<GateStatus> status;
+  const SteadyTime now = std::chrono::steady_clock::now();
+  for (const ClusterGate* gate : serving.cluster_gates) status.push_back(gate->Status(now));
+  Metric(out, "holdfast_shed_total",
+         "Requests and connections refused before a backend, by reason: concurrency_limit (the "
+         "adaptive limit), max_requests, max_connections (the circuit breakers).",
+         "counter");
+  for (size_t i = 0; i < status.size(); ++i) {
+    for (size_t r = 0; r < kShedReasons; ++r) {
+      absl::StrAppendFormat(&out, "holdfast_shed_total{%s,reason=\"%s\"} %d\n",
+                            Labels("cluster", config.clusters[i].name),
+                            ShedReasonName(static_cast<ShedReason>(r)), status[i].refused[r]);
+    }
+  }
+  struct GateValue {
+    const char* name;
+    const char* help;
+    double (*value)(const GateStatus&);
+  };
+  static constexpr GateValue kGate[] = {
+      {"holdfast_concurrency_limit",
+       "Requests the cluster's gate lets through at once now (max_requests when not adaptive).",
+       [](const GateStatus& s) { return static_cast<double>(s.limit); }},
+      {"holdfast_concurrency_in_flight",
+       "Requests the cluster's gate has let through and not seen "
+       "answered.",
+       [](const GateStatus& s) { return static_cast<double>(s.in_flight); }},
+      {"holdfast_concurrency_min_rtt_seconds",
+       "The backends' latency without queueing, as last measured (0 until measured).",
+       [](const GateStatus& s) { return std::chrono::duration<double>(s.min_rtt).count(); }},
+      {"holdfast_concurrency_sample_rtt_seconds",
+       "The backends' median latency over the last update interval.",
+       [](const GateStatus& s) { return std::chrono::duration<double>(s.sample_rtt).count(); }},
+      {"holdfast_concurrency_measuring",
+       "1 while the gate measures min RTT (its limit is min_limit meanwhile).",
+       [](const GateStatus& s) { return s.measuring ? 1.0 : 0.0; }},
+  };
+  for (const GateValue& v : kGate) {
+    Metric(out, v.name, v.help, "gauge");
+    for (size_t i = 0; i < status.size(); ++i) {
+      absl::StrAppendFormat(&out, "%s{%s} %g\n", v.name, Labels("cluster", config.clusters[i].name),
+                            v.value(status[i]));
+    }
+  }
+}
+
 // Per cluster: the proxy's counters of requests, connections, failures and shedding.
 void WriteClusterMetrics(const Serving& serving, std::string& out) {
   const EdgeConfig& config = *serving.config;
@@ -455,8 +504,6 @@ void WriteClusterMetrics(const Serving& serving, std::string& out) {
       {"holdfast_upstream_protocol_errors_total",
        "Backend connections closed for bytes after a complete response or while idle.", "counter",
        &ClusterMetrics::protocol_errors},
-      {"holdfast_shed_total", "Requests and connections refused by a circuit breaker.", "counter",
-       &ClusterMetrics::shed},
       {"holdfast_no_endpoint_total", "Requests with no eligible endpoint to go to.", "counter",
        &ClusterMetrics::no_endpoint},
       {"holdfast_panic_picks_total",
@@ -470,6 +517,7 @@ void WriteClusterMetrics(const Serving& serving, std::string& out) {
                             Read(serving.cluster_metrics[i]->*c.field));
     }
   }
+  WriteGateMetrics(serving, out);
 }
 
 // Per cluster: endpoints by health, panic mode, checks and ejections, from the table the

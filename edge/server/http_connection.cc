@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include "absl/time/clock.h"
 #include "common/net/await.h"
@@ -24,6 +25,7 @@ namespace {
 
 using asio::ip::tcp;
 using http::ParseStatus;
+using SteadyClock = std::chrono::steady_clock;
 
 // What the access log says of the request being served: the record, and copies of the head's
 // strings for it (the head's views go stale once the body is read), which keep their capacity
@@ -191,17 +193,23 @@ class HttpConnection {
     in_.Consume(head_bytes_);
     method_.assign(head_.method);
     if (access_log_ != nullptr) log_.Capture(head_);
-    const RoutePlan plan = PlanRequest(
-        runtime_->config(), *listener_, head_, client_ip_,
-        [&](size_t cluster) { return Read(runtime_->cluster_metrics(cluster).active_requests); });
+    // The request's place in its cluster's gate, held until it is answered.
+    ClusterGate::Ticket ticket;
+    const RoutePlan plan =
+        PlanRequest(runtime_->config(), *listener_, head_, client_ip_,
+                    [&](size_t cluster) -> std::optional<ClusterGate::Refusal> {
+                      auto admitted = runtime_->cluster_gate(cluster).Admit(SteadyClock::now());
+                      if (auto* refusal = std::get_if<ClusterGate::Refusal>(&admitted)) {
+                        return *refusal;
+                      }
+                      ticket = std::get<ClusterGate::Ticket>(std::move(admitted));
+                      return std::nullopt;
+                    });
     if (plan.route != nullptr) {
       log_.record.route = plan.route->name;
       log_.record.cluster = runtime_->config().clusters[plan.route->cluster].name;
     }
     if (plan.reply.status != 0) {
-      if (plan.reply.flag == ResponseFlag::kUpstreamOverflow) {
-        Inc(runtime_->cluster_metrics(plan.route->cluster).shed);
-      }
       co_return co_await Answer(
           plan.reply, plan.reply.flag != ResponseFlag::kDownstreamProtocolError && keep_alive_ &&
                           !plan.has_body);
@@ -231,6 +239,11 @@ class HttpConnection {
       log_.record.bytes_received = r.request_body_bytes;
       log_.record.bytes_sent = r.response_body_bytes;
       log_.record.flag = r.flag;
+      // What the gate learns of the backends: how long they took to answer the head.
+      if (r.response_head_at.has_value()) {
+        ticket.Finish(SteadyClock::now(),
+                      std::chrono::duration_cast<Micros>(*r.response_head_at - ticket.since()));
+      }
       if (r.reply.has_value()) co_return co_await Answer(*r.reply, false);
       if (r.status != 0) co_return r.status;
       failure = r.failure;
@@ -240,7 +253,15 @@ class HttpConnection {
       }
       if (!RetryAfter(plan, failure, attempt)) break;
     }
-    const LocalReply reply = ReplyFor(failure);
+    LocalReply reply = ReplyFor(failure);
+    if (failure == UpstreamFailure::kTimeout) {
+      // The backends took at least this long: a latency sample like any other.
+      const SteadyClock::time_point now = SteadyClock::now();
+      ticket.Finish(now, std::chrono::duration_cast<Micros>(now - ticket.since()));
+    } else if (failure == UpstreamFailure::kOverflow) {
+      reply = ShedReply(runtime_->cluster_gate(route.cluster)
+                            .Refuse(SteadyClock::now(), ShedReason::kMaxConnections));
+    }
     spdlog::warn(
         "event=http.upstream_failed listener={} route={} cluster={} flags={} reason=\"{}\"",
         listener_->name, route.name, cluster.name, FlagCode(reply.flag), reply.reason);

@@ -120,7 +120,8 @@ std::string RenderLocalReply(const LocalReply& reply, bool keep_alive, bool head
   const std::string body = LocalReplyBody(reply);
   return Cat("HTTP/1.1 ", reply.status, " ", ReasonPhrase(reply.status),
              "\r\nContent-Type: text/plain\r\nContent-Length: ", body.size(),
-             reply.status == 503 ? "\r\nRetry-After: 1" : "",
+             reply.status == 503 ? "\r\nRetry-After: " : "",
+             reply.status == 503 ? std::to_string(reply.retry_after.count()) : "",
              keep_alive ? "" : "\r\nConnection: close", "\r\nVia: 1.1 holdfast\r\n\r\n",
              head_request ? std::string_view() : std::string_view(body));
 }

@@ -4,6 +4,7 @@
 #ifndef HOLDFAST_EDGE_SERVER_LOCAL_REPLY_H_
 #define HOLDFAST_EDGE_SERVER_LOCAL_REPLY_H_
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,9 @@ struct LocalReply {
   ResponseFlag flag = ResponseFlag::kNone;
   // Why, in a few words: the flag's name unless something more exact is known.
   std::string_view reason;
+  // A 503's Retry-After (RFC 9110 section 10.2.3): when an overloaded cluster's gate expects
+  // the client may come back.
+  std::chrono::seconds retry_after{1};
 };
 
 // The reply a flag stands for: its status (NR 404, UH and UO 503, UT 504, DPE 400, DT 408, the
@@ -48,9 +52,9 @@ std::string_view ReasonPhrase(int status);
 std::string LocalReplyBody(const LocalReply& reply);
 
 // The whole HTTP/1.1 response for `reply`: LocalReplyBody, Via, and Connection: close unless
-// `keep_alive`. A 503 carries Retry-After, so well-behaved clients back off instead of
-// hammering an overloaded edge. The answer to a HEAD request (`head_request`) is the head alone,
-// its Content-Length still the body's (RFC 9110 section 9.3.2).
+// `keep_alive`. A 503 carries Retry-After (reply.retry_after), so well-behaved clients back off
+// instead of hammering an overloaded edge. The answer to a HEAD request (`head_request`) is the
+// head alone, its Content-Length still the body's (RFC 9110 section 9.3.2).
 std::string RenderLocalReply(const LocalReply& reply, bool keep_alive, bool head_request = false);
 
 }  // namespace holdfast::edge

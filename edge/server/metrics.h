@@ -65,8 +65,6 @@ struct ClusterMetrics {
   Counter active_connections{0};
   Counter connect_failures{0};
   Counter retries{0};
-  // Answered 503 by a circuit breaker or because no endpoint was eligible.
-  Counter shed{0};
   Counter no_endpoint{0};
   // Picks made while the cluster was in panic mode (balancing over every endpoint).
   Counter panic_picks{0};

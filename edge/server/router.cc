@@ -23,9 +23,10 @@ bool HasUnderscoredField(const http::RequestHead& head) {
 
 }  // namespace
 
-RoutePlan PlanRequest(const EdgeConfig& config, const ListenerConfig& listener,
-                      const http::RequestHead& head, std::string_view client_ip,
-                      absl::FunctionRef<int64_t(size_t cluster)> active_requests) {
+RoutePlan PlanRequest(
+    const EdgeConfig& config, const ListenerConfig& listener, const http::RequestHead& head,
+    std::string_view client_ip,
+    absl::FunctionRef<std::optional<ClusterGate::Refusal>(size_t cluster)> admit) {
   RoutePlan plan;
   plan.has_body = head.framing != http::BodyFraming::kNone;
   // Most listeners drop or refuse underscored names; one that allows them needs no scan.
@@ -48,8 +49,8 @@ RoutePlan PlanRequest(const EdgeConfig& config, const ListenerConfig& listener,
   }
   plan.route = route;
   const ClusterConfig& cluster = config.clusters[route->cluster];
-  if (active_requests(route->cluster) >= cluster.max_requests) {
-    plan.reply = edge::ReplyFor(ResponseFlag::kUpstreamOverflow);
+  if (const std::optional<ClusterGate::Refusal> refused = admit(route->cluster)) {
+    plan.reply = ShedReply(*refused);
     return plan;
   }
   // Only Maglev hashes; the others are spared the work.
@@ -60,6 +61,23 @@ RoutePlan PlanRequest(const EdgeConfig& config, const ListenerConfig& listener,
   plan.attempts = 1 + (plan.has_body ? 0 : route->retries);
   plan.resendable = IsIdempotent(head.method) || route->retry_non_idempotent;
   return plan;
+}
+
+LocalReply ShedReply(const ClusterGate::Refusal& refusal) {
+  LocalReply reply = edge::ReplyFor(ResponseFlag::kUpstreamOverflow);
+  switch (refusal.reason) {
+    case ShedReason::kConcurrencyLimit:
+      reply.reason = "over the cluster's adaptive concurrency limit";
+      break;
+    case ShedReason::kMaxRequests:
+      reply.reason = "over the cluster's max_requests";
+      break;
+    case ShedReason::kMaxConnections:
+      reply.reason = "over the cluster's max_connections";
+      break;
+  }
+  reply.retry_after = refusal.retry_after;
+  return reply;
 }
 
 bool HoldBack5xx(const RoutePlan& plan, uint32_t attempt) {

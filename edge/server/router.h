@@ -1,5 +1,5 @@
 // The router's decisions for one HTTP request, as Envoy's router filter makes them but with no
-// I/O and no clock: which route and cluster, whether the cluster's breaker lets the request
+// I/O and no clock: which route and cluster, whether the cluster's gate lets the request
 // through, how many attempts it gets and which failures are tried again, what the backend is
 // told of each outcome, and what the client is answered when no attempt succeeds. The
 // connection (http_connection.cc) feeds it what it saw and carries out what it returns; unit
@@ -15,6 +15,7 @@
 #include "edge/config/edge_config.h"
 #include "edge/health/outlier.h"
 #include "edge/http/parser.h"
+#include "edge/overload/gate.h"
 #include "edge/server/local_reply.h"
 
 namespace holdfast::edge {
@@ -48,12 +49,17 @@ struct RoutePlan {
   bool drop_underscored = false;
 };
 
-// Plans `head`, received on `listener` from `client_ip`. `active_requests(cluster)` is the
-// cluster's requests in flight, which its max_requests bounds (the circuit breaker: over it,
-// the request is answered 503 at once, never queued).
+// Plans `head`, received on `listener` from `client_ip`. `admit(cluster)` asks the matched
+// route's cluster for a place (its gate, edge/overload/gate.h): nullopt when the request has one
+// (the caller holds it), else the refusal, and the request is answered 503 at once with the
+// gate's Retry-After, never queued.
 RoutePlan PlanRequest(const EdgeConfig& config, const ListenerConfig& listener,
                       const http::RequestHead& head, std::string_view client_ip,
-                      absl::FunctionRef<int64_t(size_t cluster)> active_requests);
+                      absl::FunctionRef<std::optional<ClusterGate::Refusal>(size_t cluster)> admit);
+
+// The answer to a request or connection the cluster's gate refused: 503, flag UO, the reason
+// and the Retry-After.
+LocalReply ShedReply(const ClusterGate::Refusal& refusal);
 
 // Whether a 5xx answering attempt `attempt` (from 0) is held back and the request tried again
 // elsewhere: only while the client has seen nothing, the request can be sent again (no body)

@@ -87,7 +87,8 @@ asio::awaitable<void> ProxyTcp(Worker& w, size_t listener_index, ClientStream cl
     co_return;
   }
   if (Read(cm.active_connections) >= cluster.max_connections) {
-    Inc(cm.shed);
+    runtime->cluster_gate(listener.cluster)
+        .Refuse(std::chrono::steady_clock::now(), ShedReason::kMaxConnections);
     co_return;
   }
   auto upstream = co_await ConnectAny(w, *runtime, listener.cluster, client_ip, *deadline);

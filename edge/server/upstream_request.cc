@@ -36,7 +36,6 @@ asio::awaitable<AttemptResult> UpstreamRequest<ClientStream>::Run(
   for (int fresh_tries = 0; fresh_tries < 2; ++fresh_tries) {
     if (!socket.has_value()) {
       if (Read(cm.active_connections) >= cluster.max_connections) {
-        Inc(cm.shed);
         result.failure = UpstreamFailure::kOverflow;
         co_return result;
       }
@@ -92,6 +91,7 @@ asio::awaitable<void> UpstreamRequest<ClientStream>::Forward(const RoutePlan& pl
   http::ResponseHead response;
   size_t head_bytes = 0;
   if (!co_await ReadResponseHead(plan, cm, upstream, response, head_bytes, result)) co_return;
+  result.response_head_at = std::chrono::steady_clock::now();
   if (response.status >= 500 && HoldBack5xx(plan, attempt)) {
     // Not forwarded: another endpoint gets the request. This connection, with the unread rest
     // of the 5xx, is closed.

@@ -8,6 +8,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -55,6 +56,8 @@ struct AttemptResult {
   std::optional<LocalReply> reply;
   // Of a forwarded response that did not end cleanly: UC, UT or DC; kNone otherwise.
   ResponseFlag flag = ResponseFlag::kNone;
+  // When the backend's (final) response head arrived; nullopt when none did.
+  std::optional<std::chrono::steady_clock::time_point> response_head_at;
   // Body bytes from the client to the backend, and from the backend to the client.
   uint64_t request_body_bytes = 0;
   uint64_t response_body_bytes = 0;

@@ -23,6 +23,7 @@
 #include "edge/config/edge_config.h"
 #include "edge/health/health_table.h"
 #include "edge/health/monitor.h"
+#include "edge/overload/gate.h"
 #include "edge/server/access_log.h"
 #include "edge/server/metrics.h"
 #include "edge/server/parking.h"
@@ -38,6 +39,8 @@ struct Serving {
   std::shared_ptr<const EdgeConfig> config;
   std::shared_ptr<HealthMonitor> monitor;  // may be null (tests)
   std::vector<ClusterMetrics*> cluster_metrics;
+  // By cluster index: what admits requests to it (from SharedState::gates).
+  std::vector<ClusterGate*> cluster_gates;
   // By listener index: the listener's access log, null when it has none.
   std::vector<std::shared_ptr<AccessLog>> access_logs;
 };
@@ -46,6 +49,8 @@ struct Serving {
 struct SharedState {
   Snapshot<Serving> serving;
   std::shared_ptr<EdgeMetrics> metrics;
+  // Every cluster's gate, by name, across reloads.
+  GateRegistry gates;
   // Set when the drain begins (SIGTERM), before BGP's graceful shutdown: reports say the node
   // is draining from then on.
   std::atomic<bool> drain_started{false};
@@ -82,6 +87,7 @@ class Runtime {
   ClusterMetrics& cluster_metrics(size_t cluster) const {
     return *serving_->cluster_metrics[cluster];
   }
+  ClusterGate& cluster_gate(size_t cluster) const { return *serving_->cluster_gates[cluster]; }
   // The access log of listener `listener`, or null.
   AccessLog* access_log(size_t listener) const {
     return listener < serving_->access_logs.size() ? serving_->access_logs[listener].get()

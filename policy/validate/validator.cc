@@ -215,6 +215,16 @@ class Validator {
     }
   }
 
+  void DurationRange(const google::protobuf::Duration& d, absl::Duration lo, absl::Duration hi,
+                     const std::string& path) {
+    const absl::Duration v = FromProtoDuration(d);
+    if (v < lo || v > hi) {
+      Report(Code::kOutOfRange, path,
+             absl::StrCat(absl::FormatDuration(v), " is outside ", absl::FormatDuration(lo), "..",
+                          absl::FormatDuration(hi)));
+    }
+  }
+
   void Fraction(double v, const std::string& path) {
     if (v < 0 || v > 1) {
       Report(Code::kOutOfRange, path, absl::StrCat(v, " is outside 0..1"));
@@ -517,6 +527,15 @@ class Validator {
       Range(cb.max_connections(), 1, 10'000'000, path + ".circuit_breakers.max_connections");
       Range(cb.max_pending(), 1, 10'000'000, path + ".circuit_breakers.max_pending");
       Range(cb.max_requests(), 1, 10'000'000, path + ".circuit_breakers.max_requests");
+      const v1::AdaptiveConcurrency& ac = cl.adaptive_concurrency();
+      const std::string acpath = path + ".adaptive_concurrency";
+      Range(ac.min_limit(), 1, 1000, acpath + ".min_limit");
+      DurationRange(ac.update_interval(), absl::Milliseconds(10), absl::Seconds(10),
+                    acpath + ".update_interval");
+      DurationRange(ac.min_rtt_interval(), absl::Seconds(1), absl::Hours(1),
+                    acpath + ".min_rtt_interval");
+      Range(ac.min_rtt_requests(), 1, 10'000, acpath + ".min_rtt_requests");
+      Range(ac.latency_buffer_percent(), 0, 1000, acpath + ".latency_buffer_percent");
     }
   }
 

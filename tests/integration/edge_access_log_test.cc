@@ -119,7 +119,8 @@ TEST_CASE("a text access log says NR for no route and UO for a cluster over its 
   CHECK(lines[0].find(" route=- cluster=- upstream=- ") != std::string::npos);
   // The shed request was answered before the held one finished, so it is logged first.
   CHECK(lines[1].find(" path=\"/y\" ") != std::string::npos);
-  CHECK(lines[1].find(" status=503 flags=UO reason=\"upstream overflow\" ") != std::string::npos);
+  CHECK(lines[1].find(" status=503 flags=UO reason=\"over the cluster's max_requests\" ") !=
+        std::string::npos);
   CHECK(lines[1].find(" route=web cluster=web upstream=- ") != std::string::npos);
   CHECK(lines[2].find(" path=\"/slow?ms=1500\" ") != std::string::npos);
   CHECK(lines[2].find(" status=200 flags=- ") != std::string::npos);

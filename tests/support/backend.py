@@ -10,6 +10,11 @@ Prints "listening HOST PORT" on stdout once it accepts connections. Answers:
   GET  /status/NNN         that status
   GET  /chunked            a chunked response of three chunks
   GET  /count              how many requests this backend has received, before this one
+  GET  /capacity?workers=N&ms=S   from now on "anything else" below takes S ms of one of N
+                           workers; requests beyond N wait their turn (a backend of known
+                           capacity, N x 1000 / S requests a second). workers=0: no limit again
+  GET  /peak               the most "anything else" requests in service or waiting at once,
+                           since the last /capacity
   *    /echo               the request's method, target, headers and body, as JSON
   *    anything else       200 "NAME PATH"
 Every response carries "X-Backend: NAME". Keep-alive works (HTTP/1.1).
@@ -24,6 +29,23 @@ from urllib.parse import parse_qs, urlsplit
 
 state = {"count": 0, "healthy": True, "fail_all": False}
 lock = threading.Lock()
+# The capacity model of /capacity: a semaphore of `workers`, `ms` per request.
+capacity = {"workers": None, "ms": 0, "in": 0, "peak": 0}
+
+
+def serve_within_capacity():
+    workers = capacity["workers"]
+    if workers is None:
+        return
+    with lock:
+        capacity["in"] += 1
+        capacity["peak"] = max(capacity["peak"], capacity["in"])
+    try:
+        with workers:
+            time.sleep(capacity["ms"] / 1000.0)
+    finally:
+        with lock:
+            capacity["in"] -= 1
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -86,6 +108,16 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(500, f"{self.server.name} failing\n".encode())
         if path == "/count":
             return self._send(200, f"{before}\n".encode())
+        if path == "/capacity":
+            query = parse_qs(url.query)
+            workers = int(query.get("workers", ["0"])[0])
+            with lock:
+                capacity["workers"] = threading.Semaphore(workers) if workers > 0 else None
+                capacity["ms"] = int(query.get("ms", ["0"])[0])
+                capacity["peak"] = 0
+            return self._send(200, f"capacity {workers} x {capacity['ms']} ms\n".encode())
+        if path == "/peak":
+            return self._send(200, f"{capacity['peak']}\n".encode())
         if path == "/slow":
             ms = int(parse_qs(url.query).get("ms", ["100"])[0])
             time.sleep(ms / 1000.0)
@@ -109,6 +141,7 @@ class Handler(BaseHTTPRequestHandler):
                 "body": body.decode("utf-8", "replace"),
             }
             return self._send(200, json.dumps(echo).encode(), "application/json")
+        serve_within_capacity()
         return self._send(200, f"{self.server.name} {path}\n".encode())
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = _handle
@@ -120,6 +153,9 @@ def main():
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
+    # A deep accept queue: a flood waits in the backend (as it would in a real one), where
+    # socketserver's default of 5 would refuse it.
+    ThreadingHTTPServer.request_queue_size = 1024
     server = ThreadingHTTPServer((args.address, args.port), Handler)
     server.daemon_threads = True
     server.name = args.name

@@ -42,7 +42,7 @@ TEST_CASE("the fixed breaker admits max_requests at once and refuses the next", 
 
 TEST_CASE("the adaptive gate admits min_limit while it measures, then what the limit allows",
           "[overload]") {
-  ClusterGate gate({.limit = {.min_limit = 3, .max_limit = 100}}, kStart, 1);
+  ClusterGate gate({.adaptive = true, .limit = {.min_limit = 3, .max_limit = 100}}, kStart, 1);
   std::vector<ClusterGate::Ticket> held;
   for (int i = 0; i < 3; ++i) {
     auto d = gate.Admit(kStart);

@@ -41,13 +41,19 @@ struct Fixture {
     config.listeners.push_back(listener);
   }
 
-  RoutePlan Plan(std::string request, int64_t active = 0) {
+  // Plans `request`; the cluster's gate refuses it with `refusal` when one is given.
+  RoutePlan Plan(std::string request, std::optional<ClusterGate::Refusal> refusal = {}) {
     raw = std::move(request);
     http::RequestParser parser;
     REQUIRE(parser.Parse(raw, head).status == http::ParseStatus::kComplete);
-    return PlanRequest(config, config.listeners[0], head, "192.0.2.7",
-                       [&](size_t) { return active; });
+    asked = false;
+    return PlanRequest(config, config.listeners[0], head, "192.0.2.7", [&](size_t cluster) {
+      CHECK(cluster == 0);
+      asked = true;
+      return refusal;
+    });
   }
+  bool asked = false;
 };
 
 TEST_CASE("router: a request no route matches is answered 404, flag NR") {
@@ -58,15 +64,27 @@ TEST_CASE("router: a request no route matches is answered 404, flag NR") {
   CHECK(FlagCode(plan.reply.flag) == "NR");
 }
 
-TEST_CASE("router: a cluster at its request limit answers 503 upstream overflow at once") {
+TEST_CASE(
+    "router: a request its cluster's gate refuses is answered 503 at once, with the gate's "
+    "Retry-After") {
   Fixture f;
-  const RoutePlan plan = f.Plan("GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n", /*active=*/10);
+  const RoutePlan plan =
+      f.Plan("GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n",
+             ClusterGate::Refusal{ShedReason::kConcurrencyLimit, std::chrono::seconds(7)});
+  CHECK(f.asked);
   CHECK(plan.reply.status == 503);
   CHECK(FlagCode(plan.reply.flag) == "UO");
-  CHECK(plan.reply.reason == "upstream overflow");
-  REQUIRE(plan.route != nullptr);  // whose cluster's shed counter goes up
+  CHECK(plan.reply.reason == "over the cluster's adaptive concurrency limit");
+  CHECK(plan.reply.retry_after == std::chrono::seconds(7));
+  CHECK(RenderLocalReply(plan.reply, true).find("\r\nRetry-After: 7\r\n") != std::string::npos);
+  REQUIRE(plan.route != nullptr);  // the access log names route and cluster
   CHECK(plan.route->name == "api");
-  CHECK(f.Plan("GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n", 9).reply.status == 0);
+  CHECK(ShedReply({ShedReason::kMaxRequests, std::chrono::seconds(1)}).reason ==
+        "over the cluster's max_requests");
+  CHECK(f.Plan("GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n").reply.status == 0);
+  // No route, no cluster to ask.
+  CHECK(f.Plan("GET /other HTTP/1.1\r\nHost: a\r\n\r\n").reply.status == 404);
+  CHECK_FALSE(f.asked);
 }
 
 TEST_CASE("router: underscored header names are dropped, or refused where the listener says") {

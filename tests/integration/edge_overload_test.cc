@@ -1,0 +1,125 @@
+// Overload against a backend of known capacity (backend.py's /capacity: N workers, S ms each,
+// the rest wait their turn): with adaptive concurrency the edge lets through about what the
+// backend takes at once and answers the rest 503 at once with a Retry-After; without it, the
+// flood reaches the backend and queues there.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/edge_lab.h"
+
+namespace {
+
+using holdfast::testing::EdgeLab;
+using holdfast::testing::RunResult;
+using namespace std::chrono_literals;
+
+constexpr const char* kListener = "  - {name: http, port: {http}, protocol: http}\n";
+constexpr const char* kRoute = "  - {name: web, match: {path_prefix: /}, cluster: web}\n";
+
+// Cluster web: backend web1 alone, with `extra` settings.
+std::string Cluster(const std::string& extra) {
+  return "  - name: web\n"
+         "    endpoints: [{address: 127.0.0.1, port: {web1}}]\n" +
+         extra;
+}
+
+struct FloodResult {
+  long requests = 0;      // what wrk sent
+  long non_2xx = 0;       // of them, refused
+  long backend_peak = 0;  // the most requests in the backend (in service or waiting) at once
+  // What a probe saw meanwhile: the status and Retry-After of each of its requests.
+  std::vector<std::pair<int, std::string>> probes;
+  std::string wrk;
+};
+
+// 100 connections of wrk for 5 s against backend web1 set to 4 workers of 10 ms (400 requests a
+// second, 4 at once: ten times its capacity and more), and a probe of one request every 100 ms.
+FloodResult Flood(EdgeLab& lab) {
+  REQUIRE(lab.BackendGet("web1", "/capacity?workers=4&ms=10") == "capacity 4 x 10 ms\n");
+  FloodResult out;
+  std::atomic<bool> done{false};
+  std::thread probe([&] {
+    while (!done.load()) {
+      const RunResult r = lab.Curl({"-s", "-o", "/dev/null", "-D", "-", lab.Url("/probe")});
+      std::smatch m;
+      const int status =
+          std::regex_search(r.out, m, std::regex("^HTTP/1.1 ([0-9]{3})")) ? std::stoi(m[1]) : 0;
+      const std::string retry_after =
+          std::regex_search(r.out, m, std::regex("\r\nRetry-After: ([^\r]*)\r\n")) ? m[1].str()
+                                                                                   : "";
+      out.probes.emplace_back(status, retry_after);
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  const RunResult r = holdfast::testing::Run(
+      {"/usr/bin/wrk", "-t2", "-c100", "-d5s", "--latency", "--timeout", "10s", lab.Url("/work")},
+      lab.dir(), 60s);
+  done = true;
+  probe.join();
+  out.wrk = r.out + r.err;
+  std::smatch m;
+  if (std::regex_search(r.out, m, std::regex("([0-9]+) requests in"))) {
+    out.requests = std::stol(m[1]);
+  }
+  if (std::regex_search(r.out, m, std::regex("Non-2xx or 3xx responses: ([0-9]+)"))) {
+    out.non_2xx = std::stol(m[1]);
+  }
+  out.backend_peak = std::stol(lab.BackendGet("web1", "/peak"));
+  return out;
+}
+
+TEST_CASE(
+    "with adaptive concurrency a flood is refused at the edge with Retry-After instead of "
+    "queueing at the backend",
+    "[edge][overload]") {
+  long plain_peak = 0;
+  {
+    EdgeLab lab(kListener, kRoute, Cluster(""));
+    const FloodResult plain = Flood(lab);
+    INFO(plain.wrk);
+    CHECK(plain.non_2xx == 0);  // everything queued, nothing refused
+    plain_peak = plain.backend_peak;
+  }
+
+  EdgeLab lab(kListener, kRoute, Cluster("    adaptive_concurrency: {enabled: true}\n"));
+  const FloodResult flood = Flood(lab);
+  INFO(flood.wrk);
+  INFO("backend peak: " << flood.backend_peak << " with adaptive concurrency, " << plain_peak
+                        << " without");
+  // The flood stayed at the edge: the backend held a few times its 4 workers at most, where
+  // without the limit it held a queue many times longer.
+  CHECK(flood.backend_peak * 3 < plain_peak);
+  CHECK(flood.backend_peak <= 24);
+  // Most of the flood was refused, and what was admitted was served.
+  CHECK(flood.non_2xx > flood.requests / 2);
+  CHECK(flood.requests - flood.non_2xx > 0);
+  CHECK(lab.Metric("holdfast_shed_total{cluster=\"web\",reason=\"concurrency_limit\"}") > 0);
+  CHECK(lab.Metric("holdfast_shed_total{cluster=\"web\",reason=\"max_requests\"}") == 0);
+  // The gate's view: min RTT about the backend's 10 ms, a limit about its 4 workers.
+  const double min_rtt = lab.Metric("holdfast_concurrency_min_rtt_seconds{cluster=\"web\"}");
+  CHECK(min_rtt >= 0.009);
+  CHECK(min_rtt < 0.1);
+  const double limit = lab.Metric("holdfast_concurrency_limit{cluster=\"web\"}");
+  CHECK(limit >= 3);
+  CHECK(limit <= 24);
+  // Every refusal the probe met said when to come back: whole seconds, 1..60.
+  int refused = 0;
+  for (const auto& [status, retry_after] : flood.probes) {
+    INFO(status << " Retry-After: " << retry_after);
+    CHECK((status == 200 || status == 503));
+    if (status != 503) continue;
+    ++refused;
+    REQUIRE(std::regex_match(retry_after, std::regex("[0-9]+")));
+    CHECK(std::stoi(retry_after) >= 1);
+    CHECK(std::stoi(retry_after) <= 60);
+  }
+  CHECK(refused > 0);
+  // The flood over, the edge admits again at once.
+  for (int i = 0; i < 10; ++i) CHECK(lab.Status("/after") == 200);
+}
+
+}  // namespace
