@@ -76,7 +76,6 @@ absl::StatusOr<ClusterConfig> CompileCluster(const v1::Config& config, const v1:
   out.connect_timeout = FromProtoDuration(c.connect_timeout());
   out.panic_threshold_percent = c.panic_threshold_percent();
   out.max_connections = c.circuit_breakers().max_connections();
-  out.max_pending = c.circuit_breakers().max_pending();
   out.max_requests = c.circuit_breakers().max_requests();
   const v1::AdaptiveConcurrency& ac = c.adaptive_concurrency();
   out.gate.adaptive = ac.enabled();
@@ -86,6 +85,8 @@ absl::StatusOr<ClusterConfig> CompileCluster(const v1::Config& config, const v1:
   out.gate.limit.min_rtt_interval = ToMicros(ac.min_rtt_interval());
   out.gate.limit.min_rtt_requests = ac.min_rtt_requests();
   out.gate.limit.buffer = ac.latency_buffer_percent() / 100.0;
+  out.gate.max_pending = c.circuit_breakers().max_pending();
+  out.gate.pending_timeout = ToMicros(c.circuit_breakers().pending_timeout());
   if (c.has_health_check()) {
     const v1::HealthCheck& hc = c.health_check();
     ActiveCheckParams& check = out.health_check.emplace();
@@ -192,6 +193,8 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
       route.retry_reset |= on == v1::RetryPolicy::CONDITION_RESET;
     }
     route.retry_non_idempotent = r.retry_non_idempotent();
+    route.priority =
+        r.priority() == v1::Route::PRIORITY_CRITICAL ? Priority::kCritical : Priority::kNormal;
     route.per_try_timeout = r.retry().has_per_try_timeout()
                                 ? FromProtoDuration(r.retry().per_try_timeout())
                                 : route.timeout;

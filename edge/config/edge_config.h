@@ -44,7 +44,6 @@ struct ClusterConfig {
   // Locality (endpoints' priority levels): a level short of this percent healthy adds the next.
   uint32_t failover_below_percent = 70;
   uint32_t max_connections = 0;
-  uint32_t max_pending = 0;
   uint32_t max_requests = 0;
   // What the cluster's gate admits (edge/overload): the adaptive limit, under max_requests.
   GateParams gate;
@@ -79,6 +78,8 @@ struct RouteConfig {
   // Resets and 5xx are retried for methods that are not idempotent too.
   bool retry_non_idempotent = false;
   absl::Duration per_try_timeout;
+  // Under overload, critical requests go first at the cluster's gate.
+  Priority priority = Priority::kNormal;
 
   bool Matches(std::string_view host_without_port, std::string_view path) const;
 };

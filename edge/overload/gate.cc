@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <tuple>
+#include <vector>
 
 namespace holdfast::edge {
 namespace {
@@ -24,6 +25,10 @@ std::string_view ShedReasonName(ShedReason reason) {
       return "max_requests";
     case ShedReason::kMaxConnections:
       return "max_connections";
+    case ShedReason::kMaxPending:
+      return "max_pending";
+    case ShedReason::kPendingTimeout:
+      return "pending_timeout";
   }
   return "unknown";
 }
@@ -44,19 +49,54 @@ void ClusterGate::Ticket::Finish(std::optional<SteadyTime> now, std::optional<Mi
 }
 
 ClusterGate::ClusterGate(const GateParams& params, SteadyTime now, uint64_t seed)
-    : params_(params), limit_(params.limit, now, seed), random_(seed + 1), window_start_(now) {}
+    : params_(params),
+      limit_(params.limit, now, seed),
+      random_(seed + 1),
+      last_now_(now),
+      window_start_(now) {}
 
-std::variant<ClusterGate::Ticket, ClusterGate::Refusal> ClusterGate::Admit(SteadyTime now) {
+ClusterGate::Decision ClusterGate::Admit(SteadyTime now, Priority priority,
+                                         std::shared_ptr<Waiter> waiter) {
+  std::vector<Wakeup> wake;
+  Decision out;
+  {
+    std::lock_guard lock(mu_);
+    AdvanceLocked(now);
+    // The limit may have grown since the last release: those waiting go first.
+    WakeLocked(wake);
+    // A newcomer does not overtake those waiting at its priority or above.
+    const bool waiting_ahead = !pending_[kCritical].empty() ||
+                               (priority == Priority::kNormal && !pending_[kNormal].empty());
+    if (!waiting_ahead && in_flight_ < LimitFor(priority)) {
+      out = AdmitLocked(now);
+    } else {
+      const ShedReason over = in_flight_ >= params_.limit.max_limit ? ShedReason::kMaxRequests
+                                                                    : ShedReason::kConcurrencyLimit;
+      if (waiter == nullptr || params_.pending_timeout <= Micros(0)) {
+        out = RefuseLocked(over);
+      } else if (pending_[kCritical].size() + pending_[kNormal].size() >= params_.max_pending) {
+        out = RefuseLocked(ShedReason::kMaxPending);
+      } else if (!CouldWaitLocked(now, priority)) {
+        out = RefuseLocked(ShedReason::kPendingTimeout);
+      } else {
+        const uint64_t id = next_pending_id_++;
+        const SteadyTime deadline = now + params_.pending_timeout;
+        pending_[static_cast<size_t>(priority)].emplace(id, std::move(waiter));
+        out = Queued{id, deadline};
+      }
+    }
+  }
+  Deliver(wake);
+  return out;
+}
+
+std::optional<ClusterGate::Refusal> ClusterGate::Abandon(uint64_t id, SteadyTime now) {
   std::lock_guard lock(mu_);
   AdvanceLocked(now);
-  if (in_flight_ >= params_.limit.max_limit) return RefuseLocked(ShedReason::kMaxRequests);
-  if (params_.adaptive && in_flight_ >= limit_.limit()) {
-    return RefuseLocked(ShedReason::kConcurrencyLimit);
+  for (auto& queue : pending_) {
+    if (queue.erase(id) > 0) return RefuseLocked(ShedReason::kPendingTimeout);
   }
-  ++in_flight_;
-  ++admitted_;
-  limit_.NoteInFlight(in_flight_);
-  return Ticket(this, limit_.epoch(), now);
+  return std::nullopt;
 }
 
 ClusterGate::Refusal ClusterGate::Refuse(SteadyTime now, ShedReason reason) {
@@ -75,8 +115,9 @@ GateStatus ClusterGate::Status(SteadyTime now) const {
   std::lock_guard lock(mu_);
   GateStatus s;
   s.adaptive = params_.adaptive;
-  s.limit = LimitLocked();
+  s.limit = LimitFor(Priority::kNormal);
   s.in_flight = in_flight_;
+  s.pending = static_cast<uint32_t>(pending_[kCritical].size() + pending_[kNormal].size());
   s.measuring = params_.adaptive && limit_.measuring();
   s.min_rtt = limit_.min_rtt();
   s.sample_rtt = limit_.sample_rtt();
@@ -88,14 +129,60 @@ GateStatus ClusterGate::Status(SteadyTime now) const {
 
 void ClusterGate::Release(std::optional<SteadyTime> now, uint64_t epoch,
                           std::optional<Micros> rtt) {
-  std::lock_guard lock(mu_);
-  --in_flight_;
-  ++window_drained_;
-  if (rtt.has_value()) limit_.OnSample(epoch, *rtt);
-  if (now.has_value()) AdvanceLocked(*now);
+  std::vector<Wakeup> wake;
+  {
+    std::lock_guard lock(mu_);
+    --in_flight_;
+    ++window_drained_;
+    if (rtt.has_value()) limit_.OnSample(epoch, *rtt);
+    if (now.has_value()) AdvanceLocked(*now);
+    WakeLocked(wake);
+  }
+  Deliver(wake);
+}
+
+ClusterGate::Ticket ClusterGate::AdmitLocked(SteadyTime now) {
+  ++in_flight_;
+  ++admitted_;
+  limit_.NoteInFlight(in_flight_);
+  return Ticket(this, limit_.epoch(), now);
+}
+
+void ClusterGate::WakeLocked(std::vector<Wakeup>& wake) {
+  for (const Priority priority : {Priority::kCritical, Priority::kNormal}) {
+    auto& queue = pending_[static_cast<size_t>(priority)];
+    while (!queue.empty() && in_flight_ < LimitFor(priority)) {
+      wake.push_back({std::move(queue.begin()->second), AdmitLocked(last_now_)});
+      queue.erase(queue.begin());
+    }
+    if (!queue.empty()) return;  // the critical ones still wait: normal ones wait behind them
+  }
+}
+
+void ClusterGate::Deliver(std::vector<Wakeup>& wake) {
+  for (Wakeup& w : wake) w.waiter->Admitted(std::move(w.ticket));
+}
+
+uint32_t ClusterGate::LimitFor(Priority priority) const {
+  const uint32_t hard = params_.limit.max_limit;
+  if (!params_.adaptive) return hard;
+  const uint32_t limit = limit_.limit();
+  const uint32_t critical = limit + std::max<uint32_t>(1, limit / 4);
+  return std::min(hard, priority == Priority::kCritical ? critical : limit);
+}
+
+bool ClusterGate::CouldWaitLocked(SteadyTime now, Priority priority) const {
+  const size_t ahead =
+      pending_[kCritical].size() + (priority == Priority::kNormal ? pending_[kNormal].size() : 0);
+  const uint64_t drained = last_window_.drained + window_drained_;
+  if (drained == 0) return true;  // nothing to judge by yet: the deadline bounds the wait
+  const double seconds = Seconds(last_window_.length + (now - window_start_));
+  const double wait = static_cast<double>(ahead + 1) * seconds / static_cast<double>(drained);
+  return wait <= std::chrono::duration<double>(params_.pending_timeout).count();
 }
 
 void ClusterGate::AdvanceLocked(SteadyTime now) {
+  last_now_ = std::max(last_now_, now);
   limit_.Advance(now);
   const SteadyTime::duration elapsed = now - window_start_;
   if (elapsed < kRateWindow) return;
@@ -124,11 +211,6 @@ ClusterGate::Refusal ClusterGate::RefuseLocked(ShedReason reason) {
   const double seconds = std::ceil(spread * jitter(random_));
   return {reason, std::chrono::seconds(static_cast<int64_t>(
                       std::clamp(seconds, 1.0, static_cast<double>(kMaxRetryAfter.count()))))};
-}
-
-uint32_t ClusterGate::LimitLocked() const {
-  return params_.adaptive ? std::min(limit_.limit(), params_.limit.max_limit)
-                          : params_.limit.max_limit;
 }
 
 ClusterGate* GateRegistry::Get(const std::string& name, const GateParams& params, SteadyTime now) {

@@ -438,7 +438,8 @@ void WriteGateMetrics(const Serving& serving, std::string& out) {
   for (const ClusterGate* gate : serving.cluster_gates) status.push_back(gate->Status(now));
   Metric(out, "holdfast_shed_total",
          "Requests and connections refused before a backend, by reason: concurrency_limit (the "
-         "adaptive limit), max_requests, max_connections (the circuit breakers).",
+         "adaptive limit), max_requests, max_connections (the circuit breakers), max_pending "
+         "(the queue full), pending_timeout (waited, or would have, too long).",
          "counter");
   for (size_t i = 0; i < status.size(); ++i) {
     for (size_t r = 0; r < kShedReasons; ++r) {
@@ -460,6 +461,9 @@ void WriteGateMetrics(const Serving& serving, std::string& out) {
        "Requests the cluster's gate has let through and not seen "
        "answered.",
        [](const GateStatus& s) { return static_cast<double>(s.in_flight); }},
+      {"holdfast_concurrency_pending",
+       "Requests waiting for a place in the cluster's queue (circuit_breakers.pending_timeout).",
+       [](const GateStatus& s) { return static_cast<double>(s.pending); }},
       {"holdfast_concurrency_min_rtt_seconds",
        "The backends' latency without queueing, as last measured (0 until measured).",
        [](const GateStatus& s) { return std::chrono::duration<double>(s.min_rtt).count(); }},

@@ -13,6 +13,7 @@
 #include "edge/server/byte_buffer.h"
 #include "edge/server/deadline.h"
 #include "edge/server/forwarded_heads.h"
+#include "edge/server/gate_wait.h"
 #include "edge/server/local_reply.h"
 #include "edge/server/router.h"
 #include "edge/server/stream_io.h"
@@ -193,18 +194,7 @@ class HttpConnection {
     in_.Consume(head_bytes_);
     method_.assign(head_.method);
     if (access_log_ != nullptr) log_.Capture(head_);
-    // The request's place in its cluster's gate, held until it is answered.
-    ClusterGate::Ticket ticket;
-    const RoutePlan plan =
-        PlanRequest(runtime_->config(), *listener_, head_, client_ip_,
-                    [&](size_t cluster) -> std::optional<ClusterGate::Refusal> {
-                      auto admitted = runtime_->cluster_gate(cluster).Admit(SteadyClock::now());
-                      if (auto* refusal = std::get_if<ClusterGate::Refusal>(&admitted)) {
-                        return *refusal;
-                      }
-                      ticket = std::get<ClusterGate::Ticket>(std::move(admitted));
-                      return std::nullopt;
-                    });
+    const RoutePlan plan = PlanRequest(runtime_->config(), *listener_, head_, client_ip_);
     if (plan.route != nullptr) {
       log_.record.route = plan.route->name;
       log_.record.cluster = runtime_->config().clusters[plan.route->cluster].name;
@@ -214,6 +204,13 @@ class HttpConnection {
           plan.reply, plan.reply.flag != ResponseFlag::kDownstreamProtocolError && keep_alive_ &&
                           !plan.has_body);
     }
+    // The request's place in its cluster's gate, held until it is answered.
+    auto passed =
+        co_await PassGate(runtime_->cluster_gate(plan.route->cluster), plan.route->priority);
+    if (auto* refusal = std::get_if<ClusterGate::Refusal>(&passed)) {
+      co_return co_await Answer(ShedReply(*refusal), keep_alive_ && !plan.has_body);
+    }
+    ClusterGate::Ticket ticket = std::get<ClusterGate::Ticket>(std::move(passed));
     const RouteConfig& route = *plan.route;
     const ClusterConfig& cluster = runtime_->config().clusters[route.cluster];
     ClusterMetrics& cm = runtime_->cluster_metrics(route.cluster);

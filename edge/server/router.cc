@@ -23,10 +23,8 @@ bool HasUnderscoredField(const http::RequestHead& head) {
 
 }  // namespace
 
-RoutePlan PlanRequest(
-    const EdgeConfig& config, const ListenerConfig& listener, const http::RequestHead& head,
-    std::string_view client_ip,
-    absl::FunctionRef<std::optional<ClusterGate::Refusal>(size_t cluster)> admit) {
+RoutePlan PlanRequest(const EdgeConfig& config, const ListenerConfig& listener,
+                      const http::RequestHead& head, std::string_view client_ip) {
   RoutePlan plan;
   plan.has_body = head.framing != http::BodyFraming::kNone;
   // Most listeners drop or refuse underscored names; one that allows them needs no scan.
@@ -49,10 +47,6 @@ RoutePlan PlanRequest(
   }
   plan.route = route;
   const ClusterConfig& cluster = config.clusters[route->cluster];
-  if (const std::optional<ClusterGate::Refusal> refused = admit(route->cluster)) {
-    plan.reply = ShedReply(*refused);
-    return plan;
-  }
   // Only Maglev hashes; the others are spared the work.
   if (cluster.lb->policy() == LbPolicy::kMaglev) {
     plan.hash = HashKey(cluster.hash_header.empty() ? client_ip : head.Find(cluster.hash_header));
@@ -74,6 +68,12 @@ LocalReply ShedReply(const ClusterGate::Refusal& refusal) {
       break;
     case ShedReason::kMaxConnections:
       reply.reason = "over the cluster's max_connections";
+      break;
+    case ShedReason::kMaxPending:
+      reply.reason = "over the cluster's limit with max_pending waiting";
+      break;
+    case ShedReason::kPendingTimeout:
+      reply.reason = "over the cluster's limit for longer than pending_timeout";
       break;
   }
   reply.retry_after = refusal.retry_after;

@@ -1,6 +1,6 @@
 // The router's decisions for one HTTP request, as Envoy's router filter makes them but with no
-// I/O and no clock: which route and cluster, whether the cluster's gate lets the request
-// through, how many attempts it gets and which failures are tried again, what the backend is
+// I/O and no clock: which route and cluster, what the client hears when the cluster's gate
+// refuses it, how many attempts it gets and which failures are tried again, what the backend is
 // told of each outcome, and what the client is answered when no attempt succeeds. The
 // connection (http_connection.cc) feeds it what it saw and carries out what it returns; unit
 // tests call it directly.
@@ -49,16 +49,13 @@ struct RoutePlan {
   bool drop_underscored = false;
 };
 
-// Plans `head`, received on `listener` from `client_ip`. `admit(cluster)` asks the matched
-// route's cluster for a place (its gate, edge/overload/gate.h): nullopt when the request has one
-// (the caller holds it), else the refusal, and the request is answered 503 at once with the
-// gate's Retry-After, never queued.
+// Plans `head`, received on `listener` from `client_ip`. A planned request (no reply) then
+// passes its cluster's gate (edge/overload/gate.h) at its route's priority before any attempt.
 RoutePlan PlanRequest(const EdgeConfig& config, const ListenerConfig& listener,
-                      const http::RequestHead& head, std::string_view client_ip,
-                      absl::FunctionRef<std::optional<ClusterGate::Refusal>(size_t cluster)> admit);
+                      const http::RequestHead& head, std::string_view client_ip);
 
 // The answer to a request or connection the cluster's gate refused: 503, flag UO, the reason
-// and the Retry-After.
+// and the gate's Retry-After.
 LocalReply ShedReply(const ClusterGate::Refusal& refusal);
 
 // Whether a 5xx answering attempt `attempt` (from 0) is held back and the request tried again

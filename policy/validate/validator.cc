@@ -527,6 +527,8 @@ class Validator {
       Range(cb.max_connections(), 1, 10'000'000, path + ".circuit_breakers.max_connections");
       Range(cb.max_pending(), 1, 10'000'000, path + ".circuit_breakers.max_pending");
       Range(cb.max_requests(), 1, 10'000'000, path + ".circuit_breakers.max_requests");
+      DurationRange(cb.pending_timeout(), absl::ZeroDuration(), absl::Seconds(60),
+                    path + ".circuit_breakers.pending_timeout");
       const v1::AdaptiveConcurrency& ac = cl.adaptive_concurrency();
       const std::string acpath = path + ".adaptive_concurrency";
       Range(ac.min_limit(), 1, 1000, acpath + ".min_limit");

@@ -4,6 +4,8 @@
 // flood reaches the backend and queues there.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <mutex>
 #include <regex>
 #include <string>
 #include <thread>
@@ -15,6 +17,7 @@ namespace {
 
 using holdfast::testing::EdgeLab;
 using holdfast::testing::RunResult;
+using holdfast::testing::WaitUntil;
 using namespace std::chrono_literals;
 
 constexpr const char* kListener = "  - {name: http, port: {http}, protocol: http}\n";
@@ -120,6 +123,76 @@ TEST_CASE(
   CHECK(refused > 0);
   // The flood over, the edge admits again at once.
   for (int i = 0; i < 10; ++i) CHECK(lab.Status("/after") == 200);
+}
+
+// Routes: /critical/ is critical, the rest normal; both to web1, which takes 1 request at once
+// and lets 2 more wait for up to `pending_timeout`.
+EdgeLab QueueingLab(const std::string& pending_timeout) {
+  return EdgeLab(
+      kListener,
+      "  - {name: critical, match: {path_prefix: /critical/}, cluster: web,"
+      " priority: critical}\n"
+      "  - {name: web, match: {path_prefix: /}, cluster: web}\n",
+      Cluster("    circuit_breakers: {max_requests: 1, max_pending: 2, pending_timeout: " +
+              pending_timeout + "}\n"));
+}
+
+TEST_CASE(
+    "over its limit a request waits up to pending_timeout, critical ones first, and the "
+    "queue is bounded",
+    "[edge][overload]") {
+  EdgeLab lab = QueueingLab("5s");
+  std::thread holder([&] { CHECK(lab.Status("/slow?ms=1000") == 200); });
+  REQUIRE(WaitUntil(
+      [&] { return lab.Metric("holdfast_concurrency_in_flight{cluster=\"web\"}") == 1; }, 5s));
+  // A normal request, then a critical one, wait; each takes 300 ms once in.
+  std::vector<std::string> finished;
+  std::mutex mu;
+  auto request = [&](const std::string& path) {
+    const int status = lab.Status(path);
+    std::lock_guard lock(mu);
+    finished.push_back(path + " " + std::to_string(status));
+  };
+  std::thread normal(request, "/slow?ms=300");
+  REQUIRE(WaitUntil(
+      [&] { return lab.Metric("holdfast_concurrency_pending{cluster=\"web\"}") == 1; }, 5s));
+  std::thread critical(request, "/critical/slow?ms=300");
+  REQUIRE(WaitUntil(
+      [&] { return lab.Metric("holdfast_concurrency_pending{cluster=\"web\"}") == 2; }, 5s));
+  // The queue is full: the next one is refused at once.
+  const RunResult full = lab.Curl({"-s", "-i", lab.Url("/x")});
+  INFO(full.out);
+  CHECK(full.out.rfind("HTTP/1.1 503", 0) == 0);
+  CHECK_THAT(full.out, Catch::Contains("over the cluster's limit with max_pending waiting"));
+  CHECK(lab.Metric("holdfast_shed_total{cluster=\"web\",reason=\"max_pending\"}") == 1);
+  holder.join();
+  normal.join();
+  critical.join();
+  // The critical request, though it came second, was served first; nobody was refused.
+  REQUIRE(finished.size() == 2);
+  CHECK(finished[0] == "/critical/slow?ms=300 200");
+  CHECK(finished[1] == "/slow?ms=300 200");
+}
+
+TEST_CASE(
+    "a request that waited pending_timeout for a place is refused, and so is one that "
+    "would",
+    "[edge][overload]") {
+  EdgeLab lab = QueueingLab("300ms");
+  std::thread holder([&] { CHECK(lab.Status("/slow?ms=2000") == 200); });
+  REQUIRE(WaitUntil(
+      [&] { return lab.Metric("holdfast_concurrency_in_flight{cluster=\"web\"}") == 1; }, 5s));
+  const auto start = std::chrono::steady_clock::now();
+  const RunResult waited = lab.Curl({"-s", "-i", lab.Url("/x")});
+  const auto took = std::chrono::steady_clock::now() - start;
+  INFO(waited.out);
+  CHECK(waited.out.rfind("HTTP/1.1 503", 0) == 0);
+  CHECK_THAT(waited.out,
+             Catch::Contains("over the cluster's limit for longer than pending_timeout"));
+  CHECK(took >= 250ms);  // it did wait (nothing had drained yet to judge by)
+  CHECK(lab.Metric("holdfast_shed_total{cluster=\"web\",reason=\"pending_timeout\"}") == 1);
+  holder.join();
+  CHECK(lab.Status("/after") == 200);
 }
 
 }  // namespace

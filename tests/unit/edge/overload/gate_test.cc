@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <set>
 #include <variant>
 #include <vector>
@@ -17,7 +19,7 @@ using std::chrono::seconds;
 
 const SteadyTime kStart = SteadyTime() + std::chrono::hours(1);
 
-bool Admitted(const std::variant<ClusterGate::Ticket, ClusterGate::Refusal>& d) {
+bool Admitted(const ClusterGate::Decision& d) {
   return std::holds_alternative<ClusterGate::Ticket>(d);
 }
 
@@ -116,6 +118,112 @@ TEST_CASE("Retry-After is 1 or 2 s under light refusal and at most 60 s", "[over
   // Nothing drains and thousands are refused.
   for (int i = 0; i < 5000; ++i) gate.Admit(kStart + milliseconds(i / 5));
   CHECK(gate.Refuse(kStart + seconds(1), ShedReason::kMaxRequests).retry_after <= seconds(60));
+}
+
+// A queued request's side: the ticket the gate handed over, if any.
+struct TestWaiter : ClusterGate::Waiter {
+  std::optional<ClusterGate::Ticket> ticket;
+  void Admitted(ClusterGate::Ticket t) override { ticket = std::move(t); }
+};
+
+GateParams Queueing(uint32_t max_limit, uint32_t max_pending, Micros timeout) {
+  return {.adaptive = false,
+          .limit = {.max_limit = max_limit},
+          .max_pending = max_pending,
+          .pending_timeout = timeout};
+}
+
+TEST_CASE("over the limit a request waits in the queue and gets the next place freed",
+          "[overload]") {
+  ClusterGate gate(Queueing(1, 2, milliseconds(100)), kStart, 1);
+  auto first = gate.Admit(kStart);
+  REQUIRE(Admitted(first));
+  auto waiter = std::make_shared<TestWaiter>();
+  const ClusterGate::Decision second = gate.Admit(kStart, Priority::kNormal, waiter);
+  REQUIRE(std::holds_alternative<ClusterGate::Queued>(second));
+  CHECK(std::get<ClusterGate::Queued>(second).deadline == kStart + milliseconds(100));
+  CHECK(gate.Status(kStart).pending == 1);
+  // Without a waiter, nobody could be told: refused at once.
+  CHECK(std::get<ClusterGate::Refusal>(gate.Admit(kStart)).reason == ShedReason::kMaxRequests);
+  std::get<ClusterGate::Ticket>(first).Finish(kStart + milliseconds(5), milliseconds(5));
+  REQUIRE(waiter->ticket.has_value());
+  CHECK(gate.Status(kStart).in_flight == 1);
+  CHECK(gate.Status(kStart).pending == 0);
+  // Its place was handed over: abandoning now is too late, and refuses nothing.
+  CHECK_FALSE(gate.Abandon(std::get<ClusterGate::Queued>(second).id, kStart).has_value());
+}
+
+TEST_CASE("the queue holds max_pending and lets a waiter go at its deadline", "[overload]") {
+  ClusterGate gate(Queueing(1, 1, milliseconds(100)), kStart, 1);
+  auto first = gate.Admit(kStart);
+  auto waiter = std::make_shared<TestWaiter>();
+  const ClusterGate::Decision queued = gate.Admit(kStart, Priority::kNormal, waiter);
+  REQUIRE(std::holds_alternative<ClusterGate::Queued>(queued));
+  const ClusterGate::Decision full =
+      gate.Admit(kStart, Priority::kNormal, std::make_shared<TestWaiter>());
+  REQUIRE(std::holds_alternative<ClusterGate::Refusal>(full));
+  CHECK(std::get<ClusterGate::Refusal>(full).reason == ShedReason::kMaxPending);
+  // The deadline passes: the waiter gives up, refused.
+  const auto gave_up =
+      gate.Abandon(std::get<ClusterGate::Queued>(queued).id, kStart + milliseconds(100));
+  REQUIRE(gave_up.has_value());
+  CHECK(gave_up->reason == ShedReason::kPendingTimeout);
+  std::get<ClusterGate::Ticket>(first).Finish(kStart + milliseconds(150), milliseconds(150));
+  CHECK_FALSE(waiter->ticket.has_value());
+  const GateStatus s = gate.Status(kStart + milliseconds(150));
+  CHECK(s.refused[static_cast<size_t>(ShedReason::kMaxPending)] == 1);
+  CHECK(s.refused[static_cast<size_t>(ShedReason::kPendingTimeout)] == 1);
+}
+
+TEST_CASE("a request that would wait longer than pending_timeout is refused at once",
+          "[overload]") {
+  ClusterGate gate(Queueing(1, 100, milliseconds(50)), kStart, 1);
+  // Ten answers in a second: a place every 100 ms, longer than the 50 ms anyone may wait.
+  SteadyTime now = kStart;
+  for (int i = 0; i < 10; ++i) {
+    now = kStart + milliseconds(100 * i);
+    std::get<ClusterGate::Ticket>(gate.Admit(now))
+        .Finish(now + milliseconds(100), milliseconds(100));
+  }
+  auto held = gate.Admit(now);
+  REQUIRE(Admitted(held));
+  const ClusterGate::Decision d =
+      gate.Admit(now, Priority::kNormal, std::make_shared<TestWaiter>());
+  REQUIRE(std::holds_alternative<ClusterGate::Refusal>(d));
+  CHECK(std::get<ClusterGate::Refusal>(d).reason == ShedReason::kPendingTimeout);
+}
+
+TEST_CASE(
+    "critical requests wait ahead of normal ones and may exceed the adaptive limit by a "
+    "quarter",
+    "[overload]") {
+  SECTION("the queue") {
+    ClusterGate gate(Queueing(1, 10, milliseconds(100)), kStart, 1);
+    auto first = gate.Admit(kStart);
+    auto normal = std::make_shared<TestWaiter>();
+    auto critical = std::make_shared<TestWaiter>();
+    REQUIRE(
+        std::holds_alternative<ClusterGate::Queued>(gate.Admit(kStart, Priority::kNormal, normal)));
+    REQUIRE(std::holds_alternative<ClusterGate::Queued>(
+        gate.Admit(kStart, Priority::kCritical, critical)));
+    std::get<ClusterGate::Ticket>(first).Finish(kStart, milliseconds(1));
+    CHECK(critical->ticket.has_value());
+    CHECK_FALSE(normal->ticket.has_value());
+    critical->ticket->Finish(kStart, milliseconds(1));
+    CHECK(normal->ticket.has_value());
+  }
+  SECTION("the limit") {
+    // Measuring min RTT: the limit is min_limit, 8; critical requests get 2 more.
+    ClusterGate gate({.adaptive = true, .limit = {.min_limit = 8, .max_limit = 100}}, kStart, 1);
+    std::vector<ClusterGate::Ticket> held;
+    for (int i = 0; i < 8; ++i) held.push_back(std::get<ClusterGate::Ticket>(gate.Admit(kStart)));
+    CHECK_FALSE(Admitted(gate.Admit(kStart)));
+    held.push_back(std::get<ClusterGate::Ticket>(gate.Admit(kStart, Priority::kCritical)));
+    held.push_back(std::get<ClusterGate::Ticket>(gate.Admit(kStart, Priority::kCritical)));
+    const ClusterGate::Decision over = gate.Admit(kStart, Priority::kCritical);
+    REQUIRE(std::holds_alternative<ClusterGate::Refusal>(over));
+    CHECK(std::get<ClusterGate::Refusal>(over).reason == ShedReason::kConcurrencyLimit);
+  }
 }
 
 }  // namespace
