@@ -211,6 +211,16 @@ absl::StatusOr<std::shared_ptr<const EdgeConfig>> CompileEdgeConfig(
     listener.headers_with_underscores = l.headers_with_underscores();
     listener.access_log_format = l.access_log().format();
     listener.access_log_path = l.access_log().path();
+    if (l.has_client_rate_limit()) {
+      const v1::ClientRateLimit& rl = l.client_rate_limit();
+      ClientLimitParams& limit = listener.client_limit.emplace();
+      limit.rate = rl.requests_per_second();
+      limit.burst = rl.burst() != 0
+                        ? rl.burst()
+                        : static_cast<uint32_t>(std::max(1.0, 2 * rl.requests_per_second()));
+      limit.max_clients = rl.max_clients();
+      listener.client_key_header = HostWithoutPort(rl.key_header());  // lowercased
+    }
     auto binds = ListenerBinds(l, *self);
     if (!binds.ok()) {
       return absl::InvalidArgumentError(

@@ -22,6 +22,7 @@
 #include "edge/config/bgp_config.h"
 #include "edge/health/active_check.h"
 #include "edge/health/outlier.h"
+#include "edge/overload/client_limiter.h"
 #include "edge/overload/gate.h"
 #include "edge/upstream/eligibility.h"
 #include "edge/upstream/endpoint.h"
@@ -103,6 +104,11 @@ struct ListenerConfig {
   // standard output).
   v1::AccessLog::Format access_log_format = v1::AccessLog::FORMAT_UNSPECIFIED;
   std::string access_log_path;
+  // http and https listeners: each client's token bucket, when the listener limits them; the
+  // client is the value of `client_key_header` (lowercase) when set and present, else its
+  // address.
+  std::optional<ClientLimitParams> client_limit;
+  std::string client_key_header;
 };
 
 struct EdgeConfig {

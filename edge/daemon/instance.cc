@@ -25,7 +25,7 @@ SteadyClock::duration ToSteady(absl::Duration d) {
 }
 
 // What the edge serves for `config`: its health monitor (started), its clusters' counters and
-// gates, and its listeners' access logs (opened).
+// gates, and its listeners' client limiters and access logs (opened).
 absl::StatusOr<std::shared_ptr<const Serving>> MakeServing(std::shared_ptr<const EdgeConfig> config,
                                                            asio::io_context& health_io,
                                                            SharedState& shared) {
@@ -42,6 +42,8 @@ absl::StatusOr<std::shared_ptr<const Serving>> MakeServing(std::shared_ptr<const
         shared.gates.Get(c.name, c.gate, std::chrono::steady_clock::now()));
   }
   for (const ListenerConfig& l : config->listeners) {
+    serving->client_limiters.push_back(
+        l.client_limit.has_value() ? std::make_shared<ClientLimiter>(*l.client_limit) : nullptr);
     std::shared_ptr<AccessLog>& log = serving->access_logs.emplace_back();
     if (l.access_log_format == v1::AccessLog::FORMAT_UNSPECIFIED) continue;
     auto opened =

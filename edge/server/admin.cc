@@ -405,6 +405,9 @@ void WriteListenerMetrics(const EdgeConfig& config, const EdgeMetrics& m, std::s
       {"holdfast_http_bad_requests_total",
        "Requests refused by the parser (malformed, ambiguous framing, limits).", "counter",
        &ListenerMetrics::bad_requests},
+      {"holdfast_http_rate_limited_total",
+       "Requests answered 429: their client was over the listener's client_rate_limit.", "counter",
+       &ListenerMetrics::rate_limited},
   };
   for (const ListenerCounter& c : kListener) {
     Metric(out, c.name, c.help, c.type);

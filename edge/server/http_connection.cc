@@ -194,6 +194,19 @@ class HttpConnection {
     in_.Consume(head_bytes_);
     method_.assign(head_.method);
     if (access_log_ != nullptr) log_.Capture(head_);
+    if (ClientLimiter* limiter = runtime_->client_limiter(listener_index_)) {
+      const std::string_view key = listener_->client_key_header.empty()
+                                       ? std::string_view()
+                                       : head_.Find(listener_->client_key_header);
+      const ClientLimiter::Decision d =
+          limiter->Take(key.empty() ? std::string_view(client_ip_) : key, SteadyClock::now());
+      if (!d.allowed) {
+        Inc(metrics_.rate_limited);
+        LocalReply reply = ReplyFor(ResponseFlag::kRateLimited);
+        reply.retry_after = d.retry_after;
+        co_return co_await Answer(reply, keep_alive_ && head_.framing == http::BodyFraming::kNone);
+      }
+    }
     const RoutePlan plan = PlanRequest(runtime_->config(), *listener_, head_, client_ip_);
     if (plan.route != nullptr) {
       log_.record.route = plan.route->name;

@@ -28,6 +28,8 @@ std::string_view FlagCode(ResponseFlag flag) {
       return "DT";
     case ResponseFlag::kDownstreamConnectionTermination:
       return "DC";
+    case ResponseFlag::kRateLimited:
+      return "RL";
   }
   return "-";
 }
@@ -56,6 +58,8 @@ std::string_view FlagName(ResponseFlag flag) {
       return "downstream request timeout";
     case ResponseFlag::kDownstreamConnectionTermination:
       return "downstream connection termination";
+    case ResponseFlag::kRateLimited:
+      return "client over its rate limit";
   }
   return "";
 }
@@ -79,6 +83,9 @@ LocalReply ReplyFor(ResponseFlag flag) {
     case ResponseFlag::kDownstreamRequestTimeout:
       status = 408;
       break;
+    case ResponseFlag::kRateLimited:
+      status = 429;
+      break;
     default:
       break;
   }
@@ -95,6 +102,8 @@ std::string_view ReasonPhrase(int status) {
       return "Request Timeout";
     case 414:
       return "URI Too Long";
+    case 429:
+      return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
     case 501:
@@ -118,10 +127,11 @@ std::string LocalReplyBody(const LocalReply& reply) {
 
 std::string RenderLocalReply(const LocalReply& reply, bool keep_alive, bool head_request) {
   const std::string body = LocalReplyBody(reply);
+  const bool retry_after = reply.status == 503 || reply.status == 429;
   return Cat("HTTP/1.1 ", reply.status, " ", ReasonPhrase(reply.status),
              "\r\nContent-Type: text/plain\r\nContent-Length: ", body.size(),
-             reply.status == 503 ? "\r\nRetry-After: " : "",
-             reply.status == 503 ? std::to_string(reply.retry_after.count()) : "",
+             retry_after ? "\r\nRetry-After: " : "",
+             retry_after ? std::to_string(reply.retry_after.count()) : "",
              keep_alive ? "" : "\r\nConnection: close", "\r\nVia: 1.1 holdfast\r\n\r\n",
              head_request ? std::string_view() : std::string_view(body));
 }

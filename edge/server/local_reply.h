@@ -23,6 +23,7 @@ enum class ResponseFlag {
   kDownstreamProtocolError,          // DPE: the client's request broke HTTP/1.1 or policy (400)
   kDownstreamRequestTimeout,         // DT: the request head did not arrive in time (408)
   kDownstreamConnectionTermination,  // DC: the client went away before the response ended
+  kRateLimited,                      // RL: the client is over its listener's rate limit (429)
 };
 
 // "UH", "UO", ...; "-" for kNone.
@@ -36,13 +37,13 @@ struct LocalReply {
   ResponseFlag flag = ResponseFlag::kNone;
   // Why, in a few words: the flag's name unless something more exact is known.
   std::string_view reason;
-  // A 503's Retry-After (RFC 9110 section 10.2.3): when an overloaded cluster's gate expects
-  // the client may come back.
+  // A 503's or 429's Retry-After (RFC 9110 section 10.2.3, RFC 6585 section 4): when an
+  // overloaded cluster's gate, or the client's rate limit, expects the client may come back.
   std::chrono::seconds retry_after{1};
 };
 
-// The reply a flag stands for: its status (NR 404, UH and UO 503, UT 504, DPE 400, DT 408, the
-// other upstream flags 502) and its name as the reason.
+// The reply a flag stands for: its status (NR 404, UH and UO 503, UT 504, DPE 400, DT 408, RL
+// 429, the other upstream flags 502) and its name as the reason.
 LocalReply ReplyFor(ResponseFlag flag);
 
 // RFC 9110 section 15's phrase for the statuses the edge answers itself.
@@ -52,9 +53,9 @@ std::string_view ReasonPhrase(int status);
 std::string LocalReplyBody(const LocalReply& reply);
 
 // The whole HTTP/1.1 response for `reply`: LocalReplyBody, Via, and Connection: close unless
-// `keep_alive`. A 503 carries Retry-After (reply.retry_after), so well-behaved clients back off
-// instead of hammering an overloaded edge. The answer to a HEAD request (`head_request`) is the
-// head alone, its Content-Length still the body's (RFC 9110 section 9.3.2).
+// `keep_alive`. A 503 or 429 carries Retry-After (reply.retry_after), so well-behaved clients
+// back off instead of hammering an overloaded edge. The answer to a HEAD request (`head_request`)
+// is the head alone, its Content-Length still the body's (RFC 9110 section 9.3.2).
 std::string RenderLocalReply(const LocalReply& reply, bool keep_alive, bool head_request = false);
 
 }  // namespace holdfast::edge

@@ -52,6 +52,8 @@ struct ListenerMetrics {
   std::array<Counter, 6> responses{};
   // Requests refused by the parser (smuggling vectors, malformed heads, limits).
   Counter bad_requests{0};
+  // Requests answered 429: their client was over the listener's client_rate_limit.
+  Counter rate_limited{0};
   // TLS handshakes that failed or timed out (tls and https listeners).
   Counter tls_handshake_failures{0};
   LatencyHistogram latency;

@@ -23,6 +23,7 @@
 #include "edge/config/edge_config.h"
 #include "edge/health/health_table.h"
 #include "edge/health/monitor.h"
+#include "edge/overload/client_limiter.h"
 #include "edge/overload/gate.h"
 #include "edge/server/access_log.h"
 #include "edge/server/metrics.h"
@@ -41,6 +42,8 @@ struct Serving {
   std::vector<ClusterMetrics*> cluster_metrics;
   // By cluster index: what admits requests to it (from SharedState::gates).
   std::vector<ClusterGate*> cluster_gates;
+  // By listener index: its clients' token buckets, null when it does not limit them.
+  std::vector<std::shared_ptr<ClientLimiter>> client_limiters;
   // By listener index: the listener's access log, null when it has none.
   std::vector<std::shared_ptr<AccessLog>> access_logs;
 };
@@ -88,6 +91,11 @@ class Runtime {
     return *serving_->cluster_metrics[cluster];
   }
   ClusterGate& cluster_gate(size_t cluster) const { return *serving_->cluster_gates[cluster]; }
+  // Listener `listener`'s client limiter, or null.
+  ClientLimiter* client_limiter(size_t listener) const {
+    return listener < serving_->client_limiters.size() ? serving_->client_limiters[listener].get()
+                                                       : nullptr;
+  }
   // The access log of listener `listener`, or null.
   AccessLog* access_log(size_t listener) const {
     return listener < serving_->access_logs.size() ? serving_->access_logs[listener].get()

@@ -303,6 +303,23 @@ class Validator {
                               "' is not an absolute path (leave it out for standard output)"));
         }
       }
+      if (l.has_client_rate_limit()) {
+        const bool http = l.protocol() == P::PROTOCOL_HTTP || l.protocol() == P::PROTOCOL_HTTPS;
+        const v1::ClientRateLimit& rl = l.client_rate_limit();
+        const std::string rlpath = path + ".client_rate_limit";
+        if (!http) {
+          Report(Code::kConflictingFields, rlpath,
+                 absl::StrCat(Article(l.protocol()),
+                              " listener has no requests to limit; client_rate_limit is for http "
+                              "and https listeners"));
+        }
+        if (!(rl.requests_per_second() > 0 && rl.requests_per_second() <= 1'000'000)) {
+          Report(Code::kOutOfRange, rlpath + ".requests_per_second",
+                 absl::StrCat(rl.requests_per_second(), " is outside (0, 1000000]"));
+        }
+        if (rl.burst() != 0) Range(rl.burst(), 1, 1'000'000, rlpath + ".burst");
+        Range(rl.max_clients(), 1, 10'000'000, rlpath + ".max_clients");
+      }
 
       if (l.address().empty()) {
         for (const IpAddress& a : node_addresses) binds.push_back({a, false, l.port(), i});

@@ -196,3 +196,27 @@ TEST_CASE(
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE(
+    "a client over its listener's rate limit is answered 429 with Retry-After; other "
+    "clients are not",
+    "[edge][overload]") {
+  EdgeLab lab(
+      "  - {name: http, port: {http}, protocol: http, client_rate_limit: {requests_per_second: 0.5,"
+      " burst: 3, key_header: X-Api-Key}}\n",
+      kRoute, Cluster(""));
+  for (int i = 0; i < 3; ++i) CHECK(lab.Status("/x", {"-H", "X-Api-Key: alice"}) == 200);
+  const RunResult over = lab.Curl({"-s", "-i", "-H", "X-Api-Key: alice", lab.Url("/x")});
+  INFO(over.out);
+  CHECK(over.out.rfind("HTTP/1.1 429 Too Many Requests\r\n", 0) == 0);
+  CHECK_THAT(over.out, Catch::Contains("\r\nRetry-After: 2\r\n"));  // a token every 2 s
+  CHECK_THAT(over.out, Catch::Contains("429 Too Many Requests: client over its rate limit"));
+  // Another key, and a request without one (counted by its address), have buckets of their own.
+  CHECK(lab.Status("/x", {"-H", "X-Api-Key: bob"}) == 200);
+  CHECK(lab.Status("/x") == 200);
+  CHECK(lab.Metric("holdfast_http_rate_limited_total{listener=\"http\"}") == 1);
+}
+
+}  // namespace
