@@ -257,6 +257,16 @@ struct RemoteCommands::State {
       if (n.has_report()) {
         health = std::to_string(healthy) + "/" + std::to_string(total) + " endpoints, " +
                  std::to_string(n.report().open_connections()) + " connections";
+        double refused = 0;
+        double offered = 0;
+        for (const v1::ClusterHealth& c : n.report().clusters()) {
+          refused += c.refused_per_second();
+          offered += c.drained_per_second() + c.refused_per_second();
+        }
+        if (refused > 0) {
+          health +=
+              absl::StrFormat(", overloaded: refusing %.0f of %.0f requests/s", refused, offered);
+        }
         if (n.report().draining()) health += ", draining";
         if (!n.report().listeners_up()) health += ", listeners down";
         if (n.report().bgp_sessions_size() > 0) {

@@ -1,6 +1,7 @@
 #include "edge/agent/report.h"
 
 #include <algorithm>
+#include <chrono>
 #include <span>
 #include <vector>
 
@@ -71,6 +72,18 @@ v1::HealthReport MakeReport(const SharedState& shared, absl::Time now,
     c->set_cluster_healthy_endpoints(static_cast<uint32_t>(e.counts().usable));
     c->set_cluster_total_endpoints(static_cast<uint32_t>(e.counts().total));
     c->set_failing_over(e.failing_over());
+    if (i < serving->cluster_gates.size() && serving->cluster_gates[i] != nullptr) {
+      const GateStatus g = serving->cluster_gates[i]->Status(std::chrono::steady_clock::now());
+      c->set_concurrency_limit(g.limit);
+      c->set_in_flight(g.in_flight);
+      c->set_pending(g.pending);
+      c->set_drained_per_second(g.drained_per_second);
+      c->set_refused_per_second(g.refused_per_second);
+      uint64_t refused = 0;
+      for (const uint64_t n : g.refused) refused += n;
+      c->set_refused_total(refused);
+      c->set_overloaded(g.refused_per_second > 0);
+    }
   }
   return report;
 }

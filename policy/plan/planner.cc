@@ -42,6 +42,8 @@ struct PopState {
   double capacity = 1;
   std::string why;  // what is wrong, for reasons
   std::string unheard_why;
+  // Serving nodes refusing load now, for reasons: never a reason to withdraw.
+  std::string overload;
   // Exempt from health-driven withdrawal: a shared fault (most POPs report the same).
   bool shared_fault = false;
   v1::Plan::PopMemory memory;
@@ -132,6 +134,15 @@ class Planner {
         sessions += r.bgp_sessions_size();
         if (Heard(r)) p.able = true;
         for (const v1::ClusterHealth& ch : r.clusters()) {
+          if (ch.overloaded()) {
+            const double offered = ch.drained_per_second() + ch.refused_per_second();
+            absl::StrAppend(
+                &p.overload, p.overload.empty() ? "" : ", ",
+                absl::StrFormat(
+                    "%s on %s refusing %d%% of %.0f requests/s", ch.cluster(), r.node(),
+                    static_cast<int>(100 * ch.refused_per_second() / std::max(offered, 1.0)),
+                    offered));
+          }
           // Capacity by weight where the node reports it, else by endpoint count. Either covers
           // the endpoints the node prefers: its own POP's, with locality.
           const bool weighted = ch.total_weight() > 0;
@@ -507,6 +518,10 @@ class Planner {
       if (p.unheard && d->state() == v1::Plan::ANNOUNCED) {
         d->set_reason(absl::StrCat(d->reason(), "; ", p.unheard_why, ", so not counted"));
       }
+      if (!p.overload.empty() && d->state() != v1::Plan::WITHDRAWN) {
+        d->set_reason(absl::StrCat(d->reason(), "; overloaded (", p.overload,
+                                   "), serving what it can: load is never a reason to withdraw"));
+      }
       entries.push_back(e);
     }
 
@@ -708,7 +723,8 @@ bool ReportChanged(const v1::HealthReport& last, const v1::HealthReport& next) {
     const v1::ClusterHealth& b = next.clusters(i);
     if (a.cluster() != b.cluster() || a.healthy_endpoints() != b.healthy_endpoints() ||
         a.total_endpoints() != b.total_endpoints() || a.healthy_weight() != b.healthy_weight() ||
-        a.total_weight() != b.total_weight() || a.failing_over() != b.failing_over()) {
+        a.total_weight() != b.total_weight() || a.failing_over() != b.failing_over() ||
+        a.overloaded() != b.overloaded()) {
       return true;
     }
   }

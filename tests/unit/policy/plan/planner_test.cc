@@ -190,6 +190,9 @@ struct NodeHealth {
   bool draining = false;
   // Its BGP session to the POP's router is established (the router hears it).
   bool heard = true;
+  // Its cluster's gate answers `drained` and refuses `refused` requests a second.
+  double drained = 100;
+  double refused = 0;
 };
 
 NodeHealth Healthy() { return {}; }
@@ -200,6 +203,13 @@ NodeHealth Backends(uint32_t healthy = 1, uint32_t total = 4) {
 NodeHealth Aged(absl::Duration age) { return {true, 4, 4, age}; }
 NodeHealth Silent() { return {true, 4, 4, std::nullopt}; }
 NodeHealth Draining() { return {true, 4, 4, absl::ZeroDuration(), absl::ZeroDuration(), true}; }
+// Healthy, at ten times what its backends take: refusing 90% of its requests.
+NodeHealth Overloaded() {
+  NodeHealth h;
+  h.drained = 1000;
+  h.refused = 9000;
+  return h;
+}
 // Serving and healthy, but its session to the router is down: the router does not hear it.
 NodeHealth Unheard() {
   NodeHealth h;
@@ -273,6 +283,9 @@ class Fleetwide {
       c->set_cluster("app");
       c->set_healthy_endpoints(node.health.healthy);
       c->set_total_endpoints(node.health.total);
+      c->set_drained_per_second(node.health.drained);
+      c->set_refused_per_second(node.health.refused);
+      c->set_overloaded(node.health.refused > 0);
       v1::BgpSession* session = r.add_bgp_sessions();
       session->set_peer("10.255.0.1");
       session->set_asn(65000);
@@ -494,6 +507,27 @@ TEST_CASE("a POP whose every node drains leaves at once, and the plan says why",
   INFO(fleet.Describe());
   CHECK(fleet.StateOf("a") == v1::Plan::WITHDRAWN);
   CHECK_THAT(fleet.Decision("a").reason(), Contains("every node is draining"));
+}
+
+TEST_CASE("an overloaded POP that serves what it can keeps its routes, and the plan says why",
+          "[policy][plan]") {
+  // withdraw_after 1: any unhealthy POP would go at the first plan.
+  FleetSpec spec = Fleet(3);
+  spec.safety.withdraw_after = 1;
+  Fleetwide fleet(spec);
+  fleet.Set("a", Overloaded()).Set("b", Overloaded()).Set("c", Overloaded());
+  fleet.Steps(3);
+  INFO(fleet.Describe());
+  CHECK(fleet.PopsIn(v1::Plan::ANNOUNCED) == Pops{"a", "b", "c"});
+  CHECK_FALSE(fleet.plan().frozen());
+  CHECK_THAT(fleet.Decision("a").reason(), Contains("healthy; overloaded (app on a-1 refusing 90% "
+                                                    "of 10000 requests/s)"));
+  CHECK_THAT(fleet.Decision("a").reason(), Contains("load is never a reason to withdraw"));
+  CHECK(fleet.Memory("a").unhealthy_streak() == 0);
+  // Load gone, the reason says healthy alone.
+  fleet.Set("a", Healthy());
+  fleet.Step();
+  CHECK(fleet.Decision("a").reason() == "healthy");
 }
 
 TEST_CASE("unknown is not unhealthy: a control plane that just started waits for reports",
