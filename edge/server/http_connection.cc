@@ -249,8 +249,9 @@ class HttpConnection {
       log_.record.bytes_received = r.request_body_bytes;
       log_.record.bytes_sent = r.response_body_bytes;
       log_.record.flag = r.flag;
-      // What the gate learns of the backends: how long they took to answer the head.
-      if (r.response_head_at.has_value()) {
+      // What the gate learns of the backends: how long they took to answer the head of the
+      // response the client got (a 5xx held back for another attempt keeps the place).
+      if (r.response_head_at.has_value() && r.status != 0) {
         ticket.Finish(SteadyClock::now(),
                       std::chrono::duration_cast<Micros>(*r.response_head_at - ticket.since()));
       }
