@@ -127,4 +127,42 @@ TEST_CASE("a text access log says NR for no route and UO for a cluster over its 
   CHECK(lab.Metric("holdfast_access_log_dropped_total") == 0);
 }
 
+TEST_CASE(
+    "a JSON access log says RL for a client over its rate limit and why a request waited "
+    "in vain",
+    "[edge][http][access_log][overload]") {
+  TempDir logs;
+  const std::filesystem::path log = logs.path() / "access.json";
+  EdgeLab lab("  - {name: http, port: {http}, protocol: http, access_log: {format: json, path: " +
+                  log.string() + "}, client_rate_limit: {requests_per_second: 0.1, burst: 2}}\n",
+              "  - {name: web, match: {path_prefix: /}, cluster: web}\n",
+              "  - name: web\n"
+              "    endpoints: [{address: 127.0.0.1, port: {web1}}]\n"
+              "    circuit_breakers: {max_requests: 1, pending_timeout: 200ms}\n",
+              /*workers=*/1);
+  // The client's two tokens: one request held at the backend, one that waits for its place in
+  // vain; the third is over the client's rate.
+  std::thread holder([&] { lab.Get("/slow?ms=1500"); });
+  REQUIRE(WaitUntil(
+      [&] { return lab.Metric("holdfast_concurrency_in_flight{cluster=\"web\"}") == 1; }, 5s));
+  CHECK(lab.Status("/waits") == 503);
+  CHECK(lab.Status("/over") == 429);
+  holder.join();
+
+  const std::vector<std::string> lines = WaitForLines(log, 3);
+  INFO(lines[0] << "\n" << lines[1] << "\n" << lines[2]);
+  const nlohmann::json waited = nlohmann::json::parse(lines[0]);
+  CHECK(waited["path"] == "/waits");
+  CHECK(waited["status"] == 503);
+  CHECK(waited["flags"] == "UO");
+  CHECK(waited["reason"] == "over the cluster's limit for longer than pending_timeout");
+  CHECK(waited["cluster"] == "web");
+  const nlohmann::json over = nlohmann::json::parse(lines[1]);
+  CHECK(over["path"] == "/over");
+  CHECK(over["status"] == 429);
+  CHECK(over["flags"] == "RL");
+  CHECK(over["reason"] == "client over its rate limit");
+  CHECK(nlohmann::json::parse(lines[2])["status"] == 200);
+}
+
 }  // namespace
