@@ -174,6 +174,25 @@ TEST_CASE(
   CHECK(finished[1] == "/slow?ms=300 200");
 }
 
+TEST_CASE("an edge stopped while requests wait at a gate exits cleanly", "[edge][overload]") {
+  EdgeLab lab = QueueingLab("10s");
+  std::thread holder([&lab] { lab.Status("/slow?ms=3000"); });
+  REQUIRE(WaitUntil(
+      [&] { return lab.Metric("holdfast_concurrency_in_flight{cluster=\"web\"}") == 1; }, 5s));
+  std::thread waiter([&lab] { lab.Status("/waits"); });
+  REQUIRE(WaitUntil(
+      [&] { return lab.Metric("holdfast_concurrency_pending{cluster=\"web\"}") == 1; }, 5s));
+  // SIGTERM: the edge drains and exits 0, with no sanitizer report, a request still queued.
+  lab.edge().Signal(SIGTERM);
+  const std::optional<int> code = lab.edge().Wait(15s);
+  INFO(lab.edge().Output());
+  CHECK(code == std::optional<int>(0));
+  CHECK_THAT(lab.edge().Output(), !Catch::Contains("Sanitizer"));
+  holder.join();
+  waiter.join();
+  lab.StartEdge();  // the lab stops it again as it goes
+}
+
 TEST_CASE(
     "a request that waited pending_timeout for a place is refused, and so is one that "
     "would",
