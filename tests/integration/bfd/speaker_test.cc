@@ -1,8 +1,9 @@
 // The BFD speaker against BIRD 2's own BFD (`protocol bfd` with a configured neighbor): multihop
 // (RFC 5883) on loopback, BIRD on the wildcard address and the speaker on its own 127.0.9x.1,
 // one per test; single hop (RFC 5881) over a veth link to BIRD in a network namespace, since
-// BIRD wants an interface for single hop and a loopback address is not one it takes. The tests hold the BFD ports in turn (RESOURCE_LOCK bfd_ports): two BIRDs on
-// one wildcard port would share its packets.
+// BIRD wants an interface for single hop and a loopback address is not one it takes. The tests hold
+// the BFD ports in turn (RESOURCE_LOCK bfd_ports): two BIRDs on one wildcard port would share its
+// packets.
 #include "bfd/speaker/speaker.h"
 
 #include <arpa/inet.h>
